@@ -1,0 +1,29 @@
+from api.models.base import Base
+from api.models.network import Plan, Router, Voucher
+from api.models.radius import (
+    RadAcct,
+    RadCheck,
+    RadGroupCheck,
+    RadGroupReply,
+    RadPostAuth,
+    RadReply,
+    RadUserGroup,
+)
+from api.models.tenancy import AuditEvent, StaffUser, Tenant
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Plan",
+    "RadAcct",
+    "RadCheck",
+    "RadGroupCheck",
+    "RadGroupReply",
+    "RadPostAuth",
+    "RadReply",
+    "RadUserGroup",
+    "Router",
+    "StaffUser",
+    "Tenant",
+    "Voucher",
+]

@@ -1,0 +1,114 @@
+"""FreeRADIUS's own tables, with FreeRADIUS's column names so its tooling still reads them, plus
+`tenant_id`. Vouchers do not live here: FreeRADIUS reads them through radius_authorize()."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.models.base import Base
+
+
+def _tenant_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+
+
+class _AttrRow:
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attribute: Mapped[str] = mapped_column(Text, server_default="")
+    value: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class RadCheck(_AttrRow, Base):
+    __tablename__ = "radcheck"
+    tenant_id: Mapped[int] = _tenant_fk()
+    username: Mapped[str] = mapped_column(Text, server_default="")
+    op: Mapped[str] = mapped_column(String(2), server_default="==")
+
+
+class RadReply(_AttrRow, Base):
+    __tablename__ = "radreply"
+    tenant_id: Mapped[int] = _tenant_fk()
+    username: Mapped[str] = mapped_column(Text, server_default="")
+    op: Mapped[str] = mapped_column(String(2), server_default="=")
+
+
+class RadGroupCheck(_AttrRow, Base):
+    __tablename__ = "radgroupcheck"
+    tenant_id: Mapped[int] = _tenant_fk()
+    groupname: Mapped[str] = mapped_column(Text, server_default="")
+    op: Mapped[str] = mapped_column(String(2), server_default="==")
+
+
+class RadGroupReply(_AttrRow, Base):
+    __tablename__ = "radgroupreply"
+    tenant_id: Mapped[int] = _tenant_fk()
+    groupname: Mapped[str] = mapped_column(Text, server_default="")
+    op: Mapped[str] = mapped_column(String(2), server_default="=")
+
+
+class RadUserGroup(Base):
+    __tablename__ = "radusergroup"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = _tenant_fk()
+    username: Mapped[str] = mapped_column(Text, server_default="")
+    groupname: Mapped[str] = mapped_column(Text, server_default="")
+    priority: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class RadAcct(Base):
+    """One row per session. Rows are closed, never deleted."""
+
+    __tablename__ = "radacct"
+    radacctid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    acctsessionid: Mapped[str] = mapped_column(Text)
+    acctuniqueid: Mapped[str] = mapped_column(Text, unique=True)
+    username: Mapped[str | None] = mapped_column(Text)
+    realm: Mapped[str | None] = mapped_column(Text)
+    nasipaddress: Mapped[str] = mapped_column(INET)
+    nasportid: Mapped[str | None] = mapped_column(Text)
+    nasporttype: Mapped[str | None] = mapped_column(Text)
+    acctstarttime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acctupdatetime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acctstoptime: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acctinterval: Mapped[int | None] = mapped_column(BigInteger)
+    acctsessiontime: Mapped[int | None] = mapped_column(BigInteger)
+    acctauthentic: Mapped[str | None] = mapped_column(Text)
+    connectinfo_start: Mapped[str | None] = mapped_column(Text)
+    connectinfo_stop: Mapped[str | None] = mapped_column(Text)
+    acctinputoctets: Mapped[int | None] = mapped_column(BigInteger)
+    acctoutputoctets: Mapped[int | None] = mapped_column(BigInteger)
+    calledstationid: Mapped[str | None] = mapped_column(Text)
+    callingstationid: Mapped[str | None] = mapped_column(Text)
+    acctterminatecause: Mapped[str | None] = mapped_column(Text)
+    servicetype: Mapped[str | None] = mapped_column(Text)
+    framedprotocol: Mapped[str | None] = mapped_column(Text)
+    framedipaddress: Mapped[str | None] = mapped_column(INET)
+    framedipv6address: Mapped[str | None] = mapped_column(INET)
+    framedipv6prefix: Mapped[str | None] = mapped_column(INET)
+    framedinterfaceid: Mapped[str | None] = mapped_column(Text)
+    delegatedipv6prefix: Mapped[str | None] = mapped_column(INET)
+    class_: Mapped[str | None] = mapped_column("class", Text)
+
+
+class RadPostAuth(Base):
+    """Every Access-Accept/Reject with its reason. No password column: voucher codes are
+    credentials and must not be logged."""
+
+    __tablename__ = "radpostauth"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(Text)
+    reply: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    calledstationid: Mapped[str | None] = mapped_column(Text)
+    callingstationid: Mapped[str | None] = mapped_column(Text)
+    nasipaddress: Mapped[str | None] = mapped_column(INET)
+    authdate: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    class_: Mapped[str | None] = mapped_column("class", Text)

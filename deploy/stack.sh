@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# mnetifi stack manager: one command brings up PostgreSQL, Redis, FreeRADIUS, the API and the
+# worker on private ports and data directories; another runs the tests on a separate stack.
+#
+#   deploy/stack.sh up     [dev|test|bench]  install what is missing, start everything (dev: + demo ISP)
+#   deploy/stack.sh down   [dev|test]   stop everything of that stack (data is kept)
+#   deploy/stack.sh status [dev|test]   show what runs
+#   deploy/stack.sh test                up the test stack, run pytest, tear it down
+#   deploy/stack.sh env    [dev|test]   print the MNETIFI_* variables of a stack
+#
+# Ports and directories can be overridden with MNETIFI_PG_PORT, MNETIFI_REDIS_PORT,
+# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT and MNETIFI_RUN_DIR.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CMD=${1:-}
+PROFILE=${2:-dev}
+[ "$CMD" = test ] && PROFILE=test
+
+case "$PROFILE" in
+  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000 ;;
+  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 ;;
+  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 ;;
+  *) echo "unknown stack '$PROFILE' (dev, test or bench)" >&2; exit 2 ;;
+esac
+PG_PORT=${MNETIFI_PG_PORT:-$d_pg}
+REDIS_PORT=${MNETIFI_REDIS_PORT:-$d_redis}
+AUTH_PORT=${MNETIFI_AUTH_PORT:-$d_auth}
+ACCT_PORT=${MNETIFI_ACCT_PORT:-$d_acct}
+API_PORT=${MNETIFI_API_PORT:-$d_api}
+RUN=${MNETIFI_RUN_DIR:-$ROOT/.run/$PROFILE}
+VENV=$ROOT/.venv
+PY=$VENV/bin/python
+STATUS_CLIENT_IP=127.0.0.254
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# ---------------------------------------------------------------- installation
+install_packages() {
+  local missing=()
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v freeradius >/dev/null || missing+=(freeradius)
+  [ -e /usr/lib/freeradius/rlm_sql_postgresql.so ] || missing+=(freeradius-postgresql)
+  command -v radclient >/dev/null || missing+=(freeradius-utils)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  command -v psql >/dev/null || missing+=(postgresql-client)
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # The packages start system-wide services; ours run on their own ports and directories, but
+  # the distribution's FreeRADIUS would hold 1812/1813.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now freeradius >/dev/null 2>&1 || true
+  fi
+}
+
+install_python() {
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11 or newer is needed"
+  [ -x "$PY" ] || { log "creating $VENV"; python3 -m venv "$VENV"; }
+  local stamp=$VENV/.mnetifi-installed want
+  want=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python dependencies into $VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -e "$ROOT[test]" 2>&1 | grep -vE "^ *$|!!|\*\*\*|editable|Editable|careful|name as your|wheel_obj" >&2 || true
+    echo "$want" >"$stamp"
+  fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+# PostgreSQL refuses to run as root: then it runs as the 'postgres' system user, with its data
+# where that user can reach it.
+if [ "$(id -u)" = 0 ]; then
+  PGDIR=/var/tmp/mnetifi-$(printf %s "$RUN" | sha256sum | cut -c1-10)
+  pg() { runuser -u postgres -- "$@"; }
+else
+  PGDIR=$RUN/pg
+  pg() { "$@"; }
+fi
+
+db_password() {
+  [ -s "$RUN/secrets/db-password" ] || { umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$RUN/secrets/db-password"; }
+  cat "$RUN/secrets/db-password"
+}
+
+start_postgres() {
+  mkdir -p "$PGDIR"
+  [ "$(id -u)" = 0 ] && chown postgres: "$PGDIR" && chmod 700 "$PGDIR"
+  if [ ! -s "$PGDIR/data/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $PGDIR/data"
+    local pw; pw=$(db_password)
+    printf '%s\n' "$pw" | pg tee "$PGDIR/pwfile" >/dev/null
+    pg "$PGBIN/initdb" -D "$PGDIR/data" -U mnetifi --auth=scram-sha-256 --pwfile="$PGDIR/pwfile" -E UTF8 >/dev/null
+    pg rm -f "$PGDIR/pwfile"
+  fi
+  if pg "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then return; fi
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/postgres.log" -w -t 60 start -o \
+    "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGDIR -c max_connections=200 -c shared_buffers=256MB" >/dev/null
+  PGPASSWORD=$(db_password) psql -h 127.0.0.1 -p "$PG_PORT" -U mnetifi -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'mnetifi'" | grep -q 1 ||
+    PGPASSWORD=$(db_password) psql -q -h 127.0.0.1 -p "$PG_PORT" -U mnetifi -d postgres -c 'CREATE DATABASE mnetifi'
+}
+
+stop_postgres() {
+  [ -n "$PGBIN" ] && [ -d "$PGDIR/data" ] || return 0
+  pg "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1 || return 0
+  log "stopping PostgreSQL"
+  pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null
+}
+
+# ---------------------------------------------------------------- Redis
+start_redis() {
+  mkdir -p "$RUN/redis"
+  redis_alive && return
+  log "starting Redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" --daemonize yes \
+    --pidfile "$RUN/redis/redis.pid" --logfile "$RUN/redis/redis.log" --save '' --appendonly yes >/dev/null
+  for _ in $(seq 50); do redis_alive && return; sleep 0.1; done
+  die "Redis did not start: $RUN/redis/redis.log"
+}
+redis_alive() { redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; }
+stop_redis() { redis_alive && { log "stopping Redis"; redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }; return 0; }
+
+# ---------------------------------------------------------------- processes with pid files
+stop_pid() {  # name pidfile
+  local pid; pid=$(cat "$2" 2>/dev/null) || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $1"
+    kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$2"
+}
+
+start_freeradius() {
+  stop_pid FreeRADIUS "$RUN/radius/radiusd.pid"
+  mkdir -p "$RUN/radius/log" "$RUN/radius/radacct"
+  log "starting FreeRADIUS on auth $AUTH_PORT, acct $ACCT_PORT"
+  "$PY" -m radius.render --out "$RUN/raddb" \
+    --set RUN_DIR="$RUN/radius" --set DB_PORT="$PG_PORT" --set DB_USER=mnetifi \
+    --set DB_PASSWORD="$(db_password)" --set DB_NAME=mnetifi \
+    --set AUTH_PORT="$AUTH_PORT" --set ACCT_PORT="$ACCT_PORT" \
+    --set STATUS_CLIENT_IP="$STATUS_CLIENT_IP" --set STATUS_SECRET="$(status_secret)"
+  freeradius -C -d "$RUN/raddb" >/dev/null 2>&1 || { freeradius -XC -d "$RUN/raddb" | tail -20; die "FreeRADIUS configuration check failed"; }
+  freeradius -d "$RUN/raddb"
+  for _ in $(seq 50); do radius_alive && return; sleep 0.1; done
+  die "FreeRADIUS does not answer Status-Server: $RUN/radius/log/radius.log"
+}
+radius_alive() {
+  printf 'Message-Authenticator = 0x00\nPacket-Src-IP-Address = %s\n' "$STATUS_CLIENT_IP" |
+    radclient -q -r 1 -t 1 "127.0.0.1:$AUTH_PORT" status "$(status_secret)" >/dev/null 2>&1
+}
+status_secret() {
+  [ -s "$RUN/secrets/status-secret" ] || { umask 077; "$PY" -c 'import secrets; print(secrets.token_hex(16))' >"$RUN/secrets/status-secret"; }
+  cat "$RUN/secrets/status-secret"
+}
+app_key() {
+  [ -s "$RUN/secrets/app-key" ] || { umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$RUN/secrets/app-key"; }
+  cat "$RUN/secrets/app-key"
+}
+
+write_env() {
+  umask 077
+  cat >"$RUN/env" <<EOF
+export MNETIFI_ENVIRONMENT=$( [ "$PROFILE" = test ] && echo test || echo development )
+export MNETIFI_DATABASE_URL=postgresql+asyncpg://mnetifi:$(db_password)@127.0.0.1:$PG_PORT/mnetifi
+export MNETIFI_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+export MNETIFI_SECRET_KEY=$(app_key)
+export MNETIFI_RADIUS_HOST=127.0.0.1
+export MNETIFI_RADIUS_AUTH_PORT=$AUTH_PORT
+export MNETIFI_RADIUS_ACCT_PORT=$ACCT_PORT
+export MNETIFI_RADIUS_STATUS_SECRET=$(status_secret)
+export MNETIFI_RADIUS_STATUS_SOURCE=$STATUS_CLIENT_IP
+export MNETIFI_API_URL=http://127.0.0.1:$API_PORT
+export MNETIFI_RUN_DIR=$RUN
+export PATH=$VENV/bin:\$PATH
+EOF
+}
+
+start_app() {
+  stop_pid API "$RUN/api.pid"
+  stop_pid worker "$RUN/worker.pid"
+  log "starting API on http://127.0.0.1:$API_PORT and the worker"
+  (cd "$ROOT" && . "$RUN/env" && exec setsid "$VENV/bin/uvicorn" api.main:app --host 127.0.0.1 \
+     --port "$API_PORT" --proxy-headers >"$RUN/api.log" 2>&1 </dev/null) & echo $! >"$RUN/api.pid"
+  (cd "$ROOT" && . "$RUN/env" && exec setsid "$VENV/bin/arq" api.worker.WorkerSettings \
+     >"$RUN/worker.log" 2>&1 </dev/null) & echo $! >"$RUN/worker.pid"
+  for _ in $(seq 100); do
+    # Any HTTP answer means it serves; /healthz itself may say 503 while a part is still starting.
+    "$PY" -c "import urllib.request as u, urllib.error as e
+try: u.urlopen('http://127.0.0.1:$API_PORT/healthz', timeout=1)
+except e.HTTPError: pass" 2>/dev/null && return
+    kill -0 "$(cat "$RUN/api.pid")" 2>/dev/null || break
+    sleep 0.2
+  done
+  tail -20 "$RUN/api.log" >&2; die "API did not become healthy"
+}
+
+migrate() {
+  log "applying migrations"
+  (cd "$ROOT" && . "$RUN/env" && "$VENV/bin/alembic" upgrade head >/dev/null)
+}
+
+seed_demo() {
+  . "$RUN/env"
+  local mn=$VENV/bin/mnetifi
+  if ! "$mn" tenant show demo >/dev/null 2>&1; then
+    log "seeding the demo ISP"
+    [ -s "$RUN/secrets/demo-admin-password" ] || (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(12))' >"$RUN/secrets/demo-admin-password")
+    [ -s "$RUN/secrets/demo-router-secret" ] || (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(18))' >"$RUN/secrets/demo-router-secret")
+    "$mn" tenant create --slug demo --name "Demo ISP" --admin-email admin@demo.mnetifi.com \
+      --admin-password "$(cat "$RUN/secrets/demo-admin-password")" >/dev/null
+    "$mn" router add --tenant demo --name "demo-router" --ip 127.0.0.1 \
+      --secret "$(cat "$RUN/secrets/demo-router-secret")" >/dev/null
+    "$mn" plan add --tenant demo --name "1 Hour" --price 10 --duration 1h --up 2M --down 4M --devices 1 >/dev/null
+    "$mn" plan add --tenant demo --name "1 Day" --price 50 --duration 1d --up 5M --down 10M --devices 2 --data 5GB >/dev/null
+    "$mn" vouchers generate --tenant demo --plan "1 Hour" --count 10 >/dev/null
+  fi
+}
+
+print_summary() {
+  local code secret
+  code=$("$VENV/bin/mnetifi" vouchers list --tenant demo --status unused --limit 1 | head -1)
+  secret=$(cat "$RUN/secrets/demo-router-secret")
+  cat <<EOF
+
+mnetifi is up ($PROFILE stack)
+  API          http://127.0.0.1:$API_PORT        (OpenAPI: http://127.0.0.1:$API_PORT/docs, health: /healthz)
+  RADIUS       127.0.0.1 auth $AUTH_PORT, acct $ACCT_PORT
+  PostgreSQL   127.0.0.1:$PG_PORT db mnetifi     Redis 127.0.0.1:$REDIS_PORT
+  Admin login  tenant demo, admin@demo.mnetifi.com / $(cat "$RUN/secrets/demo-admin-password")
+  CLI          source $RUN/env && mnetifi --help
+  Log a demo voucher in, as the demo router (127.0.0.1) would:
+    printf 'User-Name = "$code"\\nUser-Password = "$code"\\nCalling-Station-Id = "AA:BB:CC:DD:EE:01"\\n' | radclient -x 127.0.0.1:$AUTH_PORT auth '$secret'
+  Stop everything: deploy/stack.sh down
+EOF
+}
+
+up() {
+  install_packages
+  [ -n "$PGBIN" ] || PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  install_python
+  mkdir -p "$RUN/secrets"
+  chmod 700 "$RUN/secrets"
+  start_postgres
+  write_env
+  migrate
+  start_redis
+  start_freeradius
+  start_app
+  if [ "$PROFILE" = dev ]; then seed_demo; print_summary; fi
+}
+
+down() {
+  stop_pid worker "$RUN/worker.pid"
+  stop_pid API "$RUN/api.pid"
+  stop_pid FreeRADIUS "$RUN/radius/radiusd.pid"
+  stop_redis
+  stop_postgres
+}
+
+status() {
+  local pid
+  for p in api worker radius/radiusd; do
+    pid=$(cat "$RUN/$p.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$p: running ($pid)"; else echo "$p: stopped"; fi
+  done
+  redis_alive && echo "redis: running" || echo "redis: stopped"
+  { [ -n "$PGBIN" ] && pg "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1 && echo "postgres: running"; } || echo "postgres: stopped"
+}
+
+run_tests() {
+  # A fresh test stack every run: no state carried over from an earlier run.
+  down >/dev/null 2>&1 || true
+  rm -rf "$RUN" "$PGDIR"
+  trap 'down >/dev/null 2>&1 || true' EXIT
+  up
+  log "running the tests"
+  set +e
+  (cd "$ROOT" && . "$RUN/env" && "$VENV/bin/pytest" "${@}")
+  local rc=$?
+  set -e
+  return $rc
+}
+
+case "$CMD" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) cat "$RUN/env" ;;
+  test) shift 2>/dev/null || true; [ "${1:-}" = test ] && shift; run_tests "$@" ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
