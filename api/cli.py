@@ -1,0 +1,225 @@
+"""`mnetifi`: operator commands. They call the same services as the API, one unit of work per
+command, audited as actor "cli". Output is printed only after the commit succeeded."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import get_engine, unit_of_work
+from api.errors import AppError
+from api.plans import service as plans_service
+from api.plans.schemas import PlanCreate
+from api.plans.units import parse_duration, parse_rate, parse_size
+from api.routers import service as routers_service
+from api.routers.schemas import RouterCreate
+from api.tenancy import Principal
+from api.tenants import service as tenants_service
+from api.tenants.schemas import TenantCreate
+from api.vouchers import service as vouchers_service
+from api.vouchers.schemas import BatchCreate, VoucherFilter
+
+Command = Callable[[AsyncSession, argparse.Namespace], Awaitable[list[str]]]
+
+
+async def _principal(session: AsyncSession, slug: str) -> Principal:
+    tenant = await tenants_service.get_tenant(session, slug)
+    return Principal.cli(tenant.id)
+
+
+async def tenant_create(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    password = args.admin_password or os.environ.get("MNETIFI_ADMIN_PASSWORD")
+    if not password:
+        password = getpass.getpass("Password for the owner account: ")
+    data = TenantCreate(
+        slug=args.slug, name=args.name, admin_email=args.admin_email, admin_password=password
+    )
+    tenant = await tenants_service.create_tenant(session, data)
+    return [f"id: {tenant.id}", f"slug: {tenant.slug}", f"name: {tenant.name}"]
+
+
+async def tenant_show(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    tenant = await tenants_service.get_tenant(session, args.slug)
+    return [f"id: {tenant.id}", f"slug: {tenant.slug}", f"name: {tenant.name}"]
+
+
+async def router_add(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    data = RouterCreate(
+        name=args.name,
+        ip_address=args.ip,
+        secret=args.secret,
+        coa_port=args.coa_port,
+        nas_identifier=args.nas_identifier,
+    )
+    router = await routers_service.create_router(session, principal, data)
+    return [f"id: {router.id}", f"secret: {router.secret}"]
+
+
+async def plan_add(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    data = PlanCreate(
+        name=args.name,
+        price=args.price,
+        duration_seconds=parse_duration(args.duration),
+        upload_kbps=parse_rate(args.up),
+        download_kbps=parse_rate(args.down),
+        device_limit=args.devices,
+        data_quota_bytes=parse_size(args.data) if args.data else None,
+        time_quota_seconds=parse_duration(args.time) if args.time else None,
+        mac_binding=args.mac_binding,
+    )
+    plan = await plans_service.create_plan(session, principal, data)
+    return [f"id: {plan.id}", f"name: {plan.name}"]
+
+
+async def vouchers_generate(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    plan = await plans_service.get_plan_by_name(session, principal, args.plan)
+    data = BatchCreate(plan_id=plan.id, count=args.count, length=args.length)
+    batch = await vouchers_service.generate_batch(session, principal, data)
+    return batch.codes
+
+
+async def vouchers_list(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    plan_id = None
+    if args.plan:
+        plan_id = (await plans_service.get_plan_by_name(session, principal, args.plan)).id
+    query = VoucherFilter(status=args.status, plan_id=plan_id, limit=args.limit, offset=0)
+    return [v.code for v in await vouchers_service.list_vouchers(session, principal, query)]
+
+
+async def voucher_show(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    voucher = await vouchers_service.get_voucher(session, principal, args.code)
+    plan = await plans_service.get_plan(session, principal, voucher.plan_id)
+
+    def fmt(value: object) -> str:
+        return "-" if value is None else str(value)
+
+    return [
+        f"code: {voucher.code}",
+        f"plan: {plan.name}",
+        f"status: {voucher.status}",
+        f"issued_at: {fmt(voucher.issued_at)}",
+        f"first_used_at: {fmt(voucher.first_used_at)}",
+        f"expires_at: {fmt(voucher.expires_at)}",
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mnetifi", description=__doc__)
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    tenant = groups.add_parser("tenant", help="ISPs").add_subparsers(dest="cmd", required=True)
+    p = tenant.add_parser("create", help="create an ISP and its owner account")
+    p.add_argument("--slug", required=True, help="subdomain, e.g. demo")
+    p.add_argument("--name", required=True)
+    p.add_argument("--admin-email", required=True)
+    p.add_argument(
+        "--admin-password", help="10+ characters; else $MNETIFI_ADMIN_PASSWORD or a prompt"
+    )
+    p.set_defaults(run=tenant_create)
+    p = tenant.add_parser("show", help="show an ISP")
+    p.add_argument("slug")
+    p.set_defaults(run=tenant_show)
+
+    router = groups.add_parser("router", help="MikroTik routers").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = router.add_parser("add", help="register a router; prints its id and RADIUS secret")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--ip", required=True, help="source address of its RADIUS packets")
+    p.add_argument("--secret", help="16-128 characters; generated if omitted")
+    p.add_argument("--coa-port", type=int, default=3799)
+    p.add_argument("--nas-identifier")
+    p.set_defaults(run=router_add)
+
+    plan = groups.add_parser("plan", help="plans").add_subparsers(dest="cmd", required=True)
+    p = plan.add_parser("add", help="create a plan")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--price", type=int, required=True, help="KES")
+    p.add_argument("--duration", required=True, help="validity from first use: 30m, 1h, 1d, 1w")
+    p.add_argument("--up", required=True, help="upload rate: 512k, 2M")
+    p.add_argument("--down", required=True, help="download rate: 512k, 4M")
+    p.add_argument("--devices", type=int, default=1, help="simultaneous devices")
+    p.add_argument("--data", help="data quota: 500MB, 1GB, 1GiB")
+    p.add_argument("--time", help="online-time quota: 30m, 2h")
+    p.add_argument("--mac-binding", action="store_true")
+    p.set_defaults(run=plan_add)
+
+    vouchers = groups.add_parser("vouchers", help="voucher batches").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = vouchers.add_parser("generate", help="issue codes; prints one per line")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--plan", required=True, help="plan name")
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--length", type=int, default=8)
+    p.set_defaults(run=vouchers_generate)
+    p = vouchers.add_parser("list", help="print codes, newest first")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--status", choices=["unused", "active", "revoked"])
+    p.add_argument("--plan", help="plan name")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(run=vouchers_list)
+
+    voucher = groups.add_parser("voucher", help="one voucher").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = voucher.add_parser("show", help="show a voucher")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("code")
+    p.set_defaults(run=voucher_show)
+    return parser
+
+
+async def _execute(command: Command, args: argparse.Namespace) -> list[str]:
+    try:
+        async with unit_of_work() as session:
+            return await command(session, args)
+    finally:
+        await get_engine().dispose()
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        lines = asyncio.run(_execute(args.run, args))
+    except AppError as exc:
+        message = exc.detail
+    except ValidationError as exc:
+        message = _validation_message(exc)
+    except ValueError as exc:
+        message = str(exc)
+    except (SQLAlchemyError, OSError) as exc:
+        message = f"database unavailable or failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    else:
+        if lines:
+            print("\n".join(lines))
+        return 0
+    print(f"mnetifi: error: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The FastAPI application: `uvicorn api.main:app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.auth.router import router as auth_router
+from api.db import get_engine
+from api.errors import install_error_handlers
+from api.health import health
+from api.metrics import MetricsMiddleware
+from api.plans.router import router as plans_router
+from api.routers.router import router as routers_router
+from api.security import get_redis
+from api.vouchers.router import router as vouchers_router
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+    await get_redis().aclose()
+    await get_engine().dispose()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="mnetifi",
+        summary="WiFi hotspot AAA for ISPs on MikroTik",
+        version="0.1.0",
+        docs_url="/docs",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    for router in (auth_router, routers_router, plans_router, vouchers_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> JSONResponse:
+        ok, body = await health()
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+app = create_app()

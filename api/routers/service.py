@@ -1,0 +1,74 @@
+"""Registering MikroTik routers with FreeRADIUS (it reads them through the `nas` view)."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import audit
+from api.errors import NotFound
+from api.models import Router
+from api.routers import repository
+from api.routers.schemas import RouterCreate, RouterUpdate
+from api.tenancy import Principal
+
+GENERATED_SECRET_LENGTH = 24
+# Letters and digits only: safe unquoted in RouterOS scripts and FreeRADIUS config.
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+
+def generate_secret() -> str:
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(GENERATED_SECRET_LENGTH))
+
+
+async def list_routers(session: AsyncSession, principal: Principal) -> Sequence[Router]:
+    return await repository.list_(session, principal.tenant_id)
+
+
+async def get_router(session: AsyncSession, principal: Principal, router_id: int) -> Router:
+    router = await repository.get(session, principal.tenant_id, router_id)
+    if router is None:
+        raise NotFound("Router not found")
+    return router
+
+
+async def create_router(
+    session: AsyncSession, principal: Principal, data: RouterCreate, ip: str | None = None
+) -> Router:
+    values = data.model_dump()
+    values["secret"] = data.secret or generate_secret()
+    router = await repository.insert(session, principal.tenant_id, values)
+    details = {"name": router.name, "ip_address": data.ip_address}
+    await audit.record(session, principal, "router.create", "router", router.id, details, ip)
+    return router
+
+
+async def update_router(
+    session: AsyncSession,
+    principal: Principal,
+    router_id: int,
+    data: RouterUpdate,
+    ip: str | None = None,
+) -> tuple[Router, bool]:
+    """Returns the router and whether its secret changed (then it is shown once)."""
+    router = await get_router(session, principal, router_id)
+    values = data.model_dump(exclude_unset=True)
+    secret_changed = "secret" in values and values["secret"] != router.secret
+    await repository.update(session, router, values)
+    changed = sorted(values)  # field names only: the secret's value stays out of the log
+    await audit.record(
+        session, principal, "router.update", "router", router.id, {"fields": changed}, ip
+    )
+    return router, secret_changed
+
+
+async def delete_router(
+    session: AsyncSession, principal: Principal, router_id: int, ip: str | None = None
+) -> None:
+    router = await get_router(session, principal, router_id)
+    details = {"name": router.name, "ip_address": str(router.ip_address)}
+    await repository.delete(session, router)
+    await audit.record(session, principal, "router.delete", "router", router_id, details, ip)

@@ -1,0 +1,74 @@
+"""Password hashing and staff login tokens. Tokens live in Redis under the SHA-256 of the token,
+so a leaked Redis dump holds no usable token and lookup is the comparison."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from passlib.context import CryptContext
+from redis.asyncio import Redis
+
+from api.config import get_settings
+
+pwd_context = CryptContext(schemes=["argon2"], deprecated="auto")
+
+
+@lru_cache
+def get_redis() -> Redis:
+    """One shared client (and connection pool) per process."""
+    return Redis.from_url(get_settings().redis_url, decode_responses=True)
+
+
+def hash_password(password: str) -> str:
+    return pwd_context.hash(password)
+
+
+@lru_cache
+def _dummy_hash() -> str:
+    return pwd_context.hash(secrets.token_urlsafe(16))
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    """Always runs one argon2 verification, against a dummy hash when there is no user, so
+    response time does not tell which emails exist. Off the event loop: argon2 is slow on
+    purpose."""
+    if password_hash is None:
+        await asyncio.to_thread(pwd_context.verify, password, _dummy_hash())
+        return False
+    return await asyncio.to_thread(pwd_context.verify, password, password_hash)
+
+
+@dataclass(frozen=True)
+class SessionData:
+    staff_id: int
+    tenant_id: int
+    tenant_slug: str
+    email: str
+    role: str
+
+
+def _key(token: str) -> str:
+    return "session:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_session(data: SessionData) -> str:
+    token = secrets.token_urlsafe(32)
+    ttl = int(get_settings().session_ttl.total_seconds())
+    await get_redis().set(_key(token), json.dumps(asdict(data)), ex=ttl)
+    return token
+
+
+async def load_session(token: str) -> SessionData | None:
+    raw = await get_redis().get(_key(token))
+    if raw is None:
+        return None
+    return SessionData(**json.loads(raw))
+
+
+async def delete_session(token: str) -> None:
+    await get_redis().delete(_key(token))

@@ -1,0 +1,85 @@
+"""Tenant scoping in one place: who is asking (Principal), which tenant they act for, what their
+role allows, and the base statement every repository builds from."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fastapi import Request
+from sqlalchemy import Select, select
+
+from api.config import get_settings
+from api.errors import Forbidden, Unauthorized
+from api.security import load_session
+
+M = TypeVar("M")
+
+
+def scoped(model: type[M], tenant_id: int) -> Select[M]:
+    """`SELECT model WHERE tenant_id = :tenant_id`: every tenant-owned query starts here."""
+    return select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Principal:
+    staff_id: int | None
+    tenant_id: int
+    email: str
+    role: str
+
+    @classmethod
+    def cli(cls, tenant_id: int) -> Principal:
+        """An operator at the command line: full rights, audited as actor "cli"."""
+        return cls(staff_id=None, tenant_id=tenant_id, email="cli", role="owner")
+
+
+_READ = {"routers:read", "plans:read", "vouchers:read"}
+_ALL = _READ | {"routers:write", "plans:write", "vouchers:generate"}
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "owner": frozenset(_ALL),
+    "admin": frozenset(_ALL),
+    "tech": frozenset(_READ | {"routers:write"}),
+    "support": frozenset(_READ | {"vouchers:generate"}),
+}
+
+
+def subdomain_slug(request: Request) -> str | None:
+    """`demo` for Host `demo.<base_domain>[:port]`; None for any other host."""
+    host = request.headers.get("host", "").split(":", 1)[0].strip().lower().rstrip(".")
+    suffix = "." + get_settings().base_domain.lower()
+    if not host.endswith(suffix):
+        return None
+    slug = host[: -len(suffix)]
+    return slug if slug and "." not in slug else None
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def current_principal(request: Request) -> Principal:
+    token = bearer_token(request)
+    data = await load_session(token) if token else None
+    if data is None:
+        raise Unauthorized("Missing, invalid or expired token")
+    slug = subdomain_slug(request)
+    if slug is not None and slug != data.tenant_slug:
+        raise Forbidden("This token belongs to another ISP than this address")
+    return Principal(
+        staff_id=data.staff_id, tenant_id=data.tenant_id, email=data.email, role=data.role
+    )
+
+
+def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:
+    """Dependency: the caller, if their role grants `permission`."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await current_principal(request)
+        if permission not in PERMISSIONS.get(principal.role, frozenset()):
+            raise Forbidden(f"Your role ({principal.role}) may not do this ({permission})")
+        return principal
+
+    return dependency

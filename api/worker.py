@@ -1,0 +1,25 @@
+"""arq worker: `arq api.worker.WorkerSettings`. Jobs are idempotent (arq may run them twice)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+
+from api.config import get_settings
+from api.health import HEARTBEAT_KEY
+
+
+async def heartbeat(ctx: dict[str, Any]) -> str:
+    """Tells /healthz the worker is alive; setting a key twice is harmless."""
+    now = datetime.now(UTC).isoformat()
+    await ctx["redis"].set(HEARTBEAT_KEY, now, ex=180)
+    return now
+
+
+class WorkerSettings:
+    redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
+    functions: list[Any] = []
+    cron_jobs = [cron(heartbeat, second=0, run_at_startup=True, unique=True)]

@@ -1,0 +1,33 @@
+"""Shared fixtures: the app, an HTTP client on it, and clean-up of the process-wide engine and
+Redis client (created lazily on the session event loop, so they are disposed on it too)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.db import get_engine
+from api.main import create_app
+from api.security import get_redis
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _dispose_shared_clients() -> AsyncIterator[None]:
+    yield
+    await get_engine().dispose()
+    await get_redis().aclose()
+
+
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    return create_app()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

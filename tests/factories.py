@@ -1,0 +1,104 @@
+"""Test data, one keyword-only factory each, built through the services in their own unit of
+work (so they are committed and visible to requests)."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import secrets
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from api.db import unit_of_work
+from api.models import Plan, Router, StaffUser, Tenant
+from api.plans import service as plans_service
+from api.plans.schemas import PlanCreate
+from api.routers import service as routers_service
+from api.routers.schemas import RouterCreate
+from api.staff import service as staff_service
+from api.tenancy import Principal
+from api.tenants import repository as tenants_repository
+
+PASSWORD = "correct horse battery staple"
+
+
+def random_slug() -> str:
+    return "t" + secrets.token_hex(6)
+
+
+def random_ip(*, v6: bool = False) -> str:
+    """Router addresses for API tests: 10.0.0.0/8 or 2001:db8::/32, never loopback (the RADIUS
+    tests own 127.0.0.0/8)."""
+    if v6:
+        return str(ipaddress.IPv6Address(0x20010DB8 << 96 | random.getrandbits(96)))
+    return str(ipaddress.IPv4Address((10 << 24) | random.randrange(1, 2**24 - 1)))
+
+
+async def make_tenant(*, slug: str | None = None, name: str = "Test ISP") -> Tenant:
+    async with unit_of_work() as session:
+        return await tenants_repository.insert(session, slug=slug or random_slug(), name=name)
+
+
+async def make_staff(
+    *, tenant: Tenant, role: str = "owner", email: str | None = None, password: str = PASSWORD
+) -> StaffUser:
+    async with unit_of_work() as session:
+        return await staff_service.create_staff(
+            session,
+            Principal.cli(tenant.id),
+            email=email or f"{secrets.token_hex(4)}@example.com",
+            password=password,
+            role=role,
+        )
+
+
+async def make_router(*, tenant: Tenant, **overrides: Any) -> Router:
+    values = {"name": "r-" + secrets.token_hex(4), "ip_address": random_ip()} | overrides
+    async with unit_of_work() as session:
+        return await routers_service.create_router(
+            session, Principal.cli(tenant.id), RouterCreate(**values)
+        )
+
+
+async def make_plan(*, tenant: Tenant, **overrides: Any) -> Plan:
+    values = {
+        "name": "p-" + secrets.token_hex(4),
+        "price": 10,
+        "duration_seconds": 3600,
+        "upload_kbps": 2000,
+        "download_kbps": 4000,
+    } | overrides
+    async with unit_of_work() as session:
+        return await plans_service.create_plan(
+            session, Principal.cli(tenant.id), PlanCreate(**values)
+        )
+
+
+async def login(
+    client: httpx.AsyncClient, *, tenant: Tenant, staff: StaffUser, password: str = PASSWORD
+) -> dict[str, str]:
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"email": staff.email, "password": password, "tenant": tenant.slug},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def make_user_headers(
+    client: httpx.AsyncClient, *, tenant: Tenant | None = None, role: str = "owner"
+) -> tuple[Tenant, dict[str, str]]:
+    """A tenant (new unless given) and auth headers of a fresh staff user with `role`."""
+    tenant = tenant or await make_tenant()
+    staff = await make_staff(tenant=tenant, role=role)
+    return tenant, await login(client, tenant=tenant, staff=staff)
+
+
+async def count(model: type, **where: Any) -> int:
+    async with unit_of_work() as session:
+        stmt = select(func.count()).select_from(model)
+        for column, value in where.items():
+            stmt = stmt.where(getattr(model, column) == value)
+        return int(await session.scalar(stmt) or 0)

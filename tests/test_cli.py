@@ -1,0 +1,103 @@
+"""The `mnetifi` console script, run as operators run it: a subprocess with MNETIFI_* env."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from api.models import AuditEvent, Voucher
+from tests.factories import count, random_ip
+
+MNETIFI = Path(sys.executable).parent / "mnetifi"
+CODE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}$")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k.startswith("MNETIFI_") or k == "PATH"}
+    return subprocess.run(
+        [str(MNETIFI), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def ok(*args: str) -> str:
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def fields(output: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in output.splitlines())
+
+
+def create_tenant() -> dict[str, str]:
+    slug = "cli" + secrets.token_hex(4)
+    out = ok(
+        "tenant", "create", "--slug", slug, "--name", "Demo ISP",
+        "--admin-email", f"admin@{slug}.example", "--admin-password", "long enough pw",
+    )  # fmt: skip
+    return fields(out)
+
+
+async def test_full_operator_flow():
+    tenant = create_tenant()
+    slug = tenant["slug"]
+    assert fields(ok("tenant", "show", slug)) == tenant
+
+    router = fields(ok("router", "add", "--tenant", slug, "--name", "r1", "--ip", random_ip()))
+    assert router["id"].isdigit() and len(router["secret"]) == 24
+
+    ok(
+        "plan", "add", "--tenant", slug, "--name", "1 Hour", "--price", "10",
+        "--duration", "1h", "--up", "2M", "--down", "4M", "--data", "1GB", "--time", "30m",
+    )  # fmt: skip
+
+    out = ok("vouchers", "generate", "--tenant", slug, "--plan", "1 Hour", "--count", "10")
+    codes = out.splitlines()
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert all(CODE.match(code) for code in codes)
+
+    listed = ok("vouchers", "list", "--tenant", slug, "--status", "unused", "--limit", "5")
+    assert len(listed.splitlines()) == 5 and set(listed.splitlines()) <= set(codes)
+
+    shown = fields(ok("voucher", "show", "--tenant", slug, codes[0].lower()))
+    assert shown["code"] == codes[0] and shown["plan"] == "1 Hour"
+    assert shown["status"] == "unused" and shown["first_used_at"] == "-"
+
+    tenant_id = int(tenant["id"])
+    assert await count(Voucher, tenant_id=tenant_id) == 10
+    assert await count(AuditEvent, tenant_id=tenant_id, actor="cli") >= 5
+
+
+def test_unknown_tenant_is_exit_1_without_traceback():
+    result = run("router", "add", "--tenant", "no-such-isp", "--name", "r1", "--ip", random_ip())
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "mnetifi: error: No tenant with slug 'no-such-isp'"
+    assert run("tenant", "show", "no-such-isp").returncode == 1
+
+
+def test_domain_errors_are_one_line():
+    slug = create_tenant()["slug"]
+    cases = [
+        ("tenant", "create", "--slug", slug, "--name", "x", "--admin-email", "a@b.example",
+         "--admin-password", "long enough pw"),
+        ("tenant", "create", "--slug", "Bad Slug", "--name", "x", "--admin-email", "a@b.example",
+         "--admin-password", "long enough pw"),
+        ("tenant", "create", "--slug", "cli" + secrets.token_hex(4), "--name", "x",
+         "--admin-email", "a@b.example", "--admin-password", "short"),
+        ("plan", "add", "--tenant", slug, "--name", "p", "--price", "10", "--duration", "1y",
+         "--up", "2M", "--down", "4M"),
+        ("vouchers", "generate", "--tenant", slug, "--plan", "missing", "--count", "10"),
+        ("router", "add", "--tenant", slug, "--name", "r", "--ip", "10.0.0.0/8"),
+        ("voucher", "show", "--tenant", slug, "ZZZZZZZZ"),
+    ]  # fmt: skip
+    for args in cases:
+        result = run(*args)
+        assert result.returncode == 1, args
+        assert "Traceback" not in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("mnetifi: error: ")

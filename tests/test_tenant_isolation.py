@@ -1,0 +1,197 @@
+"""The route walker: every /api/v1 route, called by tenant B on tenant A's objects, must answer
+404/403 and leave A's data unchanged; lists must not show A's objects. A new route with a path
+parameter or body this file does not know fails the test, so it cannot slip through."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from api.main import create_app
+from api.models import Plan, Router, Voucher
+from tests.factories import count, make_plan, make_router, make_user_headers
+
+PREFIX = "/api/v1"
+# Not tenant data: the caller's own session. Covered by test_auth.py.
+SESSION_ROUTES = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/auth/me"}
+# Valid bodies, so a 404 proves scoping and not validation.
+PATCH_BODIES = {
+    "/api/v1/routers/{router_id}": {"name": "hijacked", "enabled": False},
+    "/api/v1/plans/{plan_id}": {"name": "hijacked", "price": 999, "active": False},
+}
+# Which of A's ids a list must not show.
+LIST_IDS = {
+    "/api/v1/routers": "router_ids",
+    "/api/v1/plans": "plan_ids",
+    "/api/v1/vouchers": "voucher_ids",
+}
+# Create routes: those referencing another object get A's; the others only create B's own.
+CREATE_REFERENCING = {"/api/v1/vouchers/batches"}
+CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans"}
+
+
+@dataclass
+class World:
+    tenant_id: int
+    headers: dict[str, str]
+    router: Router
+    plan: Plan
+    codes: list[str]
+    voucher_ids: list[int]
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {
+            "router_id": str(self.router.id),
+            "plan_id": str(self.plan.id),
+            "code": self.codes[0],
+        }
+
+    def ids(self, kind: str) -> set[int]:
+        return {
+            "router_ids": {self.router.id},
+            "plan_ids": {self.plan.id},
+            "voucher_ids": set(self.voucher_ids),
+        }[kind]
+
+    @property
+    def markers(self) -> set[str]:
+        return {self.router.name, str(self.router.ip_address), self.plan.name, *self.codes}
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+    """(method, path template) of every API route, including those of included routers (newer
+    FastAPI keeps them behind the include instead of flattening app.routes)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: app.routes is already flat
+        routes = [(r, r.path) for r in app.routes]
+    else:
+        routes = [(rc.original_route, rc.path) for rc in iter_route_contexts(app.routes)]
+    for route, path in routes:
+        if isinstance(route, APIRoute) and path.startswith(PREFIX):
+            for method in sorted(route.methods):
+                yield method, path
+
+
+async def make_world(client) -> World:
+    tenant, headers = await make_user_headers(client)
+    router = await make_router(tenant=tenant)
+    plan = await make_plan(tenant=tenant)
+    batch = await client.post(
+        f"{PREFIX}/vouchers/batches", headers=headers, json={"plan_id": plan.id, "count": 3}
+    )
+    assert batch.status_code == 201, batch.text
+    codes = batch.json()["codes"]
+    listed = await client.get(f"{PREFIX}/vouchers", headers=headers)
+    return World(tenant.id, headers, router, plan, codes, [v["id"] for v in listed.json()])
+
+
+async def snapshot(client, world: World) -> dict[str, Any]:
+    """A's objects as A sees them."""
+    urls = [
+        f"{PREFIX}/routers/{world.router.id}",
+        f"{PREFIX}/plans/{world.plan.id}",
+        *(f"{PREFIX}/vouchers/{code}" for code in world.codes),
+    ]
+    state: dict[str, Any] = {}
+    for url in urls:
+        response = await client.get(url, headers=world.headers)
+        state[url] = (response.status_code, response.json())
+    state["counts"] = (
+        await count(Router, tenant_id=world.tenant_id),
+        await count(Plan, tenant_id=world.tenant_id),
+        await count(Voucher, tenant_id=world.tenant_id),
+    )
+    return state
+
+
+def _leaks(body: Any, world: World, id_kind: str) -> list[str]:
+    items = body if isinstance(body, list) else body.get("items", [])
+    leaked_ids = {item.get("id") for item in items} & world.ids(id_kind)
+    text = json.dumps(body)
+    leaked_markers = {m for m in world.markers if m in text}
+    return [f"ids {sorted(leaked_ids)}"] * bool(leaked_ids) + [
+        f"values {sorted(leaked_markers)}"
+    ] * bool(leaked_markers)
+
+
+async def walk(app: FastAPI, client, a: World, b: World) -> tuple[int, list[str]]:
+    """Calls every API route as B against A; returns (routes walked, failures)."""
+    failures: list[str] = []
+    walked = 0
+    for method, path in api_routes(app):
+        if path in SESSION_ROUTES:
+            continue
+        walked += 1
+        failure = await _attack(client, method, path, a, b)
+        if failure:
+            failures.append(f"{method} {path}: {failure}")
+    return walked, failures
+
+
+async def _attack(client, method: str, path: str, a: World, b: World) -> str | None:
+    params = [p.split("}")[0] for p in path.split("{")[1:]]
+    if params:
+        unknown = [p for p in params if p not in a.params]
+        if unknown:
+            return f"unknown path parameter(s) {unknown}; teach this test"
+        body = PATCH_BODIES.get(path) if method in {"PATCH", "PUT"} else None
+        if method in {"PATCH", "PUT"} and body is None:
+            return "no valid body known; add one to PATCH_BODIES"
+        response = await client.request(
+            method, path.format(**a.params), headers=b.headers, json=body
+        )
+        if response.status_code not in (403, 404):
+            return f"on A's object: {response.status_code} {response.text}"
+    elif method == "GET":
+        if path not in LIST_IDS:
+            return "unknown list route; add it to LIST_IDS"
+        response = await client.get(path, headers=b.headers)
+        leaks = _leaks(response.json(), a, LIST_IDS[path])
+        if response.status_code != 200 or leaks:
+            return f"{response.status_code}, shows A's {leaks}"
+    elif method == "POST" and path in CREATE_REFERENCING:
+        response = await client.post(
+            path, headers=b.headers, json={"plan_id": a.plan.id, "count": 2}
+        )
+        if response.status_code not in (403, 404):
+            return f"with A's plan: {response.status_code} {response.text}"
+    elif not (method == "POST" and path in CREATE_OWN_ONLY):
+        return "not covered by the tenant walker; teach this test"
+    return None
+
+
+async def test_other_tenant_cannot_see_or_touch_anything(app, client):
+    a, b = await make_world(client), await make_world(client)
+    before = await snapshot(client, a)
+    walked, failures = await walk(app, client, a, b)
+    assert walked >= 11, f"only {walked} routes walked: is the route listing broken?"
+    assert not failures, "Tenant isolation failures:\n" + "\n".join(failures)
+    assert await snapshot(client, a) == before, "tenant B changed tenant A's data"
+    assert await count(Voucher, tenant_id=b.tenant_id) == 3, "B got vouchers from A's plan"
+
+
+async def test_walker_refuses_routes_it_does_not_know(client):
+    app = create_app()
+    extra = APIRouter(prefix="/api/v1/things")
+
+    @extra.get("/{thing_id}")
+    async def get_thing(thing_id: int) -> dict[str, int]:
+        return {"id": thing_id}
+
+    @extra.put("")
+    async def replace_things() -> None:
+        return None
+
+    app.include_router(extra)
+    a, b = await make_world(client), await make_world(client)
+    _, failures = await walk(app, client, a, b)
+    assert len(failures) == 2
+    assert "unknown path parameter(s) ['thing_id']" in failures[0]
+    assert "not covered" in failures[1]
