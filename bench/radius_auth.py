@@ -56,6 +56,46 @@ class Round:
     p99_ms: float
     accepted: int
     sent: int
+    server_cpu_us: float  # FreeRADIUS + PostgreSQL CPU time per request
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def server_cpu_seconds(radius_pid: int, postmaster_pid: int) -> float:
+    """CPU used so far by one FreeRADIUS process and the whole PostgreSQL cluster (postmaster
+    and its backends), so the load generator's own CPU is left out of the comparison."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry))
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        if pid in (radius_pid, postmaster_pid) or ppid == postmaster_pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def postmaster_pid(env: dict[str, str]) -> int:
+    """The bench cluster's postmaster: the process listening with our port on its command line."""
+    port = str(make_url(env["MNETIFI_DATABASE_URL"]).port)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = open(f"/proc/{entry}/cmdline").read().split("\0")
+            except OSError:
+                continue
+            if cmd and cmd[0].endswith("postgres") and port in cmd and "-p" in cmd:
+                return int(entry)
+    raise SystemExit("cannot find the bench PostgreSQL postmaster")
 
 
 def load_env() -> dict[str, str]:
@@ -79,11 +119,16 @@ def make_codes(n: int) -> list[str]:
 async def load_ours(dsn: dict, codes: list[str], secret: str) -> None:
     conn = await asyncpg.connect(**dsn)
     try:
-        await conn.execute("DELETE FROM tenant WHERE slug = 'bench'")
-        tenant = await conn.fetchval("INSERT INTO tenant (slug, name) VALUES ('bench', 'Bench ISP') RETURNING id")
-        await conn.execute("DELETE FROM router WHERE ip_address = $1", OURS_ROUTER)
-        await conn.execute("INSERT INTO router (tenant_id, name, ip_address, secret) VALUES ($1, 'r', $2, $3)",
-                           tenant, OURS_ROUTER, secret)
+        # The tenant and router stay between runs (a running FreeRADIUS keeps a router's secret
+        # in memory); the vouchers are loaded afresh.
+        tenant = await conn.fetchval(
+            "INSERT INTO tenant (slug, name) VALUES ('bench', 'Bench ISP') "
+            "ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id")
+        await conn.execute("DELETE FROM voucher WHERE tenant_id = $1", tenant)
+        await conn.execute("DELETE FROM plan WHERE tenant_id = $1", tenant)
+        await conn.execute(
+            "INSERT INTO router (tenant_id, name, ip_address, secret) VALUES ($1, 'r', $2, $3) "
+            "ON CONFLICT (ip_address) DO UPDATE SET secret = excluded.secret", tenant, OURS_ROUTER, secret)
         plan = await conn.fetchval(
             "INSERT INTO plan (tenant_id, name, price, duration_seconds, upload_kbps, download_kbps) "
             "VALUES ($1, 'Day', 50, 86400, 2000, 4000) RETURNING id", tenant)
@@ -185,8 +230,9 @@ def probe(port: int, src: str, secret: str, codes: list[str], stop: threading.Ev
 
 
 def run_round(name: str, port: int, src: str, secret: str, codes: list[str], n: int,
-              parallel: int) -> Round:
+              parallel: int, pids: tuple[int, int]) -> Round:
     requests = request_file(codes, n, src)
+    cpu_before = server_cpu_seconds(*pids)
     stop = threading.Event()
     result: list[list[float]] = []
     thread = threading.Thread(target=lambda: result.append(probe(port, src, secret, codes, stop)))
@@ -198,11 +244,13 @@ def run_round(name: str, port: int, src: str, secret: str, codes: list[str], n: 
     elapsed = time.perf_counter() - started
     stop.set()
     thread.join()
+    cpu = server_cpu_seconds(*pids) - cpu_before
     requests.unlink()
     accepted = int(re.search(r"Accepted\s*:\s*(\d+)", out).group(1))
     latencies = sorted(result[0])
     return Round(name, n / elapsed, statistics.median(latencies),
-                 latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], accepted, n)
+                 latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], accepted, n,
+                 cpu / (n + len(latencies)) * 1e6)
 
 
 def main() -> None:
@@ -217,36 +265,46 @@ def main() -> None:
     url = make_url(env["MNETIFI_DATABASE_URL"])
     dsn = {"host": url.host, "port": url.port, "user": url.username, "password": url.password,
            "database": url.database}
-    secret = secrets.token_urlsafe(18)
+    secret_file = ROOT / ".run" / "bench" / "secrets" / "bench-router-secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(18))
+    secret = secret_file.read_text()
     codes = make_codes(args.vouchers)
     print(f"loading {len(codes):,} vouchers into each schema ...", flush=True)
     asyncio.run(load_ours(dsn, codes, secret))
     asyncio.run(load_baseline(dsn, codes))
     _, baseline = start_baseline(env, dsn, secret)
     ours_port = int(env["MNETIFI_RADIUS_AUTH_PORT"])
+    pg = postmaster_pid(env)
+    ours_pid = int((ROOT / ".run" / "bench" / "radius" / "radiusd.pid").read_text())
+    targets = {"mnetifi": (ours_port, OURS_ROUTER, (ours_pid, pg)),
+               "baseline": (BASELINE_PORT, BASE_ROUTER, (baseline.pid, pg))}
     try:
-        for port, src in [(ours_port, OURS_ROUTER), (BASELINE_PORT, BASE_ROUTER)]:  # warm-up
-            run_round("warm-up", port, src, secret, codes, 2000, args.parallel)
+        for port, src, pids in targets.values():  # warm-up
+            run_round("warm-up", port, src, secret, codes, 2000, args.parallel, pids)
         rounds: dict[str, list[Round]] = {"mnetifi": [], "baseline": []}
         for _ in range(args.rounds):
-            rounds["mnetifi"].append(run_round("mnetifi", ours_port, OURS_ROUTER, secret, codes,
-                                               args.requests, args.parallel))
-            rounds["baseline"].append(run_round("baseline", BASELINE_PORT, BASE_ROUTER, secret,
-                                                codes, args.requests, args.parallel))
+            for name, (port, src, pids) in targets.items():
+                rounds[name].append(run_round(name, port, src, secret, codes, args.requests,
+                                              args.parallel, pids))
     finally:
         baseline.terminate()
         baseline.wait()
 
     print(f"\n{args.requests:,} Access-Requests per round, radclient -p {args.parallel}, "
           f"{args.rounds} rounds, median round shown; latency from a probe under that load\n")
-    print(f"{'server':<10} {'auth/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'accepted':>10}")
+    print(f"{'server':<10} {'auth/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/auth':>19} "
+          f"{'accepted':>12}")
     medians = {}
     for name, rs in rounds.items():
         m = sorted(rs, key=lambda r: r.auth_per_s)[len(rs) // 2]
         medians[name] = m
         print(f"{name:<10} {m.auth_per_s:>9.0f} {m.p50_ms:>8.2f} {m.p99_ms:>8.2f} "
-              f"{m.accepted:>6}/{m.sent}")
-    print(f"\nratio mnetifi/baseline auth/s: {medians['mnetifi'].auth_per_s / medians['baseline'].auth_per_s:.2f}x")
+              f"{m.server_cpu_us:>19.0f} {m.accepted:>6}/{m.sent}")
+    ours, base = medians["mnetifi"], medians["baseline"]
+    print(f"\nratio mnetifi/baseline: auth/s {ours.auth_per_s / base.auth_per_s:.2f}x, "
+          f"server CPU per auth {base.server_cpu_us / ours.server_cpu_us:.2f}x less")
+    print(f"load generator: radclient on the same {os.cpu_count()} cores; auth/s is bounded by it too")
 
 
 if __name__ == "__main__":

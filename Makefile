@@ -1,0 +1,20 @@
+# Named tasks; each is a thin wrapper over deploy/stack.sh or a tool in the venv.
+.PHONY: up down status test lint bench migrate
+
+up:
+	./deploy/stack.sh up
+down:
+	./deploy/stack.sh down
+status:
+	./deploy/stack.sh status
+test:
+	./deploy/stack.sh test
+lint:
+	.venv/bin/ruff check api radius tests bench migrations
+	.venv/bin/ruff format --check api radius tests bench migrations
+	.venv/bin/mypy api radius
+bench:
+	./deploy/stack.sh up bench
+	.venv/bin/python bench/radius_auth.py
+migrate:
+	. .run/dev/env && .venv/bin/alembic upgrade head
