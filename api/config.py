@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 (refused outside development)
 
 
 class Settings(BaseSettings):
@@ -22,7 +22,9 @@ class Settings(BaseSettings):
         "postgresql+asyncpg://mnetifi@127.0.0.1:55432/mnetifi",
         description="SQLAlchemy URL of the PostgreSQL database (asyncpg driver).",
     )
-    redis_url: str = Field("redis://127.0.0.1:56379/0", description="Redis for jobs, sessions, limits.")
+    redis_url: str = Field(
+        "redis://127.0.0.1:56379/0", description="Redis for jobs, sessions, limits."
+    )
     secret_key: SecretStr = Field(
         SecretStr(DEV_SECRET), description="Key for signing and for encrypting secrets at rest."
     )
@@ -36,17 +38,25 @@ class Settings(BaseSettings):
     radius_status_secret: SecretStr = Field(
         SecretStr("mnetifi-status"), description="Secret of the localhost Status-Server client."
     )
-    session_ttl: timedelta = Field(timedelta(hours=12), description="Lifetime of a staff login token.")
+    session_ttl: timedelta = Field(
+        timedelta(hours=12), description="Lifetime of a staff login token."
+    )
     login_max_failures: int = Field(10, description="Failed logins per email+IP before a lockout.")
-    login_lockout: timedelta = Field(timedelta(minutes=15), description="Window of the login limit.")
-    voucher_batch_max: int = Field(10_000, description="Most vouchers one generation call may create.")
+    login_lockout: timedelta = Field(
+        timedelta(minutes=15), description="Window of the login limit."
+    )
+    voucher_batch_max: int = Field(
+        10_000, description="Most vouchers one generation call may create."
+    )
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:
         if self.environment == "production":
             key = self.secret_key.get_secret_value()
             if key == DEV_SECRET or len(key) < 32:
-                raise ValueError("MNETIFI_SECRET_KEY must be set to 32+ random characters in production")
+                raise ValueError(
+                    "MNETIFI_SECRET_KEY must be set to 32+ random characters in production"
+                )
         return self
 
 

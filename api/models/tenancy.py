@@ -24,7 +24,9 @@ from api.models.base import Base, CreatedAt
 
 class Tenant(CreatedAt, Base):
     __tablename__ = "tenant"
-    __table_args__ = (CheckConstraint("slug ~ '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$'", name="slug"),)
+    __table_args__ = (
+        CheckConstraint("slug ~ '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$'", name="slug"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(Text, unique=True)

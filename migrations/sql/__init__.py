@@ -7,7 +7,7 @@ from alembic import op
 
 
 def statements(sql: str) -> list[str]:
-    """Split on statement-ending semicolons outside $$-quoted bodies (asyncpg runs one at a time)."""
+    """Split on semicolons ending statements outside $$ bodies (asyncpg runs one at a time)."""
     out, current, in_body = [], [], False
     for line in sql.splitlines():
         if line.lstrip().startswith("--") and not in_body:
