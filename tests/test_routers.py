@@ -44,7 +44,7 @@ async def test_create_generates_secret_shown_only_once(client):
 
 async def test_create_with_own_secret(client):
     _, headers = await make_user_headers(client)
-    secret = "Abc!def#ghi$jkl%mno"
+    secret = "Abc!def#ghi^jkl*mno"
     body = {"name": "edge", "ip_address": random_ip(), "secret": secret, "coa_port": 1700}
     response = await client.post(URL, headers=headers, json=body)
     assert response.status_code == 201
@@ -65,6 +65,8 @@ async def test_create_with_own_secret(client):
         ("secret", "has a space in it!!"),
         ("secret", 'has"quote"in-it-xx'),
         ("secret", "back\\slash-in-it-xx"),
+        ("secret", "dollar-$(reboot)-xx"),
+        ("secret", "percent-%{User-Name}"),
         ("secret", "unicode-é-secret-xx"),
         ("coa_port", 0),
         ("coa_port", 65536),

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 SECRET_MIN, SECRET_MAX = 16, 128
-_SECRET_FORBIDDEN = set(" \"'\\")
+_SECRET_FORBIDDEN = set("\"'\\`$%")  # RouterOS expands $ in strings; FreeRADIUS % and quotes
 
 
 def _check_ip(value: str) -> str:
@@ -30,7 +30,7 @@ def _check_secret(value: str) -> str:
         raise ValueError(f"must be {SECRET_MIN} to {SECRET_MAX} characters long")
     bad = {c for c in value if not (0x21 <= ord(c) <= 0x7E) or c in _SECRET_FORBIDDEN}
     if bad:
-        raise ValueError("may only use printable ASCII without spaces, quotes or backslashes")
+        raise ValueError("may only use printable ASCII without spaces, quotes, backslashes, $ or %")
     return value
 
 
