@@ -5,11 +5,14 @@ from __future__ import annotations
 import itertools
 import random
 import secrets
+import uuid
 
 import pytest
 from sqlalchemy import text
 
 from api.db import unit_of_work
+from api.vouchers import repository as vouchers_repository
+from tests.factories import make_plan, make_router, make_tenant
 
 
 @pytest.fixture(scope="session")
@@ -32,51 +35,21 @@ async def sql(statement: str, **params):
 
 
 async def make_isp(*, address: str, rate=(2000, 4000), duration=3600, codes=()) -> dict:
-    """A tenant with one router at `address`, one plan and vouchers with the given codes."""
-    slug = "r" + secrets.token_hex(5)
+    """A tenant with one router at `address`, one plan, and vouchers with the given codes, made
+    through the same services as the API (so vouchers carry the real snapshot of the plan)."""
     secret = secrets.token_urlsafe(18)
+    tenant = await make_tenant()
+    router = await make_router(tenant=tenant, ip_address=address, secret=secret)
+    plan = await make_plan(
+        tenant=tenant, duration_seconds=duration, upload_kbps=rate[0], download_kbps=rate[1]
+    )
     async with unit_of_work() as session:
-        tenant_id = (
-            await session.execute(
-                text("INSERT INTO tenant (slug, name) VALUES (:s, :s) RETURNING id"), {"s": slug}
-            )
-        ).scalar_one()
-        router_id = (
-            await session.execute(
-                text(
-                    "INSERT INTO router (tenant_id, name, ip_address, secret) "
-                    "VALUES (:t, 'r1', :ip, :secret) RETURNING id"
-                ),
-                {"t": tenant_id, "ip": address, "secret": secret},
-            )
-        ).scalar_one()
-        plan_id = (
-            await session.execute(
-                text(
-                    "INSERT INTO plan (tenant_id, name, price, duration_seconds, upload_kbps, "
-                    "download_kbps) VALUES (:t, 'p', 10, :d, :up, :down) RETURNING id"
-                ),
-                {"t": tenant_id, "d": duration, "up": rate[0], "down": rate[1]},
-            )
-        ).scalar_one()
-        for code in codes:
-            await session.execute(
-                text(
-                    "INSERT INTO voucher (tenant_id, plan_id, code, duration_seconds, rate_limit, "
-                    "device_limit) VALUES (:t, :p, :c, :d, :r, 1)"
-                ),
-                {
-                    "t": tenant_id,
-                    "p": plan_id,
-                    "c": code,
-                    "d": duration,
-                    "r": f"{rate[0] // 1000}M/{rate[1] // 1000}M",
-                },
-            )
+        issued = await vouchers_repository.insert_codes(session, plan, str(uuid.uuid4()), codes)
+    assert sorted(issued) == sorted(codes)
     return {
-        "tenant_id": tenant_id,
-        "router_id": router_id,
-        "plan_id": plan_id,
+        "tenant_id": tenant.id,
+        "router_id": router.id,
+        "plan_id": plan.id,
         "address": address,
         "secret": secret,
     }
