@@ -1,5 +1,5 @@
 from api.models.base import Base
-from api.models.network import Plan, Router, Voucher
+from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.radius import (
     RadAcct,
     RadCheck,
@@ -26,4 +26,5 @@ __all__ = [
     "StaffUser",
     "Tenant",
     "Voucher",
+    "VoucherDevice",
 ]

@@ -102,3 +102,20 @@ class Voucher(Base):
     first_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VoucherDevice(Base):
+    """A device (Calling-Station-Id) that logged in with a voucher, recorded at its first
+    Access-Accept. With mac_binding, only the first device_limit of them may ever use it."""
+
+    __tablename__ = "voucher_device"
+
+    voucher_id: Mapped[int] = mapped_column(
+        ForeignKey("voucher.id", ondelete="CASCADE"), primary_key=True
+    )
+    mac: Mapped[str] = mapped_column(Text, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    router_id: Mapped[int | None] = mapped_column(ForeignKey("router.id", ondelete="SET NULL"))
+    first_seen: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -93,6 +93,8 @@ class RadAcct(Base):
     framedinterfaceid: Mapped[str | None] = mapped_column(Text)
     delegatedipv6prefix: Mapped[str | None] = mapped_column(INET)
     class_: Mapped[str | None] = mapped_column("class", Text)
+    # The voucher this session used (NULL for non-voucher users); set by radius_accounting().
+    voucher_id: Mapped[int | None] = mapped_column(ForeignKey("voucher.id", ondelete="SET NULL"))
 
 
 class RadPostAuth(Base):

@@ -26,6 +26,8 @@ class Tenant(CreatedAt, Base):
     __tablename__ = "tenant"
     __table_args__ = (
         CheckConstraint("slug ~ '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$'", name="slug"),
+        CheckConstraint("unused_voucher_days >= 1", name="unused_voucher_days"),
+        CheckConstraint("acct_interim_interval BETWEEN 60 AND 3600", name="acct_interim_interval"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -23,6 +23,9 @@ def statements(sql: str) -> list[str]:
     return out
 
 
-def run_sql_file(name: str) -> None:
+def run_sql_file(name: str, only: tuple[str, ...] = ()) -> None:
+    """Run a file's statements; with `only`, just those starting with one of these prefixes (a
+    downgrade re-creates the functions an earlier revision defined)."""
     for statement in statements((Path(__file__).parent / name).read_text()):
-        op.execute(statement)
+        if not only or statement.startswith(only):
+            op.execute(statement)
