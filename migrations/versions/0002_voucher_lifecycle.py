@@ -21,7 +21,9 @@ def upgrade() -> None:
         op.f("ck_tenant_unused_voucher_days"), "tenant", "unused_voucher_days >= 1"
     )
     op.create_check_constraint(
-        op.f("ck_tenant_acct_interim_interval"), "tenant", "acct_interim_interval BETWEEN 60 AND 3600"
+        op.f("ck_tenant_acct_interim_interval"),
+        "tenant",
+        "acct_interim_interval BETWEEN 60 AND 3600",
     )
     op.add_column("radacct", sa.Column("voucher_id", sa.BigInteger(), nullable=True))
     op.create_foreign_key(
@@ -39,18 +41,27 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("router_id", sa.Integer(), nullable=True),
         sa.Column(
-            "first_seen", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "first_seen",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.ForeignKeyConstraint(
-            ["voucher_id"], ["voucher.id"], name=op.f("fk_voucher_device_voucher_id_voucher"),
+            ["voucher_id"],
+            ["voucher.id"],
+            name=op.f("fk_voucher_device_voucher_id_voucher"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name=op.f("fk_voucher_device_tenant_id_tenant"),
+            ["tenant_id"],
+            ["tenant.id"],
+            name=op.f("fk_voucher_device_tenant_id_tenant"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["router_id"], ["router.id"], name=op.f("fk_voucher_device_router_id_router"),
+            ["router_id"],
+            ["router.id"],
+            name=op.f("fk_voucher_device_router_id_router"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("voucher_id", "mac", name=op.f("pk_voucher_device")),
