@@ -7,6 +7,7 @@
 #   deploy/stack.sh status [dev|test]   show what runs
 #   deploy/stack.sh test                up the test stack, run pytest, tear it down
 #   deploy/stack.sh env    [dev|test]   print the MNETIFI_* variables of a stack
+#   deploy/stack.sh db-stop|db-start [dev|test]  stop or start only PostgreSQL (outage drills)
 #
 # Ports and directories can be overridden with MNETIFI_PG_PORT, MNETIFI_REDIS_PORT,
 # MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT and MNETIFI_RUN_DIR.
@@ -295,6 +296,8 @@ case "$CMD" in
   down) down ;;
   status) status ;;
   env) cat "$RUN/env" ;;
+  db-stop) stop_postgres ;;
+  db-start) start_postgres ;;
   test) shift 2>/dev/null || true; [ "${1:-}" = test ] && shift; run_tests "$@" ;;
   *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -187,7 +187,7 @@ BEGIN
     END IF;
     INSERT INTO radpostauth (tenant_id, username, reply, reason, callingstationid,
                              calledstationid, nasipaddress, class)
-    VALUES (NULLIF(p_tenant_id, '')::integer, p_username, p_reply, NULLIF(p_reason, ''),
+    VALUES (NULLIF(NULLIF(p_tenant_id, ''), '0')::integer, p_username, p_reply, NULLIF(p_reason, ''),
             NULLIF(v_mac, ''), NULLIF(p_called, ''), NULLIF(p_src, '')::inet, NULLIF(p_class, ''));
     RETURN COALESCE(secs, 0);
 END
@@ -195,7 +195,8 @@ $$;
 
 -- One call per accounting packet, live or replayed from the spool. Every write is guarded so a
 -- retransmission or a replay in any order changes nothing twice: rows are keyed by
--- acctuniqueid, counters only move forward in time (acctupdatetime <= the packet's time), and
+-- acctuniqueid, counters only move forward (by the time of receipt, and by the router's own
+-- Acct-Session-Time, which orders packets received within the same second), and
 -- a Stop wins over a close the server made itself (stale, superseded, router reboot).
 -- Sessions are closed, never deleted.
 CREATE FUNCTION radius_accounting(p_kind text, p_tenant_id text, p_nas text, p_unique text,
@@ -239,6 +240,7 @@ BEGIN
                framedipaddress = COALESCE(NULLIF(p_framed_ip, '')::inet, framedipaddress),
                acctstoptime = NULL, acctterminatecause = NULL
          WHERE acctuniqueid = p_unique AND acctupdatetime <= ts
+           AND COALESCE(stime, 0) >= COALESCE(acctsessiontime, 0)
            AND (acctstoptime IS NULL OR acctterminatecause = 'Stale-Session');
     ELSIF p_kind = 'stop' THEN
         UPDATE radacct
@@ -247,6 +249,7 @@ BEGIN
                acctinputoctets = p_in, acctoutputoctets = p_out,
                acctterminatecause = NULLIF(p_cause, ''), connectinfo_stop = NULLIF(p_connect_info, '')
          WHERE acctuniqueid = p_unique AND acctupdatetime <= ts
+           AND COALESCE(stime, acctsessiontime, 0) >= COALESCE(acctsessiontime, 0)
            AND (acctstoptime IS NULL OR acctterminatecause IN ('Stale-Session', 'Superseded', 'NAS-Reboot'));
     ELSE
         -- A device logging in again on this voucher leaves its old session behind: close it.

@@ -38,7 +38,7 @@ def send(
     timeout: float = 1.0,
 ) -> Reply:
     """Send one packet with radclient and parse the reply it prints."""
-    port = os.environ["MNETIFI_RADIUS_AUTH_PORT" if kind == "auth" else "MNETIFI_RADIUS_ACCT_PORT"]
+    port = os.environ["MNETIFI_RADIUS_ACCT_PORT" if kind == "acct" else "MNETIFI_RADIUS_AUTH_PORT"]
     lines = [f"{name} = {_quote(value)}" for name, value in attrs.items()]
     lines.append(f"Packet-Src-IP-Address = {src}")
     proc = subprocess.run(
@@ -71,6 +71,16 @@ def send(
     return reply
 
 
+def warm_up(src: str, secret: str) -> None:
+    """Wait until FreeRADIUS knows a router just added. Its first packet only triggers the
+    dynamic-client lookup and is dropped, and FreeRADIUS looks up at most one new client per
+    second; Status-Server gets an answer without going through the voucher policy."""
+    reply = send(
+        "status", {"Message-Authenticator": "0x00"}, src=src, secret=secret, retries=10, timeout=0.5
+    )
+    assert reply.code == "Access-Accept", f"FreeRADIUS never learned router {src}"
+
+
 def chap_attrs(code: str) -> dict[str, str | int]:
     """CHAP as the hotspot login page sends it, with the router's own CHAP-Challenge. Given the
     cleartext, radclient computes CHAP-Password = id + MD5(id + password + challenge) itself."""
@@ -94,3 +104,24 @@ def hotspot_request(
     }
     attrs.update(chap_attrs(code) if chap else {"User-Password": code})
     return attrs
+
+
+def accounting_request(
+    code: str,
+    status: str,
+    *,
+    session_id: str = "80f00001",
+    mac: str = "AA:BB:CC:DD:EE:01",
+    **extra: str | int,
+) -> dict[str, str | int]:
+    """An Accounting-Request shaped like RouterOS hotspot's."""
+    return {
+        "User-Name": code,
+        "Acct-Status-Type": status,
+        "Acct-Session-Id": session_id,
+        "Calling-Station-Id": mac,
+        "NAS-IP-Address": "10.0.0.1",
+        "NAS-Identifier": "MikroTik",
+        "Framed-IP-Address": "10.5.50.10",
+        **extra,
+    }
