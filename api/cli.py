@@ -21,11 +21,15 @@ from api.plans.schemas import PlanCreate
 from api.plans.units import parse_duration, parse_rate, parse_size
 from api.routers import service as routers_service
 from api.routers.schemas import RouterCreate
+from api.sessions import service as sessions_service
+from api.sessions.schemas import SessionFilter, SessionOut
+from api.settings import service as settings_service
+from api.settings.schemas import SettingsUpdate
 from api.tenancy import Principal
 from api.tenants import service as tenants_service
 from api.tenants.schemas import TenantCreate
 from api.vouchers import service as vouchers_service
-from api.vouchers.schemas import BatchCreate, VoucherFilter
+from api.vouchers.schemas import BatchCreate, VoucherDetail, VoucherFilter
 
 Command = Callable[[AsyncSession, argparse.Namespace], Awaitable[list[str]]]
 
@@ -98,22 +102,77 @@ async def vouchers_list(session: AsyncSession, args: argparse.Namespace) -> list
     return [v.code for v in await vouchers_service.list_vouchers(session, principal, query)]
 
 
+def _fmt(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+async def _voucher_lines(
+    session: AsyncSession, principal: Principal, voucher: VoucherDetail
+) -> list[str]:
+    plan = await plans_service.get_plan(session, principal, voucher.plan_id)
+    lines = [f"code: {voucher.code}", f"plan: {plan.name}"]
+    lines += [
+        f"{field}: {_fmt(getattr(voucher, field))}"
+        for field in (
+            "status", "state", "reason", "issued_at", "first_used_at", "expires_at",
+            "usable_until", "revoked_at", "used_seconds", "seconds_left", "used_bytes",
+            "bytes_left", "duration_seconds", "time_quota_seconds", "data_quota_bytes",
+            "rate_limit", "device_limit", "mac_binding",
+        )
+    ]  # fmt: skip
+    for device in voucher.devices:
+        router = device.router.name if device.router else "-"
+        lines.append(f"device: {device.mac} first seen {device.first_seen} at {router}")
+    return lines
+
+
 async def voucher_show(session: AsyncSession, args: argparse.Namespace) -> list[str]:
     principal = await _principal(session, args.tenant)
-    voucher = await vouchers_service.get_voucher(session, principal, args.code)
-    plan = await plans_service.get_plan(session, principal, voucher.plan_id)
+    voucher = await vouchers_service.get_detail(session, principal, args.code)
+    return await _voucher_lines(session, principal, voucher)
 
-    def fmt(value: object) -> str:
-        return "-" if value is None else str(value)
 
-    return [
-        f"code: {voucher.code}",
-        f"plan: {plan.name}",
-        f"status: {voucher.status}",
-        f"issued_at: {fmt(voucher.issued_at)}",
-        f"first_used_at: {fmt(voucher.first_used_at)}",
-        f"expires_at: {fmt(voucher.expires_at)}",
-    ]
+async def voucher_revoke(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    voucher = await vouchers_service.revoke_voucher(session, principal, args.code)
+    return await _voucher_lines(session, principal, voucher)
+
+
+SESSION_COLUMNS = (
+    "id", "voucher", "mac", "router", "started", "updated", "stopped", "seconds",
+    "bytes_in", "bytes_out", "cause", "live",
+)  # fmt: skip
+
+
+def _session_row(s: SessionOut) -> str:
+    values = (
+        s.id, s.voucher_code or s.username, s.mac, s.router.name if s.router else s.nas_ip_address,
+        s.started_at, s.updated_at, s.stopped_at, s.session_seconds, s.bytes_in, s.bytes_out,
+        s.terminate_cause, "yes" if s.live else "no",
+    )  # fmt: skip
+    return "\t".join(_fmt(v) for v in values)
+
+
+async def sessions_list(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    query = SessionFilter(live=not args.all, limit=args.limit)
+    sessions = await sessions_service.list_sessions(session, principal, query)
+    return ["\t".join(SESSION_COLUMNS), *(_session_row(s) for s in sessions)]
+
+
+async def settings_show_or_update(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    changes = {
+        "unused_voucher_days": args.unused_voucher_days,
+        "acct_interim_interval": args.acct_interim_interval,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes:
+        data = SettingsUpdate.model_validate(changes)
+        settings = await settings_service.update_settings(session, principal, data)
+    else:
+        settings = await settings_service.get_settings(session, principal)
+    return [f"{field}: {value}" for field, value in settings.model_dump().items()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,10 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
     voucher = groups.add_parser("voucher", help="one voucher").add_subparsers(
         dest="cmd", required=True
     )
-    p = voucher.add_parser("show", help="show a voucher")
+    p = voucher.add_parser("show", help="show a voucher: state, usage, devices")
     p.add_argument("--tenant", required=True)
     p.add_argument("code")
     p.set_defaults(run=voucher_show)
+    p = voucher.add_parser("revoke", help="revoke a voucher: its next login is refused")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("code")
+    p.set_defaults(run=voucher_revoke)
+
+    p = groups.add_parser("sessions", help="sessions online now (tab-separated, newest first)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--all", action="store_true", help="closed and stale sessions too")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (1-500)")
+    p.set_defaults(run=sessions_list)
+
+    p = groups.add_parser("settings", help="show or change an ISP's settings")
+    p.add_argument("--tenant", required=True)
+    p.add_argument(
+        "--unused-voucher-days", type=int, help="unused vouchers stop working after N days"
+    )
+    p.add_argument("--acct-interim-interval", type=int, help="seconds between interim updates")
+    p.set_defaults(run=settings_show_or_update)
     return parser
 
 

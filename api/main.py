@@ -17,6 +17,8 @@ from api.metrics import MetricsMiddleware
 from api.plans.router import router as plans_router
 from api.routers.router import router as routers_router
 from api.security import get_redis
+from api.sessions.router import router as sessions_router
+from api.settings.router import router as settings_router
 from api.vouchers.router import router as vouchers_router
 
 
@@ -37,7 +39,14 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
-    for router in (auth_router, routers_router, plans_router, vouchers_router):
+    for router in (
+        auth_router,
+        routers_router,
+        plans_router,
+        vouchers_router,
+        sessions_router,
+        settings_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

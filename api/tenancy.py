@@ -35,14 +35,27 @@ class Principal:
         return cls(staff_id=None, tenant_id=tenant_id, email="cli", role="owner")
 
 
-_READ = {"routers:read", "plans:read", "vouchers:read"}
-_ALL = _READ | {"routers:write", "plans:write", "vouchers:generate"}
+_READ = {"routers:read", "plans:read", "vouchers:read", "sessions:read"}
+# vouchers:write (revoke, device-limit override) and the ISP's settings change what customers
+# already paid for or how every router behaves: owners and admins only.
+_ALL = _READ | {
+    "routers:write",
+    "plans:write",
+    "vouchers:generate",
+    "vouchers:write",
+    "settings:read",
+    "settings:write",
+}
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset(_ALL),
     "admin": frozenset(_ALL),
     "tech": frozenset(_READ | {"routers:write"}),
     "support": frozenset(_READ | {"vouchers:generate"}),
 }
+
+
+def allowed(principal: Principal, permission: str) -> bool:
+    return permission in PERMISSIONS.get(principal.role, frozenset())
 
 
 def subdomain_slug(request: Request) -> str | None:
@@ -78,7 +91,7 @@ def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:
 
     async def dependency(request: Request) -> Principal:
         principal = await current_principal(request)
-        if permission not in PERMISSIONS.get(principal.role, frozenset()):
+        if not allowed(principal, permission):
             raise Forbidden(f"Your role ({principal.role}) may not do this ({permission})")
         return principal
 

@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
+from api.sessions.tasks import close_stale_sessions
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -22,4 +23,8 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
 class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
     functions: list[Any] = []
-    cron_jobs = [cron(heartbeat, second=0, run_at_startup=True, unique=True)]
+    cron_jobs = [
+        cron(heartbeat, second=0, run_at_startup=True, unique=True),
+        # Every minute, half a minute after the heartbeat.
+        cron(close_stale_sessions, second=30, run_at_startup=True, unique=True),
+    ]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import ipaddress
 import random
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from api.db import unit_of_work
-from api.models import Plan, Router, StaffUser, Tenant
+from api.models import Plan, Router, StaffUser, Tenant, Voucher
 from api.plans import service as plans_service
 from api.plans.schemas import PlanCreate
 from api.routers import service as routers_service
@@ -20,6 +21,8 @@ from api.routers.schemas import RouterCreate
 from api.staff import service as staff_service
 from api.tenancy import Principal
 from api.tenants import repository as tenants_repository
+from api.vouchers import service as vouchers_service
+from api.vouchers.schemas import BatchCreate
 
 PASSWORD = "correct horse battery staple"
 
@@ -102,3 +105,78 @@ async def count(model: type, **where: Any) -> int:
         for column, value in where.items():
             stmt = stmt.where(getattr(model, column) == value)
         return int(await session.scalar(stmt) or 0)
+
+
+async def make_voucher(*, plan: Plan, device_limit: int | None = None) -> Voucher:
+    """One voucher of `plan`, issued through the same service as the API (the real snapshot)."""
+    actor = Principal.cli(plan.tenant_id)
+    async with unit_of_work() as session:
+        batch = await vouchers_service.generate_batch(
+            session, actor, BatchCreate(plan_id=plan.id, count=1, device_limit=device_limit)
+        )
+        return await vouchers_service.get_voucher(session, actor, batch.codes[0])
+
+
+async def radius_login(*, voucher: Voucher, router: Router, mac: str = "AA:BB:CC:DD:EE:01") -> None:
+    """What FreeRADIUS does after an Access-Accept: radius_post_auth() records the device and
+    starts the voucher's clock on first use (the SQL the site calls, with its arguments)."""
+    async with unit_of_work() as session:
+        first_used = await session.scalar(
+            select(Voucher.first_used_at).where(Voucher.id == voucher.id)
+        )
+        await session.execute(
+            text(
+                "SELECT radius_post_auth(:tenant, :voucher, :activate, :code, 'Access-Accept', "
+                "'', :mac, 'hotspot1', :nas, '', :router, '1')"
+            ),
+            {
+                "tenant": str(voucher.tenant_id),
+                "voucher": str(voucher.id),
+                "activate": "1" if first_used is None else "0",
+                "code": voucher.code,
+                "mac": mac,
+                "nas": str(router.ip_address),
+                "router": str(router.id),
+            },
+        )
+
+
+async def accounting(
+    *,
+    kind: str,
+    tenant_id: int,
+    nas: str,
+    username: str,
+    unique: str,
+    at: datetime | None = None,
+    session_time: int | None = None,
+    bytes_in: int = 0,
+    bytes_out: int = 0,
+    mac: str = "AA:BB:CC:DD:EE:01",
+    cause: str = "",
+) -> None:
+    """One accounting packet (start, interim-update, stop) through radius_accounting(), the SQL
+    FreeRADIUS calls; `at` is the packet's Event-Timestamp (now if omitted)."""
+    at = at or datetime.now(UTC)
+    async with unit_of_work() as session:
+        await session.execute(
+            text(
+                "SELECT radius_accounting(:kind, :tenant, :nas, :unique, :unique, :username, "
+                ":ts, :stime, :bytes_in, :bytes_out, :mac, 'hotspot1', :cause, '', "
+                "'10.5.50.10', 'bridge-hotspot', 'Wireless-802.11', 'Login-User', '', "
+                "'RADIUS', '')"
+            ),
+            {
+                "kind": kind,
+                "tenant": str(tenant_id),
+                "nas": nas,
+                "unique": unique,
+                "username": username,
+                "ts": str(int(at.timestamp())),
+                "stime": "" if session_time is None else str(session_time),
+                "bytes_in": bytes_in,
+                "bytes_out": bytes_out,
+                "mac": mac,
+                "cause": cause,
+            },
+        )

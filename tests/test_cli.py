@@ -7,10 +7,11 @@ import re
 import secrets
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from api.models import AuditEvent, Voucher
-from tests.factories import count, random_ip
+from tests.factories import accounting, count, random_ip
 
 MNETIFI = Path(sys.executable).parent / "mnetifi"
 CODE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}$")
@@ -101,3 +102,73 @@ def test_domain_errors_are_one_line():
         assert "Traceback" not in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stderr.startswith("mnetifi: error: ")
+
+
+async def test_voucher_state_revoke_sessions_and_settings():
+    tenant = create_tenant()
+    slug, tenant_id = tenant["slug"], int(tenant["id"])
+    ip = random_ip()
+    ok("router", "add", "--tenant", slug, "--name", "r1", "--ip", ip)
+    ok(
+        "plan", "add", "--tenant", slug, "--name", "1 Day", "--price", "50",
+        "--duration", "1d", "--up", "2M", "--down", "4M", "--data", "1GB",
+    )  # fmt: skip
+    live_code, old_code = ok(
+        "vouchers", "generate", "--tenant", slug, "--plan", "1 Day", "--count", "2"
+    ).split()
+    for kind in ("start", "interim-update"):
+        await accounting(
+            kind=kind, tenant_id=tenant_id, nas=ip, username=live_code, unique=f"{slug}-live",
+            session_time=0 if kind == "start" else 60, bytes_in=1000, bytes_out=4000,
+        )  # fmt: skip
+    await accounting(
+        kind="stop", tenant_id=tenant_id, nas=ip, username=old_code, unique=f"{slug}-old",
+        at=datetime.now(UTC) - timedelta(hours=1), session_time=120, cause="User-Request",
+    )  # fmt: skip
+
+    shown = fields(ok("voucher", "show", "--tenant", slug, live_code))
+    assert shown["state"] == "unused" and shown["reason"] == "-"
+    assert shown["used_bytes"] == "5000" and shown["bytes_left"] == str(10**9 - 5000)
+    assert shown["device_limit"] == "1" and shown["rate_limit"] == "2M/4M"
+
+    live = ok("sessions", "--tenant", slug).splitlines()
+    header = live[0].split("\t")
+    assert header[:3] == ["id", "voucher", "mac"]
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in live[1:]]
+    assert [(r["voucher"], r["router"], r["bytes_out"], r["live"]) for r in rows] == [
+        (live_code, "r1", "4000", "yes")
+    ]
+    every = ok("sessions", "--tenant", slug, "--all").splitlines()[1:]
+    assert [line.split("\t")[1] for line in every] == [live_code, old_code]
+
+    revoked = fields(ok("voucher", "revoke", "--tenant", slug, live_code.lower()))
+    assert (revoked["status"], revoked["state"]) == ("revoked", "revoked")
+    assert revoked["reason"] == "Voucher revoked"
+    assert fields(ok("voucher", "revoke", "--tenant", slug, live_code))["state"] == "revoked"
+    assert await count(AuditEvent, tenant_id=tenant_id, action="voucher.revoke") == 1
+
+    assert fields(ok("settings", "--tenant", slug)) == {
+        "unused_voucher_days": "30",
+        "acct_interim_interval": "300",
+    }
+    changed = ok("settings", "--tenant", slug, "--unused-voucher-days", "7")
+    assert fields(changed)["unused_voucher_days"] == "7"
+    assert await count(AuditEvent, tenant_id=tenant_id, action="settings.update", actor="cli") == 1
+
+
+def test_new_commands_refuse_bad_input_in_one_line():
+    slug = create_tenant()["slug"]
+    cases = [
+        ("settings", "--tenant", slug, "--unused-voucher-days", "0"),
+        ("settings", "--tenant", slug, "--acct-interim-interval", "30"),
+        ("voucher", "revoke", "--tenant", slug, "ZZZZZZZZ"),
+        ("sessions", "--tenant", slug, "--limit", "0"),
+        ("sessions", "--tenant", "no-such-isp"),
+    ]
+    for args in cases:
+        result = run(*args)
+        assert result.returncode == 1, args
+        assert result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("mnetifi: error: ")
+    assert fields(ok("settings", "--tenant", slug))["unused_voucher_days"] == "30"

@@ -13,8 +13,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from api.main import create_app
-from api.models import Plan, Router, Voucher
-from tests.factories import count, make_plan, make_router, make_user_headers
+from api.models import Plan, RadAcct, Router, Voucher
+from tests.factories import accounting, count, make_plan, make_router, make_user_headers
 
 PREFIX = "/api/v1"
 # Not tenant data: the caller's own session. Covered by test_auth.py.
@@ -23,13 +23,18 @@ SESSION_ROUTES = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/auth/me"
 PATCH_BODIES = {
     "/api/v1/routers/{router_id}": {"name": "hijacked", "enabled": False},
     "/api/v1/plans/{plan_id}": {"name": "hijacked", "price": 999, "active": False},
+    "/api/v1/vouchers/{code}": {"device_limit": 7},
 }
 # Which of A's ids a list must not show.
 LIST_IDS = {
     "/api/v1/routers": "router_ids",
     "/api/v1/plans": "plan_ids",
     "/api/v1/vouchers": "voucher_ids",
+    "/api/v1/sessions": "session_ids",
 }
+# The caller's own tenant's settings: B reads its own and writes its own (with its current
+# values, so the walk's order does not matter); A's stay as they were (the snapshot).
+OWN_SETTINGS = "/api/v1/settings"
 # Create routes: those referencing another object get A's; the others only create B's own.
 CREATE_REFERENCING = {"/api/v1/vouchers/batches"}
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans"}
@@ -43,6 +48,8 @@ class World:
     plan: Plan
     codes: list[str]
     voucher_ids: list[int]
+    session_ids: list[int]
+    settings: dict[str, int]
 
     @property
     def params(self) -> dict[str, str]:
@@ -57,6 +64,7 @@ class World:
             "router_ids": {self.router.id},
             "plan_ids": {self.plan.id},
             "voucher_ids": set(self.voucher_ids),
+            "session_ids": set(self.session_ids),
         }[kind]
 
     @property
@@ -89,7 +97,31 @@ async def make_world(client) -> World:
     assert batch.status_code == 201, batch.text
     codes = batch.json()["codes"]
     listed = await client.get(f"{PREFIX}/vouchers", headers=headers)
-    return World(tenant.id, headers, router, plan, codes, [v["id"] for v in listed.json()])
+    # One of its vouchers online at its router, as FreeRADIUS records it.
+    for kind in ("start", "interim-update"):
+        await accounting(
+            kind=kind,
+            tenant_id=tenant.id,
+            nas=str(router.ip_address),
+            username=codes[0],
+            unique=f"world-{tenant.slug}",
+            bytes_in=1000,
+        )
+    sessions = await client.get(f"{PREFIX}/sessions", headers=headers)
+    # Settings of its own, so another tenant's could not pass for them.
+    settings = {"unused_voucher_days": 100 + tenant.id % 3000, "acct_interim_interval": 420}
+    patched = await client.patch(f"{PREFIX}/settings", headers=headers, json=settings)
+    assert patched.status_code == 200, patched.text
+    return World(
+        tenant.id,
+        headers,
+        router,
+        plan,
+        codes,
+        [v["id"] for v in listed.json()],
+        [s["id"] for s in sessions.json()],
+        settings,
+    )
 
 
 async def snapshot(client, world: World) -> dict[str, Any]:
@@ -98,6 +130,9 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/routers/{world.router.id}",
         f"{PREFIX}/plans/{world.plan.id}",
         *(f"{PREFIX}/vouchers/{code}" for code in world.codes),
+        *(f"{PREFIX}/vouchers/{code}/sessions" for code in world.codes),
+        f"{PREFIX}/sessions?live=false",
+        f"{PREFIX}/settings",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -107,6 +142,7 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         await count(Router, tenant_id=world.tenant_id),
         await count(Plan, tenant_id=world.tenant_id),
         await count(Voucher, tenant_id=world.tenant_id),
+        await count(RadAcct, tenant_id=world.tenant_id),
     )
     return state
 
@@ -137,7 +173,11 @@ async def walk(app: FastAPI, client, a: World, b: World) -> tuple[int, list[str]
 
 async def _attack(client, method: str, path: str, a: World, b: World) -> str | None:
     params = [p.split("}")[0] for p in path.split("{")[1:]]
-    if params:
+    if path == OWN_SETTINGS:
+        response = await client.request(method, path, headers=b.headers, json=b.settings)
+        if response.status_code != 200 or response.json() != b.settings:
+            return f"not B's own settings: {response.status_code} {response.text}"
+    elif params:
         unknown = [p for p in params if p not in a.params]
         if unknown:
             return f"unknown path parameter(s) {unknown}; teach this test"

@@ -1,14 +1,27 @@
 """SQL for vouchers. Code uniqueness per tenant is the database's (uq_voucher_tenant_id_code):
-a batch is one INSERT that skips codes already taken and reports which went in."""
+a batch is one INSERT that skips codes already taken and reports which went in. A voucher's
+state comes from voucher_state(), the same SQL FreeRADIUS decides logins with."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    RowMapping,
+    Table,
+    Text,
+    column,
+    func,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import Plan, Voucher
+from api.models import Plan, Router, Tenant, Voucher, VoucherDevice
 from api.plans.units import rate_limit_string
 from api.tenancy import scoped
 from api.vouchers.schemas import VoucherFilter
@@ -29,9 +42,15 @@ _INSERT_BATCH = text("""
 
 
 async def insert_codes(
-    session: AsyncSession, plan: Plan, batch_id: str, codes: Sequence[str]
+    session: AsyncSession,
+    plan: Plan,
+    batch_id: str,
+    codes: Sequence[str],
+    *,
+    device_limit: int | None = None,
 ) -> list[str]:
-    """Inserts vouchers carrying a copy of the plan's terms; returns the codes that were free."""
+    """Inserts vouchers carrying a copy of the plan's terms (`device_limit` overrides the
+    plan's); returns the codes that were free."""
     result = await session.execute(
         _INSERT_BATCH,
         {
@@ -42,7 +61,7 @@ async def insert_codes(
             "time_quota_seconds": plan.time_quota_seconds,
             "data_quota_bytes": plan.data_quota_bytes,
             "rate_limit": rate_limit_string(plan.upload_kbps, plan.download_kbps),
-            "device_limit": plan.device_limit,
+            "device_limit": plan.device_limit if device_limit is None else device_limit,
             "mac_binding": plan.mac_binding,
             "codes": list(codes),
         },
@@ -64,3 +83,81 @@ async def list_(session: AsyncSession, tenant_id: int, query: VoucherFilter) -> 
 
 async def get_by_code(session: AsyncSession, tenant_id: int, code: str) -> Voucher | None:
     return await session.scalar(scoped(Voucher, tenant_id).where(Voucher.code == code))
+
+
+# The whole voucher row, as voucher_state() takes it: `voucher_state(voucher, ...)`.
+_VOUCHER_ROW = cast(Table, Voucher.__table__).table_valued()
+_STATE_COLUMNS = (
+    column("state", Text),
+    column("reason", Text),
+    column("used_seconds", BigInteger),
+    column("used_bytes", BigInteger),
+    column("seconds_left", BigInteger),
+    column("bytes_left", BigInteger),
+    column("usable_until", DateTime(timezone=True)),
+)
+
+
+async def get_with_state(
+    session: AsyncSession, tenant_id: int, code: str
+) -> tuple[Voucher, dict[str, Any]] | None:
+    """The voucher and what voucher_state(voucher, tenant.unused_voucher_days) says now."""
+    state = (
+        func.voucher_state(_VOUCHER_ROW, Tenant.unused_voucher_days)
+        .table_valued(*_STATE_COLUMNS)
+        .lateral("s")
+    )
+    stmt = (
+        scoped(Voucher, tenant_id)
+        .join(Tenant, Tenant.id == Voucher.tenant_id)
+        .join(state, true())
+        .add_columns(*state.c)
+        .where(Voucher.code == code)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    voucher, *values = row
+    return voucher, dict(zip(state.c.keys(), values, strict=True))
+
+
+async def list_devices(
+    session: AsyncSession, tenant_id: int, voucher_id: int
+) -> Sequence[RowMapping]:
+    stmt = (
+        scoped(VoucherDevice, tenant_id)
+        .outerjoin(
+            Router,
+            (Router.id == VoucherDevice.router_id) & (Router.tenant_id == VoucherDevice.tenant_id),
+        )
+        .where(VoucherDevice.voucher_id == voucher_id)
+        .with_only_columns(
+            VoucherDevice.mac,
+            VoucherDevice.first_seen,
+            Router.id.label("router_id"),
+            Router.name.label("router_name"),
+        )
+        .order_by(VoucherDevice.first_seen, VoucherDevice.mac)
+    )
+    return (await session.execute(stmt)).mappings().all()
+
+
+async def revoke(session: AsyncSession, voucher: Voucher) -> bool:
+    """Marks the voucher revoked unless it already is; True if this call revoked it. One
+    guarded UPDATE, so two revokes at once cannot both count."""
+    stmt = (
+        update(Voucher)
+        .where(Voucher.id == voucher.id, Voucher.tenant_id == voucher.tenant_id)
+        .where(Voucher.status != "revoked")
+        .values(status="revoked", revoked_at=func.now())
+        .returning(Voucher.id)
+    )
+    changed = (await session.execute(stmt)).first() is not None
+    await session.refresh(voucher)
+    return changed
+
+
+async def update_voucher(session: AsyncSession, voucher: Voucher, values: dict[str, Any]) -> None:
+    for field, value in values.items():
+        setattr(voucher, field, value)
+    await session.flush()

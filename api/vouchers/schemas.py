@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.config import get_settings
 from api.deps import DbId
+from api.plans.schemas import DeviceLimit
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed on phones
 MIN_LENGTH, MAX_LENGTH, DEFAULT_LENGTH = 6, 8, 8
+# What a code can look like, in any case (people type them in lower case too).
+CODE_PATTERN = f"^[{ALPHABET}{ALPHABET.lower()}]{{{MIN_LENGTH},{MAX_LENGTH}}}$"
+CODE_DESCRIPTION = f"{MIN_LENGTH} to {MAX_LENGTH} characters of {ALPHABET}, any case."
+
+CodePath = Annotated[str, Path(pattern=CODE_PATTERN, description=CODE_DESCRIPTION)]
+Code = Annotated[str, Field(pattern=CODE_PATTERN, description=CODE_DESCRIPTION)]
 
 Status = Literal["unused", "active", "revoked"]
+# What voucher_state() (the same SQL FreeRADIUS runs) says about a voucher now.
+State = Literal["unused", "active", "expired", "exhausted", "revoked"]
 
 
 class BatchCreate(BaseModel):
@@ -23,6 +33,9 @@ class BatchCreate(BaseModel):
     plan_id: DbId
     count: int = Field(ge=1, description="How many codes; at most MNETIFI_VOUCHER_BATCH_MAX.")
     length: int = Field(DEFAULT_LENGTH, ge=MIN_LENGTH, le=MAX_LENGTH)
+    device_limit: DeviceLimit | None = Field(
+        default=None, description="Overrides the plan's device limit (owner/admin only)."
+    )
 
     @field_validator("count")
     @classmethod
@@ -66,3 +79,57 @@ class VoucherOut(BaseModel):
     device_limit: int
     data_quota_bytes: int | None
     time_quota_seconds: int | None
+    mac_binding: bool
+    batch_id: UUID | None
+
+
+class VoucherUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_limit: DeviceLimit | None = Field(
+        default=None, description="Devices online at once; with MAC binding, devices ever allowed."
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> VoucherUpdate:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change; give device_limit")
+        nulls = [f for f in self.model_fields_set if getattr(self, f) is None]
+        if nulls:
+            raise ValueError(f"cannot be null: {', '.join(sorted(nulls))}")
+        return self
+
+
+class RouterRef(BaseModel):
+    id: int
+    name: str
+
+    @classmethod
+    def of(cls, router_id: int | None, name: str | None) -> RouterRef | None:
+        """From an outer join: None when no router matched."""
+        return None if router_id is None or name is None else cls(id=router_id, name=name)
+
+
+class DeviceOut(BaseModel):
+    """A device (Calling-Station-Id) that logged in with the voucher."""
+
+    mac: str
+    first_seen: datetime
+    router: RouterRef | None = Field(description="Where it first logged in; null if deleted.")
+
+
+class VoucherDetail(VoucherOut):
+    """The voucher with its state as FreeRADIUS sees it now (usage is as fresh as the routers'
+    last interim update) and the devices that used it."""
+
+    state: State
+    reason: str | None = Field(description="Why a login would be refused now; null if usable.")
+    used_seconds: int
+    used_bytes: int
+    seconds_left: int = Field(description="Validity left, capped by the time quota.")
+    bytes_left: int | None = Field(description="Data quota left; null without a data quota.")
+    usable_until: datetime | None = Field(
+        description="Unused: last day to start it (issue + the ISP's unused_voucher_days); "
+        "else when it expires."
+    )
+    devices: list[DeviceOut]

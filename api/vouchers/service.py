@@ -10,12 +10,22 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, Forbidden, NotFound
 from api.models import Plan, Voucher
 from api.plans import service as plans_service
-from api.tenancy import Principal
+from api.tenancy import Principal, allowed
 from api.vouchers import repository
-from api.vouchers.schemas import ALPHABET, BatchCreate, BatchOut, VoucherFilter
+from api.vouchers.schemas import (
+    ALPHABET,
+    BatchCreate,
+    BatchOut,
+    DeviceOut,
+    RouterRef,
+    VoucherDetail,
+    VoucherFilter,
+    VoucherOut,
+    VoucherUpdate,
+)
 
 # Each round only redraws the codes that collided; with 31^6+ codes per length, running out of
 # rounds means the code space is nearly full, not bad luck.
@@ -37,15 +47,21 @@ def _draw(count: int, length: int, taken: set[str]) -> list[str]:
 
 
 async def _insert_unique(
-    session: AsyncSession, plan: Plan, batch_id: str, count: int, length: int
+    session: AsyncSession,
+    plan: Plan,
+    batch_id: str,
+    data: BatchCreate,
 ) -> list[str]:
+    count, length = data.count, data.length
     issued: list[str] = []
     for _ in range(MAX_ATTEMPTS):
         missing = count - len(issued)
         if missing == 0:
             break
         candidates = _draw(missing, length, set(issued))
-        issued += await repository.insert_codes(session, plan, batch_id, candidates)
+        issued += await repository.insert_codes(
+            session, plan, batch_id, candidates, device_limit=data.device_limit
+        )
     if len(issued) < count:
         raise Conflict(f"Could not find {count} free codes of length {length}; use longer codes")
     return issued
@@ -54,13 +70,17 @@ async def _insert_unique(
 async def generate_batch(
     session: AsyncSession, principal: Principal, data: BatchCreate, ip: str | None = None
 ) -> BatchOut:
+    if data.device_limit is not None and not allowed(principal, "vouchers:write"):
+        raise Forbidden(f"Your role ({principal.role}) may not override the plan's device limit")
     plan = await plans_service.get_plan(session, principal, data.plan_id)
     if not plan.active:
         raise Conflict(f"Plan {plan.name!r} is inactive; activate it before issuing vouchers")
     batch_id = str(uuid.uuid4())
-    codes = await _insert_unique(session, plan, batch_id, data.count, data.length)
+    codes = await _insert_unique(session, plan, batch_id, data)
     # The codes are credentials: the log says how many, never which.
     details = {"plan_id": plan.id, "count": len(codes), "length": data.length}
+    if data.device_limit is not None:
+        details["device_limit"] = data.device_limit
     await audit.record(
         session, principal, "voucher.batch_create", "voucher_batch", batch_id, details, ip
     )
@@ -79,3 +99,51 @@ async def get_voucher(session: AsyncSession, principal: Principal, code: str) ->
     if voucher is None:
         raise NotFound("Voucher not found")
     return voucher
+
+
+async def get_detail(session: AsyncSession, principal: Principal, code: str) -> VoucherDetail:
+    """The voucher, its state by voucher_state() (the SQL FreeRADIUS decides logins with) and
+    the devices that used it."""
+    found = await repository.get_with_state(session, principal.tenant_id, code.strip().upper())
+    if found is None:
+        raise NotFound("Voucher not found")
+    voucher, state = found
+    devices = [
+        DeviceOut(
+            mac=d["mac"],
+            first_seen=d["first_seen"],
+            router=RouterRef.of(d["router_id"], d["router_name"]),
+        )
+        for d in await repository.list_devices(session, principal.tenant_id, voucher.id)
+    ]
+    base = VoucherOut.model_validate(voucher).model_dump()
+    return VoucherDetail.model_validate({**base, **state, "devices": devices})
+
+
+async def revoke_voucher(
+    session: AsyncSession, principal: Principal, code: str, ip: str | None = None
+) -> VoucherDetail:
+    """Idempotent. FreeRADIUS reads the voucher on every login, so the next login is refused;
+    sessions already online run until their Session-Timeout or a disconnect."""
+    voucher = await get_voucher(session, principal, code)
+    if await repository.revoke(session, voucher):
+        # The code is a credential: the log names the voucher by id.
+        await audit.record(session, principal, "voucher.revoke", "voucher", voucher.id, None, ip)
+    return await get_detail(session, principal, voucher.code)
+
+
+async def update_voucher(
+    session: AsyncSession,
+    principal: Principal,
+    code: str,
+    data: VoucherUpdate,
+    ip: str | None = None,
+) -> VoucherDetail:
+    """Changes one voucher's terms; FreeRADIUS applies them from the next login."""
+    voucher = await get_voucher(session, principal, code)
+    values = data.model_dump(exclude_unset=True)
+    previous = {field: getattr(voucher, field) for field in values}
+    await repository.update_voucher(session, voucher, values)
+    details = {**values, "previous": previous}
+    await audit.record(session, principal, "voucher.update", "voucher", voucher.id, details, ip)
+    return await get_detail(session, principal, voucher.code)

@@ -8,3 +8,4 @@ DROP FUNCTION radius_authorize(integer, text, text, text);
 DROP FUNCTION session_grace(integer);
 DROP FUNCTION voucher_state(voucher, integer);
 DROP INDEX ix_radacct_voucher;
+DROP INDEX ix_radacct_tenant_start;

@@ -4,6 +4,8 @@
 -- same voucher_state(), so the portal, the admin and the router never disagree about a voucher.
 
 CREATE INDEX ix_radacct_voucher ON radacct (voucher_id) WHERE voucher_id IS NOT NULL;
+-- an ISP's session history, newest first (API paging)
+CREATE INDEX ix_radacct_tenant_start ON radacct (tenant_id, acctstarttime DESC, radacctid DESC);
 
 -- What a voucher has used and has left, and the state that follows. One definition for the
 -- RADIUS path and the API. Usage is as fresh as the routers' last interim update.
@@ -142,8 +144,9 @@ DROP FUNCTION radius_post_auth(text, text, text, text, text, text, text, text, t
 -- One call per Access-Accept/Reject (post-auth). On an accept it records a new device (under
 -- the voucher's row lock, so two new devices racing for the last MAC-binding slot cannot both
 -- win) and starts the voucher's clock exactly once; it logs the attempt without the password.
--- Returns the seconds left when it started the clock, 0 otherwise, and -1 when a MAC-bound
--- voucher's last slot went to another device in the meantime (the site then rejects).
+-- Returns the seconds left when it (or a racing router) started the clock, 0 otherwise; -1 when a
+-- MAC-bound voucher's last slot went to another device in the meantime, -2 when the voucher was
+-- revoked in the meantime (the site then rejects).
 CREATE FUNCTION radius_post_auth(p_tenant_id text, p_voucher_id text, p_activate text,
                                  p_username text, p_reply text, p_reason text, p_mac text,
                                  p_called text, p_src text, p_class text, p_router_id text,
@@ -155,9 +158,14 @@ DECLARE
     v_mac text := upper(p_mac);
     durable boolean := false;
 BEGIN
-    IF p_reply = 'Access-Accept' AND p_voucher_id <> '' THEN
+    IF p_reply = 'Access-Accept' AND p_voucher_id <> '' AND (p_new_device = '1' OR p_activate = '1') THEN
+        -- Under the voucher's row lock: a revoke or another device committed since authorize
+        -- is seen here.
+        SELECT * INTO vc FROM voucher WHERE id = p_voucher_id::bigint FOR UPDATE;
+        IF vc.status = 'revoked' THEN
+            RETURN -2;
+        END IF;
         IF p_new_device = '1' THEN
-            SELECT * INTO vc FROM voucher WHERE id = p_voucher_id::bigint FOR UPDATE;
             IF vc.mac_binding
                AND NOT EXISTS (SELECT 1 FROM voucher_device d WHERE d.voucher_id = vc.id AND d.mac = v_mac)
                AND (SELECT count(*) FROM voucher_device d WHERE d.voucher_id = vc.id) >= vc.device_limit THEN
@@ -168,15 +176,17 @@ BEGIN
             ON CONFLICT DO NOTHING;
             durable := vc.mac_binding;
         END IF;
-        IF p_activate = '1' THEN
+        IF p_activate = '1' AND vc.first_used_at IS NULL THEN
             UPDATE voucher
                SET first_used_at = now(),
                    expires_at = now() + make_interval(secs => duration_seconds),
                    status = 'active'
-             WHERE id = p_voucher_id::bigint AND first_used_at IS NULL;
-            SELECT GREATEST(ceil(extract(epoch FROM expires_at - now()))::bigint, 1) INTO secs
-              FROM voucher WHERE id = p_voucher_id::bigint;
+             WHERE id = vc.id;
+            secs := vc.duration_seconds;
             durable := true;
+        ELSIF p_activate = '1' THEN
+            -- Another router started the clock a moment ago.
+            secs := GREATEST(ceil(extract(epoch FROM vc.expires_at - now()))::bigint, 1);
         END IF;
     END IF;
 

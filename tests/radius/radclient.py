@@ -17,6 +17,7 @@ ATTRIBUTE = re.compile(r"^\s+([A-Za-z0-9-]+) = (.*)$")
 class Reply:
     code: str | None  # "Access-Accept", "Access-Reject", "Accounting-Response" or None (silence)
     attrs: dict[str, str] = field(default_factory=dict)
+    output: str = ""  # what radclient printed, for failure messages
 
     def __getitem__(self, name: str) -> str:
         return self.attrs[name]
@@ -35,7 +36,7 @@ def send(
     src: str,
     secret: str,
     retries: int = 3,
-    timeout: float = 1.0,
+    timeout: float = 2.0,
 ) -> Reply:
     """Send one packet with radclient and parse the reply it prints."""
     port = os.environ["MNETIFI_RADIUS_ACCT_PORT" if kind == "acct" else "MNETIFI_RADIUS_AUTH_PORT"]
@@ -59,7 +60,7 @@ def send(
         timeout=retries * timeout + 10,
         check=False,
     )
-    reply = Reply(code=None)
+    reply = Reply(code=None, output=proc.stdout[-2000:] + proc.stderr[-2000:])
     in_reply = False
     for line in proc.stdout.splitlines():
         if m := RECEIVED.match(line):
@@ -75,10 +76,18 @@ def warm_up(src: str, secret: str) -> None:
     """Wait until FreeRADIUS knows a router just added. Its first packet only triggers the
     dynamic-client lookup and is dropped, and FreeRADIUS looks up at most one new client per
     second; Status-Server gets an answer without going through the voucher policy."""
-    reply = send(
-        "status", {"Message-Authenticator": "0x00"}, src=src, secret=secret, retries=10, timeout=0.5
-    )
-    assert reply.code == "Access-Accept", f"FreeRADIUS never learned router {src}"
+    for _ in range(3):
+        reply = send(
+            "status",
+            {"Message-Authenticator": "0x00"},
+            src=src,
+            secret=secret,
+            retries=20,
+            timeout=0.5,
+        )
+        if reply.code == "Access-Accept":
+            return
+    raise AssertionError(f"FreeRADIUS never learned router {src}:\n{reply.output}")
 
 
 def chap_attrs(code: str) -> dict[str, str | int]:

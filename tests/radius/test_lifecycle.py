@@ -229,3 +229,24 @@ async def test_rate_limit_is_upload_slash_download_as_routeros_reads_it(new_addr
     reply = login(isp, code)
     # RouterOS: rx-rate/tx-rate from the router's side, i.e. the client's upload/download.
     assert reply["Mikrotik-Rate-Limit"] == "512k/3M"
+
+
+async def test_a_revoke_landing_between_authorize_and_post_auth_wins(new_address):
+    """The window is milliseconds wide, so call post-auth as FreeRADIUS would right after the
+    revoke commits: the clock must not start and the site is told to reject."""
+    code = random_code()
+    isp = await make_isp(address=new_address(), codes=[code])
+    v = await voucher(isp, code)
+    await sql("UPDATE voucher SET status = 'revoked', revoked_at = now() WHERE id = :v", v=v["id"])
+    rows = await sql(
+        "SELECT radius_post_auth(:t, :v, '1', :c, 'Access-Accept', '', 'AA:00:00:00:00:01', "
+        "'hotspot1', :src, '', :r, '1') AS result",
+        t=str(isp["tenant_id"]),
+        v=str(v["id"]),
+        c=code,
+        src=isp["address"],
+        r=str(isp["router_id"]),
+    )
+    assert rows[0]["result"] == -2
+    after = await voucher(isp, code)
+    assert (after["status"], after["first_used_at"]) == ("revoked", None)

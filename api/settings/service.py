@@ -1,0 +1,35 @@
+"""Reading and changing an ISP's settings."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import audit
+from api.errors import NotFound
+from api.models import Tenant
+from api.settings import repository
+from api.settings.schemas import SettingsOut, SettingsUpdate
+from api.tenancy import Principal
+
+
+async def _tenant(session: AsyncSession, principal: Principal) -> Tenant:
+    tenant = await repository.get(session, principal.tenant_id)
+    if tenant is None:  # deleted while the token was still valid
+        raise NotFound("Tenant not found")
+    return tenant
+
+
+async def get_settings(session: AsyncSession, principal: Principal) -> SettingsOut:
+    return SettingsOut.model_validate(await _tenant(session, principal))
+
+
+async def update_settings(
+    session: AsyncSession, principal: Principal, data: SettingsUpdate, ip: str | None = None
+) -> SettingsOut:
+    tenant = await _tenant(session, principal)
+    values = data.model_dump(exclude_unset=True)
+    previous = {field: getattr(tenant, field) for field in values}
+    await repository.update(session, tenant, values)
+    details = {**values, "previous": previous}
+    await audit.record(session, principal, "settings.update", "tenant", tenant.id, details, ip)
+    return SettingsOut.model_validate(tenant)

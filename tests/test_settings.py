@@ -1,0 +1,107 @@
+"""/api/v1/settings: an ISP's own unused_voucher_days and acct_interim_interval."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.models import AuditEvent, Tenant
+from tests.factories import count, make_user_headers
+from tests.radius.conftest import sql
+
+URL = "/api/v1/settings"
+DEFAULTS = {"unused_voucher_days": 30, "acct_interim_interval": 300}
+
+
+async def _stored(tenant_id: int) -> dict:
+    rows = await sql(
+        "SELECT unused_voucher_days, acct_interim_interval FROM tenant WHERE id = :t", t=tenant_id
+    )
+    return dict(rows[0])
+
+
+async def test_anonymous_is_401(client):
+    assert (await client.get(URL)).status_code == 401
+    assert (await client.patch(URL, json={"unused_voucher_days": 5})).status_code == 401
+
+
+async def test_owner_reads_and_changes_settings_audited(client):
+    tenant, headers = await make_user_headers(client)
+    assert (await client.get(URL, headers=headers)).json() == DEFAULTS
+
+    response = await client.patch(URL, headers=headers, json={"unused_voucher_days": 90})
+    assert response.status_code == 200, response.text
+    assert response.json() == DEFAULTS | {"unused_voucher_days": 90}
+    response = await client.patch(
+        URL, headers=headers, json={"unused_voucher_days": 1, "acct_interim_interval": 3600}
+    )
+    assert response.json() == {"unused_voucher_days": 1, "acct_interim_interval": 3600}
+    assert await _stored(tenant.id) == response.json()
+    assert (await client.get(URL, headers=headers)).json() == response.json()
+
+    audit = await sql(
+        "SELECT object_type, object_id, details FROM audit_event "
+        "WHERE tenant_id = :t AND action = 'settings.update' ORDER BY id",
+        t=tenant.id,
+    )
+    assert [(a["object_type"], a["object_id"]) for a in audit] == [("tenant", str(tenant.id))] * 2
+    assert audit[0]["details"] == {
+        "unused_voucher_days": 90,
+        "previous": {"unused_voucher_days": 30},
+    }
+    assert audit[1]["details"]["previous"] == {
+        "unused_voucher_days": 90,
+        "acct_interim_interval": 300,
+    }
+
+
+async def test_admin_may_change_settings(client):
+    tenant, _ = await make_user_headers(client)
+    _, admin = await make_user_headers(client, tenant=tenant, role="admin")
+    response = await client.patch(URL, headers=admin, json={"acct_interim_interval": 120})
+    assert response.status_code == 200
+    assert await _stored(tenant.id) == DEFAULTS | {"acct_interim_interval": 120}
+
+
+@pytest.mark.parametrize("role", ["tech", "support"])
+async def test_other_roles_are_403(client, role):
+    tenant, _ = await make_user_headers(client)
+    _, headers = await make_user_headers(client, tenant=tenant, role=role)
+    assert (await client.get(URL, headers=headers)).status_code == 403
+    response = await client.patch(URL, headers=headers, json={"unused_voucher_days": 5})
+    assert response.status_code == 403
+    assert await _stored(tenant.id) == DEFAULTS
+    assert await count(AuditEvent, tenant_id=tenant.id, action="settings.update") == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"unused_voucher_days": 0},
+        {"unused_voucher_days": -1},
+        {"unused_voucher_days": 3651},
+        {"unused_voucher_days": None},
+        {"unused_voucher_days": "ten"},
+        {"unused_voucher_days": 2**40},
+        {"acct_interim_interval": 59},
+        {"acct_interim_interval": 3601},
+        {"acct_interim_interval": 300, "unused_voucher_days": 0},
+        {},
+        {"slug": "other"},
+    ],
+)
+async def test_invalid_input_is_422_and_nothing_changed(client, body):
+    tenant, headers = await make_user_headers(client)
+    response = await client.patch(URL, headers=headers, json=body)
+    assert response.status_code == 422, response.text
+    assert await _stored(tenant.id) == DEFAULTS
+    assert await count(AuditEvent, tenant_id=tenant.id, action="settings.update") == 0
+    assert await count(Tenant, id=tenant.id, slug=tenant.slug) == 1
+
+
+async def test_each_tenant_changes_only_its_own(client):
+    tenant_a, headers_a = await make_user_headers(client)
+    tenant_b, headers_b = await make_user_headers(client)
+    await client.patch(URL, headers=headers_b, json={"unused_voucher_days": 7})
+    assert (await client.get(URL, headers=headers_a)).json() == DEFAULTS
+    assert await _stored(tenant_a.id) == DEFAULTS
+    assert await _stored(tenant_b.id) == DEFAULTS | {"unused_voucher_days": 7}
