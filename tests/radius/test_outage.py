@@ -133,3 +133,35 @@ async def test_db_down_auth_fails_closed_and_500_accounting_packets_are_replayed
     # And logins work again.
     reply = send("auth", hotspot_request(codes[0]), src=isp["address"], secret=isp["secret"])
     assert reply.code == "Access-Accept"
+
+
+async def test_a_packet_postgresql_refuses_is_set_aside_and_does_not_block_the_spool(
+    new_address,
+):
+    """An ISP deleted while FreeRADIUS still has its router in memory: the router's accounting
+    cannot be stored (no such tenant). It is acknowledged, spooled, and on replay moved to the
+    dead-letter file, so the spool keeps draining."""
+    code = random_code()
+    isp = await make_isp(address=new_address(), codes=[code])
+    radius_dir = Path(os.environ["MNETIFI_RUN_DIR"]) / "radius"
+    await sql("DELETE FROM tenant WHERE id = :t", t=isp["tenant_id"])
+
+    session_id = random_code()
+    reply = send(
+        "acct",
+        accounting_request(code, "Start", session_id=session_id),
+        src=isp["address"],
+        secret=isp["secret"],
+    )
+    assert reply.code == "Accounting-Response"
+
+    deadline = time.monotonic() + 30
+    while True:
+        letters = "".join(p.read_text() for p in (radius_dir / "radacct" / "deadletter").glob("*"))
+        spool = radius_dir / "radacct" / "spool"
+        pending = sum(p.stat().st_size for p in spool.glob("detail*"))
+        if session_id in letters and pending == 0 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert session_id in letters
+    assert pending == 0
