@@ -156,7 +156,7 @@ start_freeradius() {
 }
 radius_alive() {
   printf 'Message-Authenticator = 0x00\nPacket-Src-IP-Address = %s\n' "$STATUS_CLIENT_IP" |
-    radclient -q -r 1 -t 1 "127.0.0.1:$AUTH_PORT" status "$(status_secret)" >/dev/null 2>&1
+    radclient -q -r 1 -t 1 -- "127.0.0.1:$AUTH_PORT" status "$(status_secret)" >/dev/null 2>&1
 }
 status_secret() {
   [ -s "$RUN/secrets/status-secret" ] || { umask 077; "$PY" -c 'import secrets; print(secrets.token_hex(16))' >"$RUN/secrets/status-secret"; }
@@ -239,7 +239,7 @@ mnetifi is up ($PROFILE stack)
   Admin login  tenant demo, admin@demo.mnetifi.com / $(cat "$RUN/secrets/demo-admin-password")
   CLI          source $RUN/env && mnetifi --help
   Log a demo voucher in, as the demo router (127.0.0.1) would:
-    printf 'User-Name = "$code"\\nUser-Password = "$code"\\nCalling-Station-Id = "AA:BB:CC:DD:EE:01"\\n' | radclient -x 127.0.0.1:$AUTH_PORT auth '$secret'
+    printf 'User-Name = "$code"\\nUser-Password = "$code"\\nCalling-Station-Id = "AA:BB:CC:DD:EE:01"\\n' | radclient -x -- 127.0.0.1:$AUTH_PORT auth '$secret'
   Stop everything: deploy/stack.sh down
 EOF
 }

@@ -50,6 +50,7 @@ def send(
             str(retries),
             "-t",
             str(timeout),
+            "--",  # a secret may start with "-"
             f"127.0.0.1:{port}",
             kind,
             secret,

@@ -96,7 +96,7 @@ async def test_db_down_auth_fails_closed_and_500_accounting_packets_are_replayed
             assert time.monotonic() - started < 4
 
             out = subprocess.run(  # noqa: ASYNC221 (the event loop has nothing else to do)
-                ["radclient", "-s", "-q", "-p", "20", "-r", "3", "-t", "3", "-f", path,
+                ["radclient", "-s", "-q", "-p", "20", "-r", "3", "-t", "3", "-f", path, "--",
                  f"127.0.0.1:{os.environ['MNETIFI_RADIUS_ACCT_PORT']}", "acct", isp["secret"]],
                 capture_output=True, text=True, timeout=120, check=False,
             ).stdout  # fmt: skip
