@@ -4,16 +4,27 @@
 Both servers run from the same Debian FreeRADIUS 3.2 binary, the same PostgreSQL cluster, the
 same thread and connection pools, on this machine. They differ only in schema and queries:
 
-  mnetifi   radius_authorize() (one round trip) + radius_post_auth() (one round trip)
+  mnetifi   radius_authorize() (router, voucher, quotas, device limit: one round trip) +
+            radius_post_auth() (one round trip)
   baseline  the package's stock schema.sql and queries.conf: radcheck + radusergroup +
             radgroupcheck + radgroupreply + radreply lookups, then a radpostauth insert
 
-Each loads --vouchers codes (default 100,000). The load is radclient (parallel, PAP, MikroTik
-attributes) sending --requests random codes; at the same time a probe sends one request at a
-time and records its latency (what a router sees under load). Rounds alternate between the
-servers; the median round is reported.
+Both databases hold the full-policy data set of bench/dataset.py (--vouchers vouchers and
+--sessions radacct rows each). Every request is a returning customer's PAP login from one of
+their known devices, so every mnetifi request must be accepted (the script says if not).
 
-    deploy/stack.sh up bench && .venv/bin/python bench/radius_auth.py
+The load comes from bench/loadgen.py (pre-built packets, a few UDP sockets), in two modes:
+
+  saturation  closed loop, --sockets x --window requests outstanding: the most auth/s the
+              server gives; latency there is mostly queueing (outstanding / throughput)
+  fixed rate  open loop at --rate requests/s for --seconds: the latency a router sees at
+              that offered load
+
+After a warm-up, --rounds rounds alternate between the servers; the median round is shown.
+CPU per auth is read from /proc: FreeRADIUS, the PostgreSQL cluster, this generator, and what
+other processes on the machine used meanwhile (a noisy neighbour shows up there).
+
+    ./deploy/stack.sh up bench && .venv/bin/python bench/radius_auth.py
 """
 
 from __future__ import annotations
@@ -23,183 +34,56 @@ import asyncio
 import os
 import random
 import re
-import secrets
 import shutil
-import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-from pyrad import packet
-from pyrad.client import Client
-from pyrad.dictionary import Dictionary
-from sqlalchemy.engine import make_url
+import dataset
+import loadgen
+from common import (
+    BASE_ROUTER,
+    OURS_ROUTER,
+    ROOT,
+    RUN,
+    Cpu,
+    dsn_of,
+    load_env,
+    ours_radius_pid,
+    postmaster_pid,
+    router_secret,
+    server_cpu,
+)
 
 from radius.render import SOURCE, render, render_text
 
-ROOT = Path(__file__).resolve().parent.parent
-STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
-ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-OURS_ROUTER, BASE_ROUTER = "127.77.0.1", "127.77.0.2"
 BASELINE_PORT = 32812
 
 
 @dataclass
-class Round:
+class Target:
     name: str
-    auth_per_s: float
-    p50_ms: float
-    p99_ms: float
-    accepted: int
-    sent: int
-    server_cpu_us: float  # FreeRADIUS + PostgreSQL CPU time per request
+    port: int
+    router: str
+    radius_pid: int
 
 
-TICK = os.sysconf("SC_CLK_TCK")
+@dataclass
+class Result:
+    target: str
+    mode: str  # "saturation" or "fixed"
+    run: loadgen.Run
+    cpu: Cpu  # servers' CPU during the run
+    other_cpu_s: float  # everything else on the machine during the run
+
+    def us(self, seconds: float) -> float:
+        return seconds / self.run.sent * 1e6
 
 
-def _stat(pid: int) -> list[str]:
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()
-
-
-def server_cpu_seconds(radius_pid: int, postmaster_pid: int) -> float:
-    """CPU used so far by one FreeRADIUS process and the whole PostgreSQL cluster (postmaster
-    and its backends), so the load generator's own CPU is left out of the comparison."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = _stat(int(entry))
-        except OSError:
-            continue
-        pid, ppid = int(entry), int(fields[1])
-        if pid in (radius_pid, postmaster_pid) or ppid == postmaster_pid:
-            total += int(fields[11]) + int(fields[12])
-    return total / TICK
-
-
-def postmaster_pid(env: dict[str, str]) -> int:
-    """The bench cluster's postmaster: the process listening with our port on its command line."""
-    port = str(make_url(env["MNETIFI_DATABASE_URL"]).port)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmd = open(f"/proc/{entry}/cmdline").read().split("\0")
-            except OSError:
-                continue
-            if cmd and cmd[0].endswith("postgres") and port in cmd and "-p" in cmd:
-                return int(entry)
-    raise SystemExit("cannot find the bench PostgreSQL postmaster")
-
-
-def load_env() -> dict[str, str]:
-    env_file = ROOT / ".run" / "bench" / "env"
-    if not env_file.exists():
-        raise SystemExit("start the bench stack first: deploy/stack.sh up bench")
-    env = {}
-    for line in env_file.read_text().splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        env[key] = value
-    return env
-
-
-def make_codes(n: int) -> list[str]:
-    codes: set[str] = set()
-    while len(codes) < n:
-        codes.add("".join(secrets.choice(ALPHABET) for _ in range(8)))
-    return sorted(codes)
-
-
-async def load_ours(dsn: dict, codes: list[str], secret: str) -> None:
-    conn = await asyncpg.connect(**dsn)
-    try:
-        # The tenant and router stay between runs (a running FreeRADIUS keeps a router's secret
-        # in memory); the vouchers are loaded afresh.
-        tenant = await conn.fetchval(
-            "INSERT INTO tenant (slug, name) VALUES ('bench', 'Bench ISP') "
-            "ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id"
-        )
-        await conn.execute("DELETE FROM voucher WHERE tenant_id = $1", tenant)
-        await conn.execute("DELETE FROM plan WHERE tenant_id = $1", tenant)
-        await conn.execute(
-            "INSERT INTO router (tenant_id, name, ip_address, secret) VALUES ($1, 'r', $2, $3) "
-            "ON CONFLICT (ip_address) DO UPDATE SET secret = excluded.secret",
-            tenant,
-            OURS_ROUTER,
-            secret,
-        )
-        plan = await conn.fetchval(
-            "INSERT INTO plan (tenant_id, name, price, duration_seconds, upload_kbps, "
-            "download_kbps) "
-            "VALUES ($1, 'Day', 50, 86400, 2000, 4000) RETURNING id",
-            tenant,
-        )
-        # Returning customers: vouchers already activated (the steady state of a hotspot).
-        await conn.copy_records_to_table(
-            "voucher",
-            columns=[
-                "tenant_id",
-                "plan_id",
-                "code",
-                "status",
-                "duration_seconds",
-                "rate_limit",
-                "device_limit",
-                "first_used_at",
-                "expires_at",
-            ],
-            records=[(tenant, plan, c, "active", 86400, "2M/4M", 1, None, None) for c in codes],
-        )
-        await conn.execute(
-            "UPDATE voucher SET first_used_at = now(), expires_at = now() + interval '1 day' "
-            "WHERE tenant_id = $1",
-            tenant,
-        )
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
-
-
-async def load_baseline(dsn: dict, codes: list[str]) -> None:
-    admin = await asyncpg.connect(**(dsn | {"database": "postgres"}))
-    await admin.execute("DROP DATABASE IF EXISTS mnetifi_stock WITH (FORCE)")
-    await admin.execute("CREATE DATABASE mnetifi_stock")
-    await admin.close()
-    conn = await asyncpg.connect(**(dsn | {"database": "mnetifi_stock"}))
-    try:
-        await conn.execute(STOCK_SCHEMA.read_text())  # noqa: ASYNC240 (a script, one file)
-        await conn.copy_records_to_table(
-            "radcheck",
-            columns=["username", "attribute", "op", "value"],
-            records=[(c, "Cleartext-Password", ":=", c) for c in codes],
-        )
-        await conn.copy_records_to_table(
-            "radusergroup",
-            columns=["username", "groupname", "priority"],
-            records=[(c, "day", 1) for c in codes],
-        )
-        await conn.executemany(
-            "INSERT INTO radgroupreply (groupname, attribute, op, value) "
-            "VALUES ('day', $1, ':=', $2)",
-            [
-                ("Mikrotik-Rate-Limit", "2M/4M"),
-                ("Session-Timeout", "86400"),
-                ("Acct-Interim-Interval", "300"),
-            ],
-        )
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
-
-
-def start_baseline(env: dict, dsn: dict, secret: str) -> tuple[Path, subprocess.Popen]:
-    run = ROOT / ".run" / "bench" / "baseline"
+def start_baseline(dsn: dict, secret: str) -> subprocess.Popen:
+    run = RUN / "baseline"
     raddb = run / "raddb"
     shutil.rmtree(run, ignore_errors=True)
     (run / "log").mkdir(parents=True)
@@ -208,7 +92,7 @@ def start_baseline(env: dict, dsn: dict, secret: str) -> tuple[Path, subprocess.
         "DB_PORT": str(dsn["port"]),
         "DB_USER": dsn["user"],
         "DB_PASSWORD": dsn["password"],
-        "DB_NAME": "mnetifi_stock",
+        "DB_NAME": dataset.STOCK_DB,
         "AUTH_PORT": str(BASELINE_PORT),
         "ACCT_PORT": "32813",
         "STATUS_SECRET": "x",
@@ -222,6 +106,7 @@ def start_baseline(env: dict, dsn: dict, secret: str) -> tuple[Path, subprocess.
         "policy.d",
         "mods-enabled/sql",
         "mods-enabled/mnetifi_authorize",
+        "mods-enabled/mnetifi_spool",
         "clients.conf",
         "mods-config",
     ]:
@@ -240,174 +125,192 @@ def start_baseline(env: dict, dsn: dict, secret: str) -> tuple[Path, subprocess.
     time.sleep(2)
     if proc.poll() is not None:
         raise SystemExit(f"baseline FreeRADIUS did not start: freeradius -XC -d {raddb}")
-    return raddb, proc
+    return proc
 
 
-def request_file(codes: list[str], n: int, src: str) -> Path:
-    lines = []
-    for code in random.choices(codes, k=n):
-        lines.append(
-            f'User-Name = "{code}"\nUser-Password = "{code}"\n'
-            f'Calling-Station-Id = "AA:BB:CC:{random.randrange(256):02X}:00:01"\n'
-            f'NAS-Identifier = "MikroTik"\nCalled-Station-Id = "hotspot1"\n'
-            f"Packet-Src-IP-Address = {src}\n"
-        )
-    handle = tempfile.NamedTemporaryFile("w", suffix=".radclient", delete=False)
-    handle.write("\n".join(lines))
-    handle.close()
-    return Path(handle.name)
+def machine_busy_s() -> float:
+    """CPU time all processes have used so far (the first line of /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def probe(port: int, src: str, secret: str, codes: list[str], stop: threading.Event) -> list[float]:
-    client = Client(
-        server="127.0.0.1",
-        authport=port,
-        secret=secret.encode(),
-        dict=Dictionary(str(ROOT / "radius" / "dictionary")),
-        timeout=2,
-        retries=1,
-    )
-    client.bind((src, 0))
-    latencies = []
-    while not stop.is_set():
-        code = random.choice(codes)
-        req = client.CreateAuthPacket(code=packet.AccessRequest, User_Name=code)
-        req["User-Password"] = req.PwCrypt(code)
-        started = time.perf_counter()
-        reply = client.SendPacket(req)
-        latencies.append((time.perf_counter() - started) * 1000)
-        if reply.code != packet.AccessAccept:
-            raise SystemExit(f"probe got {reply.code} for {code} on port {port}")
-        time.sleep(0.002)
-    return latencies
+def login_packets(users: list[dataset.User], router: str, secret: bytes, sockets: int) -> list:
+    return [
+        loadgen.hotspot_login(loadgen.ident_of(i, sockets), secret, router, u.code, u.macs[0], i)
+        for i, u in enumerate(users)
+    ]
 
 
-def run_round(
-    name: str,
-    port: int,
-    src: str,
-    secret: str,
-    codes: list[str],
-    n: int,
-    parallel: int,
-    pids: tuple[int, int],
-) -> Round:
-    requests = request_file(codes, n, src)
-    cpu_before = server_cpu_seconds(*pids)
-    stop = threading.Event()
-    result: list[list[float]] = []
-    thread = threading.Thread(target=lambda: result.append(probe(port, src, secret, codes, stop)))
-    thread.start()
+def radclient_run(target: Target, users: list[dataset.User], secret: str, parallel: int):
+    """The same logins through radclient, for cross-checking the generator (saturation only)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".radclient", delete=False) as handle:
+        for u in users:
+            handle.write(
+                f'User-Name = "{u.code}"\nUser-Password = "{u.code}"\n'
+                f'Calling-Station-Id = "{u.macs[0]}"\nCalled-Station-Id = "hotspot1"\n'
+                f'NAS-Identifier = "MikroTik"\nMessage-Authenticator = 0x00\n'
+                f"Packet-Src-IP-Address = {target.router}\n\n"
+            )
+    cpu = os.times()
     started = time.perf_counter()
     out = subprocess.run(
-        [
-            "radclient",
-            "-q",
-            "-s",
-            "-p",
-            str(parallel),
-            "-r",
-            "3",
-            "-t",
-            "2",
-            "-f",
-            str(requests),
-            f"127.0.0.1:{port}",
-            "auth",
-            secret,
-        ],
+        ["radclient", "-q", "-s", "-p", str(parallel), "-r", "3", "-t", "2", "-f", handle.name]
+        + [f"127.0.0.1:{target.port}", "auth", secret],
         capture_output=True,
         text=True,
         check=False,
     ).stdout
     elapsed = time.perf_counter() - started
-    stop.set()
-    thread.join()
-    cpu = server_cpu_seconds(*pids) - cpu_before
-    requests.unlink()
+    Path(handle.name).unlink()
+    after = os.times()
     accepted = int(re.search(r"Accepted\s*:\s*(\d+)", out).group(1))
-    latencies = sorted(result[0])
-    return Round(
-        name,
-        n / elapsed,
-        statistics.median(latencies),
-        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        accepted,
-        n,
-        cpu / (n + len(latencies)) * 1e6,
+    rejected = int(re.search(r"Rejected\s*:\s*(\d+)", out).group(1))
+    run = loadgen.Run(len(users), elapsed, [], {2: accepted, 3: rejected})
+    run.lost = len(users) - accepted - rejected
+    run.generator_cpu_s = after.children_user + after.children_system
+    run.generator_cpu_s -= cpu.children_user + cpu.children_system
+    return run
+
+
+def measure(target: Target, postmaster: int, go) -> tuple[loadgen.Run, Cpu, float]:
+    cpu_before, busy_before = server_cpu(target.radius_pid, postmaster), machine_busy_s()
+    run = go()
+    cpu = server_cpu(target.radius_pid, postmaster) - cpu_before
+    other = machine_busy_s() - busy_before - cpu.total_s - run.generator_cpu_s
+    return run, cpu, max(other, 0.0)
+
+
+def one_round(target, blaster, users, args, secret, postmaster, fixed=True) -> list[Result]:
+    results = []
+    sample = random.choices(users, k=args.requests)
+    if args.generator == "radclient":
+        go = lambda: radclient_run(target, sample, secret.decode(), args.sockets * args.window)  # noqa: E731
+    else:
+        packets = login_packets(sample, target.router, secret, args.sockets)
+        go = lambda: blaster.run(packets, window=args.window)  # noqa: E731
+    results.append(Result(target.name, "saturation", *measure(target, postmaster, go)))
+    if fixed:
+        sample = random.choices(users, k=int(args.rate * args.seconds))
+        packets = login_packets(sample, target.router, secret, args.sockets)
+        go = lambda: blaster.run(packets, window=256, rate=args.rate)  # noqa: E731
+        results.append(Result(target.name, "fixed", *measure(target, postmaster, go)))
+    return results
+
+
+def median_by_rate(results: list[Result]) -> Result:
+    return sorted(results, key=lambda r: r.run.per_s)[len(results) // 2]
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    """Every round, then the median round per server and mode, then the ratios."""
+    names = list(dict.fromkeys(r.target for r in results))
+    width = max(9, *(len(n) for n in names))
+    cores = os.cpu_count()
+    print(f"\nper round (accepted/sent; other processes' CPU in % of {cores} cores)")
+    for r in results:
+        accepted = r.run.codes.get(loadgen.ACCESS_ACCEPT, 0)
+        other = r.other_cpu_s / r.run.elapsed_s / cores * 100
+        print(
+            f"  {r.target:<{width}} {r.mode:<10} {r.run.per_s:>7.0f}/s  "
+            f"p50 {r.run.percentile(0.5):6.2f}  p99 {r.run.percentile(0.99):7.2f} ms  "
+            f"{accepted}/{r.run.sent}  lost {r.run.lost}  retx {r.run.retransmits}  "
+            f"other {other:3.0f}%"
+        )
+    print(
+        f"\nsaturation: {args.requests:,} logins, {args.sockets} sockets x {args.window} "
+        f"outstanding ({args.generator}); fixed: {args.rate:,.0f}/s offered, open loop, for "
+        f"{args.seconds:g} s. Median round of {args.rounds}; CPU in us per auth.\n\n"
+        f"{'server':<{width}} {'mode':<10} {'auth/s':>7} {'p50 ms':>7} {'p99 ms':>8} "
+        f"{'accepted':>13} {'radiusd':>8} {'postgres':>8} {'server':>7} {'generator':>9}"
     )
+    best = {}
+    for mode in ("saturation", "fixed"):
+        for name in names:
+            rs = [r for r in results if r.target == name and r.mode == mode]
+            if not rs:
+                continue
+            m = best[name, mode] = median_by_rate(rs)
+            accepted = f"{m.run.codes.get(loadgen.ACCESS_ACCEPT, 0)}/{m.run.sent}"
+            overloaded = mode == "fixed" and m.run.per_s < 0.97 * args.rate
+            print(
+                f"{name:<{width}} {mode:<10} {m.run.per_s:>7.0f} {m.run.percentile(0.5):>7.2f} "
+                f"{m.run.percentile(0.99):>8.2f} {accepted:>13} {m.us(m.cpu.radius_s):>8.0f} "
+                f"{m.us(m.cpu.postgres_s):>8.0f} {m.us(m.cpu.total_s):>7.0f} "
+                f"{m.run.generator_us:>9.0f}"
+                + ("  OVERLOADED: cannot sustain it" if overloaded else "")
+            )
+    base = best.get(("baseline", "saturation"))
+    for name in names:
+        ours = best.get((name, "saturation"))
+        if name == "baseline" or not (ours and base):
+            continue
+        print(
+            f"\n{name}/baseline at saturation: auth/s {ours.run.per_s / base.run.per_s:.2f}x, "
+            f"server CPU per auth {ours.us(ours.cpu.total_s) / base.us(base.cpu.total_s):.2f}x "
+            "the baseline's"
+        )
+    ours = [r for r in results if r.target != "baseline"]
+    rejected = sum(r.run.codes.get(loadgen.ACCESS_REJECT, 0) for r in ours)
+    if rejected:
+        print(f"WARNING: {rejected} mnetifi logins were rejected; the figures are not valid")
+    lost = sum(r.run.lost for r in results)
+    if lost:
+        print(f"{lost} requests got no answer after {loadgen.Blaster.retries} retries (overload)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vouchers", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=20_000)
-    parser.add_argument("--parallel", type=int, default=32)
+    parser.add_argument("--sessions", type=int, default=1_000_000, help="radacct rows")
+    parser.add_argument("--requests", type=int, default=20_000, help="per saturation round")
+    parser.add_argument("--rate", type=float, default=2000, help="fixed-rate load, auth/s")
+    parser.add_argument("--seconds", type=float, default=5, help="fixed-rate round length")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sockets", type=int, default=4)
+    parser.add_argument("--window", type=int, default=8, help="outstanding per socket")
+    parser.add_argument("--generator", choices=["loadgen", "radclient"], default="loadgen")
+    parser.add_argument("--only", choices=["mnetifi", "baseline"], help="drive one server")
+    parser.add_argument("--reload", action="store_true", help="rebuild the data set")
     args = parser.parse_args()
 
     env = load_env()
-    url = make_url(env["MNETIFI_DATABASE_URL"])
-    dsn = {
-        "host": url.host,
-        "port": url.port,
-        "user": url.username,
-        "password": url.password,
-        "database": url.database,
+    dsn = dsn_of(env)
+    secret = router_secret()
+    started = time.perf_counter()
+    print(f"data set: {args.vouchers:,} vouchers, {args.sessions:,} radacct rows each ...")
+    label, users = asyncio.run(
+        dataset.load_ours(dsn, args.vouchers, args.sessions, secret, args.reload)
+    )
+    asyncio.run(dataset.load_stock(dsn, users, args.sessions, label))
+    print(f"  ready in {time.perf_counter() - started:.0f} s ({label})", flush=True)
+    baseline = start_baseline(dsn, secret)
+    postmaster = postmaster_pid(dsn["port"])
+    targets = [
+        Target("mnetifi", int(env["MNETIFI_RADIUS_AUTH_PORT"]), OURS_ROUTER, ours_radius_pid()),
+        Target("baseline", BASELINE_PORT, BASE_ROUTER, baseline.pid),
+    ]
+    if args.only:
+        targets = [t for t in targets if t.name == args.only]
+    blasters = {
+        t.name: loadgen.Blaster(("127.0.0.1", t.port), t.router, secret.encode(), args.sockets)
+        for t in targets
     }
-    secret_file = ROOT / ".run" / "bench" / "secrets" / "bench-router-secret"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(18))
-    secret = secret_file.read_text()
-    codes = make_codes(args.vouchers)
-    print(f"loading {len(codes):,} vouchers into each schema ...", flush=True)
-    asyncio.run(load_ours(dsn, codes, secret))
-    asyncio.run(load_baseline(dsn, codes))
-    _, baseline = start_baseline(env, dsn, secret)
-    ours_port = int(env["MNETIFI_RADIUS_AUTH_PORT"])
-    pg = postmaster_pid(env)
-    ours_pid = int((ROOT / ".run" / "bench" / "radius" / "radiusd.pid").read_text())
-    targets = {
-        "mnetifi": (ours_port, OURS_ROUTER, (ours_pid, pg)),
-        "baseline": (BASELINE_PORT, BASE_ROUTER, (baseline.pid, pg)),
-    }
+    results: list[Result] = []
     try:
-        for port, src, pids in targets.values():  # warm-up
-            run_round("warm-up", port, src, secret, codes, 2000, args.parallel, pids)
-        rounds: dict[str, list[Round]] = {"mnetifi": [], "baseline": []}
-        for _ in range(args.rounds):
-            for name, (port, src, pids) in targets.items():
-                rounds[name].append(
-                    run_round(name, port, src, secret, codes, args.requests, args.parallel, pids)
-                )
+        for t in targets:  # warm-up: caches, connections, plans
+            one_round(t, blasters[t.name], users, args, secret.encode(), postmaster, False)
+        for i in range(args.rounds):
+            for t in targets if i % 2 == 0 else targets[::-1]:
+                print(f"  round {i + 1}: {t.name}", flush=True)
+                results += one_round(t, blasters[t.name], users, args, secret.encode(), postmaster)
     finally:
         baseline.terminate()
         baseline.wait()
-
-    print(
-        f"\n{args.requests:,} Access-Requests per round, radclient -p {args.parallel}, "
-        f"{args.rounds} rounds, median round shown; latency from a probe under that load\n"
-    )
-    print(
-        f"{'server':<10} {'auth/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU us/auth':>19} "
-        f"{'accepted':>12}"
-    )
-    medians = {}
-    for name, rs in rounds.items():
-        m = sorted(rs, key=lambda r: r.auth_per_s)[len(rs) // 2]
-        medians[name] = m
-        print(
-            f"{name:<10} {m.auth_per_s:>9.0f} {m.p50_ms:>8.2f} {m.p99_ms:>8.2f} "
-            f"{m.server_cpu_us:>19.0f} {m.accepted:>6}/{m.sent}"
-        )
-    ours, base = medians["mnetifi"], medians["baseline"]
-    print(
-        f"\nratio mnetifi/baseline: auth/s {ours.auth_per_s / base.auth_per_s:.2f}x, "
-        f"server CPU per auth {base.server_cpu_us / ours.server_cpu_us:.2f}x less"
-    )
-    print(
-        f"load generator: radclient on the same {os.cpu_count()} cores; auth/s is bounded by it too"
-    )
+        for b in blasters.values():
+            b.close()
+    report(results, args)
+    print(f"\nload generator {args.generator}; {os.cpu_count()} cores shared by all processes")
 
 
 if __name__ == "__main__":
