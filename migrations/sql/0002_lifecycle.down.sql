@@ -7,5 +7,6 @@ DROP FUNCTION radius_post_auth(text, text, text, text, text, text, text, text, t
 DROP FUNCTION radius_authorize(integer, text, text, text);
 DROP FUNCTION session_grace(integer);
 DROP FUNCTION voucher_state(voucher, integer);
-DROP INDEX ix_radacct_voucher;
+DROP FUNCTION voucher_state(voucher, integer, bigint, bigint);
+DROP INDEX ix_radacct_voucher_sessions;
 DROP INDEX ix_radacct_tenant_start;

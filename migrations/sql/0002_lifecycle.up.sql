@@ -3,24 +3,29 @@
 -- radius_post_auth() per login and radius_accounting() per accounting packet; the API reads the
 -- same voucher_state(), so the portal, the admin and the router never disagree about a voucher.
 
-CREATE INDEX ix_radacct_voucher ON radacct (voucher_id) WHERE voucher_id IS NOT NULL;
+-- A voucher's sessions, with what a login reads of them (usage sums, devices online), so
+-- radius_authorize() reads them in one index-only pass.
+CREATE INDEX ix_radacct_voucher_sessions ON radacct (voucher_id)
+    INCLUDE (acctsessiontime, acctinputoctets, acctoutputoctets, acctstoptime, acctupdatetime,
+             callingstationid)
+    WHERE voucher_id IS NOT NULL;
 -- an ISP's session history, newest first (API paging)
 CREATE INDEX ix_radacct_tenant_start ON radacct (tenant_id, acctstarttime DESC, radacctid DESC);
 
 -- What a voucher has used and has left, and the state that follows. One definition for the
 -- RADIUS path and the API. Usage is as fresh as the routers' last interim update.
+-- The rules, given the usage (radius_authorize() reads the usage itself, in the same pass as
+-- the devices online):
 CREATE FUNCTION voucher_state(vc voucher, p_unused_days integer,
+                              p_used_seconds bigint, p_used_bytes bigint,
                               OUT state text, OUT reason text,
                               OUT used_seconds bigint, OUT used_bytes bigint,
                               OUT seconds_left bigint, OUT bytes_left bigint,
                               OUT usable_until timestamptz)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    SELECT COALESCE(sum(a.acctsessiontime), 0)::bigint,
-           COALESCE(sum(COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0)), 0)::bigint
-      INTO used_seconds, used_bytes
-      FROM radacct a WHERE a.voucher_id = vc.id;
-
+    used_seconds := p_used_seconds;
+    used_bytes := p_used_bytes;
     IF vc.first_used_at IS NULL THEN
         -- Unused: the clock has not started; it must be first used before this.
         usable_until := vc.issued_at + make_interval(days => p_unused_days);
@@ -59,6 +64,26 @@ BEGIN
 END
 $$;
 
+-- What the API calls: the usage from radacct, then the rules above.
+CREATE FUNCTION voucher_state(vc voucher, p_unused_days integer,
+                                         OUT state text, OUT reason text,
+                                         OUT used_seconds bigint, OUT used_bytes bigint,
+                                         OUT seconds_left bigint, OUT bytes_left bigint,
+                                         OUT usable_until timestamptz)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    secs bigint;
+    bytes bigint;
+BEGIN
+    SELECT COALESCE(sum(a.acctsessiontime), 0)::bigint,
+           COALESCE(sum(COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0)), 0)::bigint
+      INTO secs, bytes
+      FROM radacct a WHERE a.voucher_id = vc.id;
+    SELECT * INTO state, reason, used_seconds, used_bytes, seconds_left, bytes_left, usable_until
+      FROM voucher_state(vc, p_unused_days, secs, bytes);
+END
+$$;
+
 -- A session counts towards the device limit while the router keeps updating it: two missed
 -- interim updates and a minute more, and it is a ghost (rebooted router, phone walked away).
 CREATE FUNCTION session_grace(p_interim integer) RETURNS interval
@@ -77,25 +102,38 @@ RETURNS TABLE (o_tenant_id integer, o_voucher_id bigint, o_password text, o_deny
                o_new_device integer)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    t record;
+    v_mac text := upper(p_mac);
+    x record;
     vc voucher;
     s record;
-    v_mac text := upper(p_mac);
-    known boolean;
-    others integer;
 BEGIN
-    SELECT r.tenant_id, tn.acct_interim_interval, tn.unused_voucher_days INTO t
-      FROM router r JOIN tenant tn ON tn.id = r.tenant_id
+    SELECT r.tenant_id, tn.acct_interim_interval AS interim, tn.unused_voucher_days AS unused_days,
+           v AS vc, u.used_seconds, u.used_bytes, u.others,
+           COALESCE(d.known, false) AS known, d.devices
+      INTO x
+      FROM router r
+      JOIN tenant tn ON tn.id = r.tenant_id
+      -- Codes are stored upper-case; customers type them in any case.
+      LEFT JOIN voucher v ON v.tenant_id = r.tenant_id AND v.code = upper(p_username)
+      LEFT JOIN LATERAL (
+          SELECT COALESCE(sum(a.acctsessiontime), 0)::bigint AS used_seconds,
+                 COALESCE(sum(COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0)), 0)::bigint AS used_bytes,
+                 -- Other devices online now; the same device logging in again is not one.
+                 count(DISTINCT a.callingstationid) FILTER (
+                     WHERE a.acctstoptime IS NULL AND a.callingstationid IS DISTINCT FROM v_mac
+                       AND a.acctupdatetime > now() - session_grace(tn.acct_interim_interval)) AS others
+            FROM radacct a WHERE a.voucher_id = v.id) u ON true
+      LEFT JOIN LATERAL (
+          SELECT bool_or(dv.mac = v_mac) AS known, count(*) AS devices
+            FROM voucher_device dv WHERE dv.voucher_id = v.id) d ON true
      WHERE r.id = p_router_id AND r.ip_address = p_src::inet AND r.enabled AND tn.active;
     IF NOT FOUND THEN
         RETURN NEXT;
         RETURN;
     END IF;
-    o_tenant_id := t.tenant_id;
-
-    -- Codes are stored upper-case; customers type them in any case.
-    SELECT * INTO vc FROM voucher WHERE voucher.tenant_id = t.tenant_id AND voucher.code = upper(p_username);
-    IF NOT FOUND THEN
+    o_tenant_id := x.tenant_id;
+    vc := x.vc;
+    IF vc.id IS NULL THEN
         o_deny_reason := 'Invalid voucher code';
         RETURN NEXT;
         RETURN;
@@ -105,29 +143,17 @@ BEGIN
     -- The router hashes (CHAP) what the customer typed, so hand back the typed form.
     o_password := p_username;
     o_rate_limit := vc.rate_limit;
-    o_interim := t.acct_interim_interval;
+    o_interim := x.interim;
     o_activate := CASE WHEN vc.first_used_at IS NULL THEN 1 ELSE 0 END;
+    o_new_device := CASE WHEN x.known THEN 0 ELSE 1 END;
 
-    s := voucher_state(vc, t.unused_voucher_days);
+    s := voucher_state(vc, x.unused_days, x.used_seconds, x.used_bytes);
     o_deny_reason := s.reason;
-
-    known := EXISTS (SELECT 1 FROM voucher_device d WHERE d.voucher_id = vc.id AND d.mac = v_mac);
-    o_new_device := CASE WHEN known THEN 0 ELSE 1 END;
-    IF o_deny_reason IS NULL AND vc.mac_binding AND NOT known
-       AND (SELECT count(*) FROM voucher_device d WHERE d.voucher_id = vc.id) >= vc.device_limit THEN
+    IF o_deny_reason IS NULL AND vc.mac_binding AND NOT x.known AND x.devices >= vc.device_limit THEN
         o_deny_reason := 'Voucher is locked to the device(s) that first used it';
     END IF;
-
-    -- Other devices online with this voucher now; the same device logging in again is not one.
-    IF o_deny_reason IS NULL THEN
-        SELECT count(DISTINCT a.callingstationid) INTO others
-          FROM radacct a
-         WHERE a.voucher_id = vc.id AND a.acctstoptime IS NULL
-           AND a.callingstationid IS DISTINCT FROM v_mac
-           AND a.acctupdatetime > now() - session_grace(t.acct_interim_interval);
-        IF others >= vc.device_limit THEN
-            o_deny_reason := format('Device limit reached: %s device(s) already online', others);
-        END IF;
+    IF o_deny_reason IS NULL AND x.others >= vc.device_limit THEN
+        o_deny_reason := format('Device limit reached: %s device(s) already online', x.others);
     END IF;
 
     o_session_timeout := GREATEST(s.seconds_left, 1);
@@ -141,7 +167,8 @@ END
 $$;
 
 DROP FUNCTION radius_post_auth(text, text, text, text, text, text, text, text, text, text);
--- One call per Access-Accept/Reject (post-auth). On an accept it records a new device (under
+-- Called for every Access-Reject, and for an Access-Accept that changes something (a first login or
+-- a new device; a returning device needs no write). On an accept it records a new device (under
 -- the voucher's row lock, so two new devices racing for the last MAC-binding slot cannot both
 -- win) and starts the voucher's clock exactly once; it logs the attempt without the password.
 -- Returns the seconds left when it (or a racing router) started the clock, 0 otherwise; -1 when a
