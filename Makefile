@@ -16,5 +16,6 @@ lint:
 bench:
 	./deploy/stack.sh up bench
 	.venv/bin/python bench/radius_auth.py
+	.venv/bin/python bench/radius_acct.py
 migrate:
 	. .run/dev/env && .venv/bin/alembic upgrade head

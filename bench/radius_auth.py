@@ -4,8 +4,8 @@
 Both servers run from the same Debian FreeRADIUS 3.2 binary, the same PostgreSQL cluster, the
 same thread and connection pools, on this machine. They differ only in schema and queries:
 
-  mnetifi   radius_authorize() (router, voucher, quotas, device limit: one round trip) +
-            radius_post_auth() (one round trip)
+  mnetifi   radius_authorize() (router, voucher, quotas, device limit: one round trip);
+            radius_post_auth() only for first logins, new devices and rejects
   baseline  the package's stock schema.sql and queries.conf: radcheck + radusergroup +
             radgroupcheck + radgroupreply + radreply lookups, then a radpostauth insert
 
@@ -18,7 +18,11 @@ The load comes from bench/loadgen.py (pre-built packets, a few UDP sockets), in 
   saturation  closed loop, --sockets x --window requests outstanding: the most auth/s the
               server gives; latency there is mostly queueing (outstanding / throughput)
   fixed rate  open loop at --rate requests/s for --seconds: the latency a router sees at
-              that offered load
+              that offered load (flagged OVERLOADED when the server cannot keep up: then
+              its socket overflows and latency is the routers' retries)
+
+--generator radclient drives the saturation runs with radclient instead, to cross-check
+(it costs ~300 us of CPU per request here, against loadgen's ~20).
 
 After a warm-up, --rounds rounds alternate between the servers; the median round is shown.
 CPU per auth is read from /proc: FreeRADIUS, the PostgreSQL cluster, this generator, and what
@@ -38,7 +42,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import dataset
@@ -57,7 +63,7 @@ from common import (
     server_cpu,
 )
 
-from radius.render import SOURCE, render, render_text
+from radius.render import DEFAULTS, SOURCE, render, render_text
 
 BASELINE_PORT = 32812
 
@@ -118,9 +124,14 @@ def start_baseline(dsn: dict, secret: str) -> subprocess.Popen:
         if path.is_file():
             target = raddb / path.relative_to(baseline_src)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(render_text(path.read_text(), values, path.name))
+            target.write_text(render_text(path.read_text(), DEFAULTS | values, path.name))
+    # A session of its own, as the stack's daemon has: with the kernel's autogroup scheduling,
+    # a server in this script's session would share one CPU share with the load generator.
     proc = subprocess.Popen(
-        ["freeradius", "-f", "-d", str(raddb)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ["freeradius", "-f", "-d", str(raddb)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     time.sleep(2)
     if proc.poll() is not None:
@@ -142,7 +153,9 @@ def login_packets(users: list[dataset.User], router: str, secret: bytes, sockets
     ]
 
 
-def radclient_run(target: Target, users: list[dataset.User], secret: str, parallel: int):
+def radclient_run(
+    target: Target, users: list[dataset.User], secret: str, parallel: int
+) -> loadgen.Run:
     """The same logins through radclient, for cross-checking the generator (saturation only)."""
     with tempfile.NamedTemporaryFile("w", suffix=".radclient", delete=False) as handle:
         for u in users:
@@ -173,7 +186,9 @@ def radclient_run(target: Target, users: list[dataset.User], secret: str, parall
     return run
 
 
-def measure(target: Target, postmaster: int, go) -> tuple[loadgen.Run, Cpu, float]:
+def measure(
+    target: Target, postmaster: int, go: Callable[[], loadgen.Run]
+) -> tuple[loadgen.Run, Cpu, float]:
     cpu_before, busy_before = server_cpu(target.radius_pid, postmaster), machine_busy_s()
     run = go()
     cpu = server_cpu(target.radius_pid, postmaster) - cpu_before
@@ -181,19 +196,28 @@ def measure(target: Target, postmaster: int, go) -> tuple[loadgen.Run, Cpu, floa
     return run, cpu, max(other, 0.0)
 
 
-def one_round(target, blaster, users, args, secret, postmaster, fixed=True) -> list[Result]:
-    results = []
+def one_round(
+    target: Target,
+    blaster: loadgen.Blaster,
+    users: list[dataset.User],
+    args: argparse.Namespace,
+    secret: bytes,
+    postmaster: int,
+    fixed: bool = True,
+) -> list[Result]:
+    """A saturation run and (if fixed) a fixed-rate run, each of fresh random logins."""
     sample = random.choices(users, k=args.requests)
     if args.generator == "radclient":
-        go = lambda: radclient_run(target, sample, secret.decode(), args.sockets * args.window)  # noqa: E731
+        parallel = args.sockets * args.window
+        go = partial(radclient_run, target, sample, secret.decode(), parallel)
     else:
         packets = login_packets(sample, target.router, secret, args.sockets)
-        go = lambda: blaster.run(packets, window=args.window)  # noqa: E731
-    results.append(Result(target.name, "saturation", *measure(target, postmaster, go)))
+        go = partial(blaster.run, packets, window=args.window)
+    results = [Result(target.name, "saturation", *measure(target, postmaster, go))]
     if fixed:
         sample = random.choices(users, k=int(args.rate * args.seconds))
         packets = login_packets(sample, target.router, secret, args.sockets)
-        go = lambda: blaster.run(packets, window=256, rate=args.rate)  # noqa: E731
+        go = partial(blaster.run, packets, window=256, rate=args.rate)
         results.append(Result(target.name, "fixed", *measure(target, postmaster, go)))
     return results
 
@@ -218,8 +242,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"other {other:3.0f}%"
         )
     print(
-        f"\nsaturation: {args.requests:,} logins, {args.sockets} sockets x {args.window} "
-        f"outstanding ({args.generator}); fixed: {args.rate:,.0f}/s offered, open loop, for "
+        f"\nsaturation: {args.requests:,} logins, {args.sockets * args.window} outstanding "
+        f"({args.generator}); fixed: {args.rate:,.0f}/s offered by loadgen, open loop, for "
         f"{args.seconds:g} s. Median round of {args.rounds}; CPU in us per auth.\n\n"
         f"{'server':<{width}} {'mode':<10} {'auth/s':>7} {'p50 ms':>7} {'p99 ms':>8} "
         f"{'accepted':>13} {'radiusd':>8} {'postgres':>8} {'server':>7} {'generator':>9}"

@@ -22,6 +22,7 @@ DEFAULTS = {
     "LISTEN_ADDR": "*",
     "REJECT_DELAY": "1",
     "DYNAMIC_CLIENT_LIFETIME": "600",
+    "THREADS": "8",
     "STATUS_CLIENT_IP": "127.0.0.254",
     "DB_HOST": "127.0.0.1",
     "DB_PASSWORD": "",

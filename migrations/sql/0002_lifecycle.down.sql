@@ -10,3 +10,4 @@ DROP FUNCTION voucher_state(voucher, integer);
 DROP FUNCTION voucher_state(voucher, integer, bigint, bigint);
 DROP INDEX ix_radacct_voucher_sessions;
 DROP INDEX ix_radacct_tenant_start;
+DROP INDEX ix_radacct_open_by_voucher;

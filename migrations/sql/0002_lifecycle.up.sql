@@ -10,6 +10,8 @@ CREATE INDEX ix_radacct_voucher_sessions ON radacct (voucher_id)
              callingstationid)
     WHERE voucher_id IS NOT NULL;
 -- an ISP's session history, newest first (API paging)
+-- a voucher's open sessions (a Start closes the same device's previous one)
+CREATE INDEX ix_radacct_open_by_voucher ON radacct (voucher_id) WHERE acctstoptime IS NULL;
 CREATE INDEX ix_radacct_tenant_start ON radacct (tenant_id, acctstarttime DESC, radacctid DESC);
 
 -- What a voucher has used and has left, and the state that follows. One definition for the
@@ -266,8 +268,6 @@ BEGIN
         RETURN 1;
     END IF;
 
-    SELECT id INTO vid FROM voucher WHERE tenant_id = tenant AND code = upper(p_username);
-
     IF p_kind = 'interim-update' THEN
         -- A late interim proves a session the sweeper gave up on is alive after all.
         UPDATE radacct
@@ -290,13 +290,26 @@ BEGIN
            AND (acctstoptime IS NULL OR acctterminatecause IN ('Stale-Session', 'Superseded', 'NAS-Reboot'));
     ELSE
         -- A device logging in again on this voucher leaves its old session behind: close it.
-        UPDATE radacct
-           SET acctstoptime = ts, acctupdatetime = ts,
-               acctsessiontime = GREATEST(COALESCE(acctsessiontime, extract(epoch FROM ts - acctstarttime)::bigint), 0),
-               acctterminatecause = 'Superseded'
-         WHERE tenant_id = tenant AND acctstoptime IS NULL AND acctuniqueid <> p_unique
-           AND callingstationid IS NOT DISTINCT FROM v_mac AND acctstarttime <= ts
-           AND CASE WHEN vid IS NULL THEN username = p_username ELSE voucher_id = vid END;
+        -- Two statements, not one with a CASE, so each has a plan that uses an index on what
+        -- it matches (a CASE in WHERE leaves the generic plan a scan of every open session).
+        SELECT id INTO vid FROM voucher WHERE tenant_id = tenant AND code = upper(p_username);
+        IF vid IS NOT NULL THEN
+            UPDATE radacct
+               SET acctstoptime = ts, acctupdatetime = ts,
+                   acctsessiontime = GREATEST(COALESCE(acctsessiontime, extract(epoch FROM ts - acctstarttime)::bigint), 0),
+                   acctterminatecause = 'Superseded'
+             WHERE voucher_id = vid AND acctstoptime IS NULL AND tenant_id = tenant
+               AND acctuniqueid <> p_unique AND callingstationid IS NOT DISTINCT FROM v_mac
+               AND acctstarttime <= ts;
+        ELSE
+            UPDATE radacct
+               SET acctstoptime = ts, acctupdatetime = ts,
+                   acctsessiontime = GREATEST(COALESCE(acctsessiontime, extract(epoch FROM ts - acctstarttime)::bigint), 0),
+                   acctterminatecause = 'Superseded'
+             WHERE tenant_id = tenant AND username = p_username AND acctstoptime IS NULL
+               AND acctuniqueid <> p_unique AND callingstationid IS NOT DISTINCT FROM v_mac
+               AND acctstarttime <= ts;
+        END IF;
     END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF p_kind <> 'start' AND n > 0 THEN
@@ -305,6 +318,9 @@ BEGIN
 
     -- A Start, or an Interim/Stop whose Start was lost: create the session from what is known.
     -- A retransmitted or replayed packet finds its row already there and changes nothing.
+    IF p_kind <> 'start' THEN
+        SELECT id INTO vid FROM voucher WHERE tenant_id = tenant AND code = upper(p_username);
+    END IF;
     INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, nasportid,
                          nasporttype, acctstarttime, acctupdatetime, acctstoptime,
                          acctsessiontime, acctauthentic, connectinfo_start, connectinfo_stop,
