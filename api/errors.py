@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,20 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+
+
+async def flush_mapping_violations(
+    session: AsyncSession, messages: dict[str, str], error: type[AppError]
+) -> None:
+    """Flush; a violation of one of the named constraints becomes `error` with its message (any
+    other integrity error propagates, and the app's handler answers 409)."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        message = messages.get(constraint_name(exc) or "")
+        if message is None:
+            raise
+        raise error(message) from exc
 
 
 def constraint_name(exc: IntegrityError) -> str | None:

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import Conflict, constraint_name
+from api.errors import Conflict, flush_mapping_violations
 from api.models import Plan, Voucher
 from api.tenancy import scoped
 
@@ -60,10 +59,4 @@ async def delete(session: AsyncSession, plan: Plan) -> None:
 
 
 async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        message = _CONFLICTS.get(constraint_name(exc) or "")
-        if message is None:
-            raise
-        raise Conflict(message) from exc
+    await flush_mapping_violations(session, _CONFLICTS, Conflict)

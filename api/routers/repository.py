@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import Conflict, constraint_name
+from api.errors import Conflict, flush_mapping_violations
 from api.models import Router
 from api.tenancy import scoped
 
@@ -48,10 +47,4 @@ async def delete(session: AsyncSession, router: Router) -> None:
 
 
 async def _flush(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        message = _CONFLICTS.get(constraint_name(exc) or "")
-        if message is None:
-            raise
-        raise Conflict(message) from exc
+    await flush_mapping_violations(session, _CONFLICTS, Conflict)

@@ -7,10 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import BadRequest, constraint_name
+from api.errors import BadRequest, flush_mapping_violations
 from api.models import Tenant
 
 _CHECKS = {
@@ -26,11 +25,5 @@ async def get(session: AsyncSession, tenant_id: int) -> Tenant | None:
 async def update(session: AsyncSession, tenant: Tenant, values: dict[str, Any]) -> Tenant:
     for field, value in values.items():
         setattr(tenant, field, value)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        message = _CHECKS.get(constraint_name(exc) or "")
-        if message is None:
-            raise
-        raise BadRequest(message) from exc
+    await flush_mapping_violations(session, _CHECKS, BadRequest)
     return tenant
