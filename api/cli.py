@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import get_engine, unit_of_work
 from api.errors import AppError
+from api.payments import service as payments_service
 from api.plans import service as plans_service
 from api.plans.schemas import PlanCreate
 from api.plans.units import parse_duration, parse_rate, parse_size
@@ -175,6 +176,11 @@ async def settings_show_or_update(session: AsyncSession, args: argparse.Namespac
     return [f"{field}: {value}" for field, value in settings.model_dump().items()]
 
 
+async def secrets_rotate(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    rows = await payments_service.rotate_secrets(session)
+    return [f"re-encrypted the secrets of {rows} M-Pesa account(s) with the newest key"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnetifi", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
@@ -259,6 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--acct-interim-interval", type=int, help="seconds between interim updates")
     p.set_defaults(run=settings_show_or_update)
+
+    secrets = groups.add_parser("secrets", help="secrets at rest").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = secrets.add_parser(
+        "rotate", help="re-encrypt stored secrets with the first of MNETIFI_ENCRYPTION_KEYS"
+    )
+    p.set_defaults(run=secrets_rotate)
     return parser
 
 

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         SecretStr(DEV_SECRET), description="Key for signing and for encrypting secrets at rest."
     )
+    encryption_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated Fernet keys for secrets at rest (Daraja keys, SMS keys), "
+        "newest first; without it one is derived from secret_key. Rotation: put a new key first, "
+        "run `mnetifi secrets rotate`, then drop the old one.",
+    )
     base_domain: str = Field("mnetifi.com", description="ISPs live on <slug>.<base_domain>.")
     radius_host: str = Field("127.0.0.1", description="FreeRADIUS address, for health checks.")
     radius_auth_port: int = Field(1812, description="FreeRADIUS authentication port.")

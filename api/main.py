@@ -14,6 +14,7 @@ from api.db import get_engine
 from api.errors import install_error_handlers
 from api.health import health
 from api.metrics import MetricsMiddleware
+from api.payments.router import router as payments_router
 from api.plans.router import router as plans_router
 from api.routers.router import router as routers_router
 from api.security import get_redis
@@ -46,6 +47,7 @@ def create_app() -> FastAPI:
         vouchers_router,
         sessions_router,
         settings_router,
+        payments_router,
     ):
         app.include_router(router)
 

@@ -27,6 +27,8 @@ EXPECTED_TABLES = {
     "radgroupreply",
     "radacct",
     "radpostauth",
+    "voucher_device",
+    "payment_settings",
 }
 
 

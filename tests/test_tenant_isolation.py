@@ -35,6 +35,8 @@ LIST_IDS = {
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
 # values, so the walk's order does not matter); A's stay as they were (the snapshot).
 OWN_SETTINGS = "/api/v1/settings"
+# Likewise its own M-Pesa account (secrets are write-only, so the shortcode tells whose it is).
+OWN_PAYMENTS = "/api/v1/payments/settings"
 # Create routes: those referencing another object get A's; the others only create B's own.
 CREATE_REFERENCING = {"/api/v1/vouchers/batches"}
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans"}
@@ -50,6 +52,7 @@ class World:
     voucher_ids: list[int]
     session_ids: list[int]
     settings: dict[str, int]
+    payments: dict[str, str]
 
     @property
     def params(self) -> dict[str, str]:
@@ -69,7 +72,10 @@ class World:
 
     @property
     def markers(self) -> set[str]:
-        return {self.router.name, str(self.router.ip_address), self.plan.name, *self.codes}
+        secrets = [self.payments[k] for k in ("consumer_key", "consumer_secret", "passkey")]
+        return {
+            self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets
+        }  # fmt: skip
 
 
 def api_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
@@ -112,6 +118,16 @@ async def make_world(client) -> World:
     settings = {"unused_voucher_days": 100 + tenant.id % 3000, "acct_interim_interval": 420}
     patched = await client.patch(f"{PREFIX}/settings", headers=headers, json=settings)
     assert patched.status_code == 200, patched.text
+    payments = {
+        "environment": "sandbox",
+        "account_type": "paybill",
+        "shortcode": str(100000 + tenant.id % 900000),
+        "consumer_key": f"key-{tenant.slug}",
+        "consumer_secret": f"secret-{tenant.slug}",
+        "passkey": f"passkey-{tenant.slug}",
+    }
+    saved = await client.put(f"{PREFIX}/payments/settings", headers=headers, json=payments)
+    assert saved.status_code == 200, saved.text
     return World(
         tenant.id,
         headers,
@@ -121,6 +137,7 @@ async def make_world(client) -> World:
         [v["id"] for v in listed.json()],
         [s["id"] for s in sessions.json()],
         settings,
+        payments,
     )
 
 
@@ -133,6 +150,7 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         *(f"{PREFIX}/vouchers/{code}/sessions" for code in world.codes),
         f"{PREFIX}/sessions?live=false",
         f"{PREFIX}/settings",
+        f"{PREFIX}/payments/settings",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -177,6 +195,11 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         response = await client.request(method, path, headers=b.headers, json=b.settings)
         if response.status_code != 200 or response.json() != b.settings:
             return f"not B's own settings: {response.status_code} {response.text}"
+    elif path == OWN_PAYMENTS:
+        body = b.payments if method == "PUT" else None
+        response = await client.request(method, path, headers=b.headers, json=body)
+        if response.status_code != 200 or response.json()["shortcode"] != b.payments["shortcode"]:
+            return f"not B's own M-Pesa account: {response.status_code} {response.text}"
     elif params:
         unknown = [p for p in params if p not in a.params]
         if unknown:

@@ -1,5 +1,6 @@
 from api.models.base import Base
 from api.models.network import Plan, Router, Voucher, VoucherDevice
+from api.models.payments import PaymentSettings
 from api.models.radius import (
     RadAcct,
     RadCheck,
@@ -14,6 +15,7 @@ from api.models.tenancy import AuditEvent, StaffUser, Tenant
 __all__ = [
     "AuditEvent",
     "Base",
+    "PaymentSettings",
     "Plan",
     "RadAcct",
     "RadCheck",

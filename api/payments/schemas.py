@@ -1,0 +1,52 @@
+"""An ISP's M-Pesa account as the API takes it (secrets write-only) and shows it (never)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+Shortcode = Annotated[str, Field(pattern=r"^\d{5,7}$", description="5-7 digits")]
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=512)]
+
+
+class PaymentSettingsIn(BaseModel):
+    """The whole account. A secret left out keeps its stored value (it is never shown, so a form
+    cannot send it back); on the first save all three Daraja secrets are required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environment: Literal["sandbox", "production"]
+    account_type: Literal["paybill", "till"]
+    shortcode: Shortcode = Field(description="Paybill number, or the till's store number")
+    till_number: Shortcode | None = Field(None, description="Till number (till accounts only)")
+    c2b_shortcode: Shortcode | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "KES"
+    consumer_key: Secret | None = None
+    consumer_secret: Secret | None = None
+    passkey: Secret | None = None
+    initiator_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    initiator_password: Secret | None = None
+
+    @model_validator(mode="after")
+    def _till_needs_its_number(self) -> PaymentSettingsIn:
+        if self.account_type == "till" and self.till_number is None:
+            raise ValueError("a till account needs till_number (and shortcode = store number)")
+        if self.account_type == "paybill" and self.till_number is not None:
+            raise ValueError("till_number is only for till accounts")
+        return self
+
+
+class PaymentSettingsOut(BaseModel):
+    environment: str
+    account_type: str
+    shortcode: str
+    till_number: str | None
+    c2b_shortcode: str | None
+    currency: str
+    initiator_name: str | None
+    # Whether each secret is stored; the values themselves are never returned.
+    has_consumer_key: bool
+    has_consumer_secret: bool
+    has_passkey: bool
+    has_initiator_password: bool

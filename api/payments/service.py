@@ -1,0 +1,77 @@
+"""Reading and saving an ISP's M-Pesa account; secrets are encrypted before they are stored."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import audit, crypto
+from api.errors import BadRequest, NotFound
+from api.models import PaymentSettings
+from api.payments.schemas import PaymentSettingsIn, PaymentSettingsOut
+from api.tenancy import Principal
+
+SECRETS = ("consumer_key", "consumer_secret", "passkey", "initiator_password")
+PLAIN = ("environment", "account_type", "shortcode", "till_number", "c2b_shortcode", "currency",
+         "initiator_name")  # fmt: skip
+
+
+def _out(row: PaymentSettings) -> PaymentSettingsOut:
+    return PaymentSettingsOut(
+        **{field: getattr(row, field) for field in PLAIN},
+        **{f"has_{name}": getattr(row, f"{name}_enc") is not None for name in SECRETS},
+    )
+
+
+async def _get(session: AsyncSession, tenant_id: int) -> PaymentSettings | None:
+    return await session.scalar(
+        select(PaymentSettings).where(PaymentSettings.tenant_id == tenant_id)
+    )
+
+
+async def get_settings(session: AsyncSession, principal: Principal) -> PaymentSettingsOut:
+    row = await _get(session, principal.tenant_id)
+    if row is None:
+        raise NotFound("M-Pesa is not set up yet")
+    return _out(row)
+
+
+async def save_settings(
+    session: AsyncSession, principal: Principal, data: PaymentSettingsIn, ip: str | None = None
+) -> PaymentSettingsOut:
+    row = await _get(session, principal.tenant_id)
+    created = row is None
+    if row is None:
+        missing = [n for n in SECRETS[:3] if getattr(data, n) is None]
+        if missing:
+            raise BadRequest(f"the first save needs {', '.join(missing)}")
+        row = PaymentSettings(tenant_id=principal.tenant_id)
+        session.add(row)
+    for field in PLAIN:
+        setattr(row, field, getattr(data, field))
+    changed_secrets = []
+    for name in SECRETS:
+        value = getattr(data, name)
+        if value is not None:
+            setattr(row, f"{name}_enc", crypto.encrypt(value.get_secret_value()))
+            changed_secrets.append(name)
+    await session.flush()
+    details = {field: getattr(data, field) for field in PLAIN} | {"secrets_set": changed_secrets}
+    action = "payments.settings.create" if created else "payments.settings.update"
+    await audit.record(session, principal, action, "tenant", principal.tenant_id, details, ip)
+    return _out(row)
+
+
+async def rotate_secrets(session: AsyncSession) -> int:
+    """Re-encrypts every stored secret under the newest key; returns how many rows."""
+    rows = (await session.scalars(select(PaymentSettings).with_for_update())).all()
+    for row in rows:
+        for name in SECRETS:
+            token = getattr(row, f"{name}_enc")
+            if token is not None:
+                setattr(row, f"{name}_enc", crypto.reencrypt(token))
+    await session.flush()
+    await audit.record(
+        session, "cli", "secrets.rotate", "payment_settings", None, {"rows": len(rows)}
+    )
+    return len(rows)
