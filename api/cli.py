@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import crypto
+from api.config import get_settings
 from api.db import get_engine, unit_of_work
 from api.errors import AppError
 from api.payments import service as payments_service
@@ -181,6 +183,11 @@ async def secrets_rotate(session: AsyncSession, args: argparse.Namespace) -> lis
     return [f"re-encrypted the secrets of {rows} M-Pesa account(s) with the newest key"]
 
 
+async def secrets_derived_key(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    """The key in use when MNETIFI_ENCRYPTION_KEYS is unset (needed to start a rotation)."""
+    return [crypto.derived_key(get_settings().secret_key.get_secret_value()).decode()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnetifi", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
@@ -273,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate", help="re-encrypt stored secrets with the first of MNETIFI_ENCRYPTION_KEYS"
     )
     p.set_defaults(run=secrets_rotate)
+    p = secrets.add_parser(
+        "derived-key",
+        help="print the key derived from MNETIFI_SECRET_KEY (used when no keys are set)",
+    )
+    p.set_defaults(run=secrets_derived_key)
     return parser
 
 

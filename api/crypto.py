@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from api.config import get_settings
 
 
-def _derived_key(secret_key: str) -> bytes:
+def derived_key(secret_key: str) -> bytes:
     """A Fernet key from the app's secret key, for deployments without encryption_keys."""
     raw = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"mnetifi secrets at rest"
@@ -29,7 +29,7 @@ def cipher() -> MultiFernet:
         keys = [k.strip() for k in settings.encryption_keys.get_secret_value().split(",")]
         keys = [k for k in keys if k]
     else:
-        keys = [_derived_key(settings.secret_key.get_secret_value()).decode()]
+        keys = [derived_key(settings.secret_key.get_secret_value()).decode()]
     if not keys:
         raise ValueError("MNETIFI_ENCRYPTION_KEYS holds no key")
     return MultiFernet([Fernet(k) for k in keys])

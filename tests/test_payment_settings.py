@@ -127,7 +127,7 @@ async def test_rotation_re_encrypts_under_the_new_key_and_old_key_can_go(client)
     tenant, headers = await make_user_headers(client)
     await client.put(URL, headers=headers, json=PAYBILL)
     old_token = (await _stored(tenant.id))["passkey_enc"]
-    current = crypto._derived_key(os.environ["MNETIFI_SECRET_KEY"]).decode()
+    current = crypto.derived_key(os.environ["MNETIFI_SECRET_KEY"]).decode()
     new_key = Fernet.generate_key().decode()
 
     def cli(keys: str, *args: str) -> subprocess.CompletedProcess:
