@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         "newest first; without it one is derived from secret_key. Rotation: put a new key first, "
         "run `mnetifi secrets rotate`, then drop the old one.",
     )
+    daraja_url: str | None = Field(
+        None,
+        description="Daraja base URL for every ISP (the fake Daraja in dev and test); unset: "
+        "each ISP's own environment (sandbox or production host).",
+    )
     base_domain: str = Field("mnetifi.com", description="ISPs live on <slug>.<base_domain>.")
     radius_host: str = Field("127.0.0.1", description="FreeRADIUS address, for health checks.")
     radius_auth_port: int = Field(1812, description="FreeRADIUS authentication port.")

@@ -10,7 +10,7 @@
 #   deploy/stack.sh db-stop|db-start [dev|test]  stop or start only PostgreSQL (outage drills)
 #
 # Ports and directories can be overridden with MNETIFI_PG_PORT, MNETIFI_REDIS_PORT,
-# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT and MNETIFI_RUN_DIR.
+# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT, MNETIFI_DARAJA_PORT and MNETIFI_RUN_DIR.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,9 +19,9 @@ PROFILE=${2:-dev}
 [ "$CMD" = test ] && PROFILE=test
 
 case "$PROFILE" in
-  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000 ;;
-  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 ;;
-  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 ;;
+  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000  d_daraja=18200 ;;
+  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 d_daraja=18201 ;;
+  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 d_daraja=18202 ;;
   *) echo "unknown stack '$PROFILE' (dev, test or bench)" >&2; exit 2 ;;
 esac
 PG_PORT=${MNETIFI_PG_PORT:-$d_pg}
@@ -29,6 +29,7 @@ REDIS_PORT=${MNETIFI_REDIS_PORT:-$d_redis}
 AUTH_PORT=${MNETIFI_AUTH_PORT:-$d_auth}
 ACCT_PORT=${MNETIFI_ACCT_PORT:-$d_acct}
 API_PORT=${MNETIFI_API_PORT:-$d_api}
+DARAJA_PORT=${MNETIFI_DARAJA_PORT:-$d_daraja}
 RUN=${MNETIFI_RUN_DIR:-$ROOT/.run/$PROFILE}
 VENV=$ROOT/.venv
 PY=$VENV/bin/python
@@ -180,9 +181,24 @@ export MNETIFI_RADIUS_ACCT_PORT=$ACCT_PORT
 export MNETIFI_RADIUS_STATUS_SECRET=$(status_secret)
 export MNETIFI_RADIUS_STATUS_SOURCE=$STATUS_CLIENT_IP
 export MNETIFI_API_URL=http://127.0.0.1:$API_PORT
+export MNETIFI_DARAJA_URL=http://127.0.0.1:$DARAJA_PORT
 export MNETIFI_RUN_DIR=$RUN
 export PATH=$VENV/bin:\$PATH
 EOF
+}
+
+# The fake Daraja (deploy/fakes/daraja.py): M-Pesa's API on loopback, for tests and the demo.
+start_daraja() {
+  stop_pid "fake Daraja" "$RUN/daraja.pid"
+  log "starting the fake Daraja on http://127.0.0.1:$DARAJA_PORT"
+  (cd "$ROOT" && exec setsid "$PY" -m uvicorn deploy.fakes.daraja:app --host 127.0.0.1 \
+     --port "$DARAJA_PORT" >"$RUN/daraja.log" 2>&1 </dev/null) & echo $! >"$RUN/daraja.pid"
+  for _ in $(seq 100); do
+    "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$DARAJA_PORT/__fake__/health', timeout=1)" 2>/dev/null && return
+    kill -0 "$(cat "$RUN/daraja.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -20 "$RUN/daraja.log" >&2; die "the fake Daraja did not start"
 }
 
 start_app() {
@@ -235,6 +251,7 @@ print_summary() {
 mnetifi is up ($PROFILE stack)
   API          http://127.0.0.1:$API_PORT        (OpenAPI: http://127.0.0.1:$API_PORT/docs, health: /healthz)
   RADIUS       127.0.0.1 auth $AUTH_PORT, acct $ACCT_PORT
+  Fake Daraja  http://127.0.0.1:$DARAJA_PORT  app demo-consumer-key / demo-consumer-secret, paybill 174379 (sandbox passkey)
   PostgreSQL   127.0.0.1:$PG_PORT db mnetifi     Redis 127.0.0.1:$REDIS_PORT
   Admin login  tenant demo, admin@demo.mnetifi.com / $(cat "$RUN/secrets/demo-admin-password")
   CLI          source $RUN/env && mnetifi --help
@@ -255,11 +272,13 @@ up() {
   migrate
   start_redis
   start_freeradius
+  start_daraja
   start_app
   if [ "$PROFILE" = dev ]; then seed_demo; print_summary; fi
 }
 
 down() {
+  stop_pid "fake Daraja" "$RUN/daraja.pid"
   stop_pid worker "$RUN/worker.pid"
   stop_pid API "$RUN/api.pid"
   stop_pid FreeRADIUS "$RUN/radius/radiusd.pid"
@@ -269,7 +288,7 @@ down() {
 
 status() {
   local pid
-  for p in api worker radius/radiusd; do
+  for p in api worker daraja radius/radiusd; do
     pid=$(cat "$RUN/$p.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$p: running ($pid)"; else echo "$p: stopped"; fi
   done

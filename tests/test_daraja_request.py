@@ -9,6 +9,7 @@ import pytest
 
 from api.payments.daraja import (
     Account,
+    base_url,
     clean_text,
     normalize_phone,
     stk_password,
@@ -101,3 +102,9 @@ def test_amount_must_be_whole_shillings_in_range(amount):
 
 def test_clean_text_keeps_letters_digits_spaces():
     assert clean_text("  a@b#c&d 12  ", 12) == "abcd 12"
+
+
+def test_calls_go_to_the_override_or_the_accounts_own_host():
+    assert base_url("sandbox") == "https://sandbox.safaricom.co.ke"
+    assert base_url("production") == "https://api.safaricom.co.ke"
+    assert base_url("production", "http://127.0.0.1:18201/") == "http://127.0.0.1:18201"

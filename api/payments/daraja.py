@@ -30,6 +30,11 @@ _PHONE = re.compile(r"^(?:\+?254|0)?([17]\d{8})$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ]")
 
 
+def base_url(environment: str, override: str | None = None) -> str:
+    """Where an ISP's Daraja calls go: the configured override (the fake), else its host."""
+    return (override or HOSTS[environment]).rstrip("/")
+
+
 class DarajaError(Exception):
     """Daraja refused a request or could not be reached; `code` is its errorCode if any."""
 
