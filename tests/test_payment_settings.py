@@ -148,3 +148,29 @@ async def test_rotation_re_encrypts_under_the_new_key_and_old_key_can_go(client)
     back = cli(f"{current},{new_key}", "secrets", "rotate")
     assert back.returncode == 0, back.stderr
     assert crypto.decrypt((await _stored(tenant.id))["passkey_enc"]) == SECRETS["passkey"]
+
+
+DEMO = PAYBILL | {"consumer_key": "demo-consumer-key", "consumer_secret": "demo-consumer-secret"}
+
+
+async def test_test_connection_gets_a_token_from_daraja(client):
+    tenant, headers = await make_user_headers(client)
+    assert (await client.post(f"{URL}/test", headers=headers)).status_code == 404
+
+    await client.put(URL, headers=headers, json=DEMO)
+    response = await client.post(f"{URL}/test", headers=headers)
+    assert response.status_code == 200, response.text
+    assert await count(AuditEvent, tenant_id=tenant.id, action="payments.settings.test") == 1
+
+    # A wrong secret is the ISP's input: a clear 422 with Daraja's reason, not a 500.
+    await client.put(URL, headers=headers, json=DEMO | {"consumer_secret": "wrong"})
+    response = await client.post(f"{URL}/test", headers=headers)
+    assert response.status_code == 422
+    assert "Daraja refused these credentials" in response.json()["detail"]
+
+
+async def test_test_connection_needs_a_settings_writer(client):
+    tenant, owner = await make_user_headers(client)
+    await client.put(URL, headers=owner, json=DEMO)
+    _, support = await make_user_headers(client, tenant=tenant, role="support")
+    assert (await client.post(f"{URL}/test", headers=support)).status_code == 403

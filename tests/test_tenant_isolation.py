@@ -37,6 +37,8 @@ LIST_IDS = {
 OWN_SETTINGS = "/api/v1/settings"
 # Likewise its own M-Pesa account (secrets are write-only, so the shortcode tells whose it is).
 OWN_PAYMENTS = "/api/v1/payments/settings"
+# Actions on the caller's own account: as B they act on B's (a failure must not be a 500).
+OWN_ACTIONS = {"/api/v1/payments/settings/test"}
 # Create routes: those referencing another object get A's; the others only create B's own.
 CREATE_REFERENCING = {"/api/v1/vouchers/batches"}
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans"}
@@ -200,6 +202,11 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         response = await client.request(method, path, headers=b.headers, json=body)
         if response.status_code != 200 or response.json()["shortcode"] != b.payments["shortcode"]:
             return f"not B's own M-Pesa account: {response.status_code} {response.text}"
+    elif path in OWN_ACTIONS:
+        response = await client.request(method, path, headers=b.headers)
+        leaks = _leaks(response.json(), a, "router_ids")
+        if response.status_code >= 500 or leaks:
+            return f"{response.status_code}, shows A's {leaks}: {response.text}"
     elif params:
         unknown = [p for p in params if p not in a.params]
         if unknown:

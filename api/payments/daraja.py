@@ -125,7 +125,9 @@ class TokenCache:
 
     @staticmethod
     def _key(account: Account) -> str:
-        digest = hashlib.sha256(f"{account.environment}:{account.consumer_key}".encode())
+        # The secret is part of the key: new credentials never reuse the old ones' token.
+        raw = f"{account.environment}:{account.consumer_key}:{account.consumer_secret}"
+        digest = hashlib.sha256(raw.encode())
         return "daraja:token:" + digest.hexdigest()[:32]
 
     async def get(self, account: Account, *, wait: float = 10.0) -> str:

@@ -25,3 +25,10 @@ async def save_payment_settings(
     body: PaymentSettingsIn, principal: Writer, session: SessionDep, ip: ClientIP
 ) -> PaymentSettingsOut:
     return await service.save_settings(session, principal, body, ip)
+
+
+@router.post("/settings/test")
+async def test_payment_settings(
+    principal: Writer, session: SessionDep, ip: ClientIP
+) -> dict[str, str]:
+    return await service.test_connection(session, principal, ip)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit, crypto
-from api.errors import BadRequest, NotFound
+from api import audit, config, crypto
+from api.errors import BadRequest, NotFound, ServiceUnavailable
 from api.models import PaymentSettings
+from api.payments.daraja import Account, DarajaError, TokenCache, base_url
 from api.payments.schemas import PaymentSettingsIn, PaymentSettingsOut
+from api.security import get_redis
 from api.tenancy import Principal
 
 SECRETS = ("consumer_key", "consumer_secret", "passkey", "initiator_password")
@@ -75,3 +78,44 @@ async def rotate_secrets(session: AsyncSession) -> int:
         session, "cli", "secrets.rotate", "payment_settings", None, {"rows": len(rows)}
     )
     return len(rows)
+
+
+def account(row: PaymentSettings) -> Account:
+    """The decrypted account, in memory only."""
+    return Account(
+        environment=row.environment,  # type: ignore[arg-type]
+        account_type=row.account_type,  # type: ignore[arg-type]
+        shortcode=row.shortcode,
+        till_number=row.till_number,
+        consumer_key=crypto.decrypt(row.consumer_key_enc),
+        consumer_secret=crypto.decrypt(row.consumer_secret_enc),
+        passkey=crypto.decrypt(row.passkey_enc),
+    )
+
+
+async def test_connection(
+    session: AsyncSession, principal: Principal, ip: str | None = None
+) -> dict[str, str]:
+    """Gets an access token with the stored credentials (through the shared token cache, so it
+    never invalidates a token other processes are using)."""
+    row = await _get(session, principal.tenant_id)
+    if row is None:
+        raise NotFound("M-Pesa is not set up yet")
+    url = base_url(row.environment, config.get_settings().daraja_url)
+    async with httpx.AsyncClient(timeout=10) as http:
+        try:
+            await TokenCache(get_redis(), http, url).get(account(row))
+        except DarajaError as exc:
+            if exc.status is None or exc.status >= 500:
+                raise ServiceUnavailable(f"Daraja did not answer: {exc}") from exc
+            raise BadRequest(f"Daraja refused these credentials: {exc}") from exc
+    await audit.record(
+        session,
+        principal,
+        "payments.settings.test",
+        "tenant",
+        principal.tenant_id,
+        {"ok": True},
+        ip,
+    )
+    return {"status": "ok", "detail": "Daraja issued an access token for these credentials"}
