@@ -136,7 +136,7 @@ class TokenCache:
         while True:
             token = await self.redis.get(key)
             if token:
-                return token.decode() if isinstance(token, bytes) else token
+                return _text(token)
             if await self.redis.set(key + ":lock", "1", nx=True, ex=int(wait)):
                 try:
                     return await self._fetch(account, key)
@@ -150,10 +150,7 @@ class TokenCache:
         """Forget a token Daraja refused (only if nobody replaced it meanwhile)."""
         key = self._key(account)
         current = await self.redis.get(key)
-        if (
-            current is not None
-            and (current.decode() if isinstance(current, bytes) else current) == token
-        ):
+        if current is not None and _text(current) == token:
             await self.redis.delete(key)
 
     async def _fetch(self, account: Account, key: str) -> str:
@@ -175,6 +172,11 @@ class TokenCache:
         lifetime = int(str(body.get("expires_in", 3599)))  # documented as number and as string
         await self.redis.set(key, body["access_token"], ex=max(lifetime - TOKEN_MARGIN, 1))
         return str(body["access_token"])
+
+
+def _text(value: bytes | str) -> str:
+    """Redis answers bytes or str depending on the client's decode_responses."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

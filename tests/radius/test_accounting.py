@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.radius.conftest import make_isp, random_code, sql
 from tests.radius.radclient import accounting_request, send
 
@@ -97,14 +99,15 @@ def acct_ok(isp: dict, request: dict, src: str | None = None) -> None:
     assert reply.code == "Accounting-Response"
 
 
-async def test_accounting_on_closes_only_that_routers_open_sessions(new_address):
+@pytest.mark.parametrize("status", ["Accounting-On", "Accounting-Off"])
+async def test_accounting_on_or_off_closes_only_that_routers_open_sessions(new_address, status):
     code = random_code()
     isp = await make_isp(address=new_address(), codes=[code])
     other_isp = await make_isp(address=new_address(), codes=[code])
     acct_ok(isp, acct(code, "Start", session_id="a1"))
     acct_ok(other_isp, acct(code, "Start", session_id="a1"))
 
-    acct_ok(isp, {"Acct-Status-Type": "Accounting-On", "NAS-Identifier": "MikroTik"})
+    acct_ok(isp, {"Acct-Status-Type": status, "NAS-Identifier": "MikroTik"})
 
     [mine] = await sessions(isp["tenant_id"])
     assert (mine["open"], mine["cause"]) == (False, "NAS-Reboot")
