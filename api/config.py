@@ -6,9 +6,18 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.netaddr import networks
+
+# Safaricom's published callback source addresses (developer portal "Callback and IP
+# Whitelisting"), plus two older ones still seen in practice.
+SAFARICOM_CALLBACK_IPS = (
+    "196.201.214.200,196.201.214.206,196.201.213.114,196.201.214.207,196.201.214.208,"
+    "196.201.213.44,196.201.212.127,196.201.212.138,196.201.212.129,196.201.212.136,"
+    "196.201.212.74,196.201.212.69,196.201.212.128,196.201.212.132"
+)
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 (refused outside development)
 
 
@@ -39,6 +48,51 @@ class Settings(BaseSettings):
         description="Daraja base URL for every ISP (the fake Daraja in dev and test); unset: "
         "each ISP's own environment (sandbox or production host).",
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL at which Daraja reaches this API (callback URLs are built on it); "
+        "HTTPS in production.",
+    )
+    callback_allowlist: str = Field(
+        SAFARICOM_CALLBACK_IPS,
+        description="Comma-separated addresses/networks Daraja callbacks may come from "
+        "(Safaricom's published list by default).",
+    )
+    callback_ip_check: Literal["enforce", "log"] = Field(
+        "enforce",
+        description="enforce: callbacks from other addresses grant nothing; log: they are only "
+        "flagged in the payment log.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses/networks of reverse proxies whose "
+        "X-Forwarded-For is believed (callback allowlist, login limits, audit).",
+    )
+    stk_debounce: timedelta = Field(
+        timedelta(seconds=60),
+        description="A repeat purchase from a phone with a push this recent and still open "
+        "gets that push back instead of a new prompt.",
+    )
+    stk_pushes_per_phone: int = Field(
+        5, description="Most STK pushes to one phone per stk_push_window (prompt spam guard)."
+    )
+    stk_push_window: timedelta = Field(timedelta(minutes=10), description="See above.")
+    stk_query_after: timedelta = Field(
+        timedelta(seconds=30),
+        description="How long a push waits for its callback before the worker asks STK Query.",
+    )
+    stk_query_interval: timedelta = Field(
+        timedelta(seconds=15), description="Between STK Query attempts for one push."
+    )
+    stk_give_up_after: timedelta = Field(
+        timedelta(minutes=10),
+        description="A push still unanswered this long is shown as failed; a later success "
+        "callback still grants.",
+    )
+    claim_max_failures: int = Field(
+        5, description="Wrong M-Pesa codes per client IP per claim_window before a lockout."
+    )
+    claim_window: timedelta = Field(timedelta(minutes=15), description="See above.")
     base_domain: str = Field("mnetifi.com", description="ISPs live on <slug>.<base_domain>.")
     radius_host: str = Field("127.0.0.1", description="FreeRADIUS address, for health checks.")
     radius_auth_port: int = Field(1812, description="FreeRADIUS authentication port.")
@@ -59,6 +113,12 @@ class Settings(BaseSettings):
     voucher_batch_max: int = Field(
         10_000, description="Most vouchers one generation call may create."
     )
+
+    @field_validator("callback_allowlist", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        networks(value)  # raises ValueError naming the bad entry
+        return value
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:

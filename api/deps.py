@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.config import get_settings
 from api.db import get_session
+from api.netaddr import client_address
 
 # scope="function": commit (or roll back) before the response is sent, so a failed commit is
 # reported to the client and a 2xx means the data is there.
@@ -17,12 +18,11 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def client_ip(request: Request) -> str | None:
-    """The peer address if it is an IP (the audit column is INET); None otherwise."""
-    host = request.client.host if request.client else None
-    try:
-        return str(ipaddress.ip_address(host)) if host else None
-    except ValueError:
-        return None
+    """The client's address (through trusted proxies, see api.netaddr); None if the peer is not
+    an IP (the audit column is INET)."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(peer, forwarded, get_settings().trusted_proxies)
 
 
 ClientIP = Annotated[str | None, Depends(client_ip)]

@@ -14,6 +14,8 @@ from api.db import get_engine
 from api.errors import install_error_handlers
 from api.health import health
 from api.metrics import MetricsMiddleware
+from api.payments.hooks import router as hooks_router
+from api.payments.portal import router as portal_router
 from api.payments.router import router as payments_router
 from api.plans.router import router as plans_router
 from api.routers.router import router as routers_router
@@ -48,6 +50,8 @@ def create_app() -> FastAPI:
         sessions_router,
         settings_router,
         payments_router,
+        portal_router,
+        hooks_router,
     ):
         app.include_router(router)
 

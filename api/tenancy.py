@@ -45,12 +45,14 @@ _ALL = _READ | {
     "vouchers:write",
     "settings:read",
     "settings:write",
+    "payments:read",
 }
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset(_ALL),
     "admin": frozenset(_ALL),
     "tech": frozenset(_READ | {"routers:write"}),
-    "support": frozenset(_READ | {"vouchers:generate"}),
+    # Support answers "I paid but I'm not online": they see payments, not the M-Pesa account.
+    "support": frozenset(_READ | {"vouchers:generate", "payments:read"}),
 }
 
 

@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
+from api.payments.verify import repair_events, verify_due
 from api.sessions.tasks import close_stale_sessions
 
 
@@ -27,4 +28,7 @@ class WorkerSettings:
         cron(heartbeat, second=0, run_at_startup=True, unique=True),
         # Every minute, half a minute after the heartbeat.
         cron(close_stale_sessions, second=30, run_at_startup=True, unique=True),
+        # Pushes without an answer are asked about through STK Query (every 10 s).
+        cron(verify_due, second={0, 10, 20, 30, 40, 50}, unique=True),
+        cron(repair_events, second=45, unique=True),
     ]

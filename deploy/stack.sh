@@ -169,6 +169,12 @@ app_key() {
 }
 
 write_env() {
+  # Callbacks come from the fake Daraja on loopback; Safaricom's own list stays in. The test
+  # profile plays a reverse proxy at 127.0.0.3 (tests/test_payment_hooks.py).
+  local safaricom
+  safaricom=$(cd "$ROOT" && "$PY" -c 'from api.config import SAFARICOM_CALLBACK_IPS as s; print(s)')
+  CALLBACK_ALLOWLIST="127.0.0.1,$safaricom"
+  TRUSTED_PROXIES=$( [ "$PROFILE" = test ] && echo 127.0.0.3 || echo "" )
   umask 077
   cat >"$RUN/env" <<EOF
 export MNETIFI_ENVIRONMENT=$( [ "$PROFILE" = test ] && echo test || echo development )
@@ -182,6 +188,9 @@ export MNETIFI_RADIUS_STATUS_SECRET=$(status_secret)
 export MNETIFI_RADIUS_STATUS_SOURCE=$STATUS_CLIENT_IP
 export MNETIFI_API_URL=http://127.0.0.1:$API_PORT
 export MNETIFI_DARAJA_URL=http://127.0.0.1:$DARAJA_PORT
+export MNETIFI_PUBLIC_URL=http://127.0.0.1:$API_PORT
+export MNETIFI_CALLBACK_ALLOWLIST=$CALLBACK_ALLOWLIST
+export MNETIFI_TRUSTED_PROXIES=$TRUSTED_PROXIES
 export MNETIFI_RUN_DIR=$RUN
 export PATH=$VENV/bin:\$PATH
 EOF
@@ -206,7 +215,7 @@ start_app() {
   stop_pid worker "$RUN/worker.pid"
   log "starting API on http://127.0.0.1:$API_PORT and the worker"
   (cd "$ROOT" && . "$RUN/env" && exec setsid "$VENV/bin/uvicorn" api.main:app --host 127.0.0.1 \
-     --port "$API_PORT" --proxy-headers >"$RUN/api.log" 2>&1 </dev/null) & echo $! >"$RUN/api.pid"
+     --port "$API_PORT" --no-proxy-headers >"$RUN/api.log" 2>&1 </dev/null) & echo $! >"$RUN/api.pid"
   (cd "$ROOT" && . "$RUN/env" && exec setsid "$VENV/bin/arq" api.worker.WorkerSettings \
      >"$RUN/worker.log" 2>&1 </dev/null) & echo $! >"$RUN/worker.pid"
   for _ in $(seq 100); do

@@ -29,6 +29,10 @@ EXPECTED_TABLES = {
     "radpostauth",
     "voucher_device",
     "payment_settings",
+    "stk_request",
+    "payment",
+    "payment_grant",
+    "payment_event",
 }
 
 

@@ -1,6 +1,6 @@
 from api.models.base import Base
 from api.models.network import Plan, Router, Voucher, VoucherDevice
-from api.models.payments import PaymentSettings
+from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.radius import (
     RadAcct,
     RadCheck,
@@ -15,6 +15,9 @@ from api.models.tenancy import AuditEvent, StaffUser, Tenant
 __all__ = [
     "AuditEvent",
     "Base",
+    "Payment",
+    "PaymentEvent",
+    "PaymentGrant",
     "PaymentSettings",
     "Plan",
     "RadAcct",
@@ -26,6 +29,7 @@ __all__ = [
     "RadUserGroup",
     "Router",
     "StaffUser",
+    "StkRequest",
     "Tenant",
     "Voucher",
     "VoucherDevice",

@@ -102,6 +102,9 @@ class Voucher(Base):
     first_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "payment": sold through M-Pesa (its payment_grant says which payment); "batch": printed.
+    source: Mapped[str] = mapped_column(Text, server_default="batch")
+    phone: Mapped[str | None] = mapped_column(Text)  # the buyer's, for a sold voucher
 
 
 class VoucherDevice(Base):

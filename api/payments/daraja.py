@@ -25,6 +25,7 @@ HOSTS = {
 NAIROBI = timezone(timedelta(hours=3), "EAT")  # no daylight saving
 MAX_AMOUNT = 250_000  # KES per transaction
 TOKEN_MARGIN = 60  # seconds before expiry a token counts as expired
+PENDING = "500.001.1001"  # STK Query while the customer has not answered yet
 INVALID_TOKEN = "404.001.03"  # noqa: S105 (Daraja's error code, not a secret)
 _PHONE = re.compile(r"^(?:\+?254|0)?([17]\d{8})$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ]")
@@ -221,3 +222,17 @@ class Client:
         return await self.post(
             "/mpesa/stkpush/v1/processrequest", stk_push_body(self.account, **kwargs)
         )
+
+    async def stk_query(
+        self, checkout_request_id: str, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """M-Pesa Express Query. While the prompt is open Daraja answers an error
+        (500.001.1001, "being processed"): the caller treats that as pending, not failure."""
+        stamp = timestamp(now)
+        body = {
+            "BusinessShortCode": self.account.shortcode,
+            "Password": stk_password(self.account.shortcode, self.account.passkey, stamp),
+            "Timestamp": stamp,
+            "CheckoutRequestID": checkout_request_id,
+        }
+        return await self.post("/mpesa/stkpushquery/v1/query", body)

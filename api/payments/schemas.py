@@ -50,3 +50,28 @@ class PaymentSettingsOut(BaseModel):
     has_consumer_secret: bool
     has_passkey: bool
     has_initiator_password: bool
+
+
+class PurchaseIn(BaseModel):
+    """A customer buying a package from the portal (no account needed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: int = Field(ge=1, le=2_147_483_647)
+    phone: str = Field(min_length=9, max_length=20, description="07.., 01.., +2547.., 2541..")
+    voucher_code: str | None = Field(
+        None, max_length=8, pattern=r"^[A-Za-z0-9]{6,8}$",
+        description="Buying more time on this voucher (extends it while it is live).",
+    )  # fmt: skip
+    client_mac: str | None = Field(
+        None, pattern=r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$", description="From the router."
+    )
+
+
+class ClaimIn(BaseModel):
+    """'Already paid? Enter your M-Pesa code': a till (or held) payment turned into a package."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receipt: str = Field(min_length=1, max_length=20, description="The M-Pesa code in the SMS.")
+    plan_id: int = Field(ge=1, le=2_147_483_647)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,10 +28,24 @@ def _out(row: PaymentSettings) -> PaymentSettingsOut:
     )
 
 
-async def _get(session: AsyncSession, tenant_id: int) -> PaymentSettings | None:
+async def settings_row(session: AsyncSession, tenant_id: int) -> PaymentSettings | None:
     return await session.scalar(
         select(PaymentSettings).where(PaymentSettings.tenant_id == tenant_id)
     )
+
+
+_get = settings_row
+CALLBACK_KINDS = ("stk", "c2b/validate", "c2b/confirm")
+
+
+def callback_url(tenant_id: int, token_enc: str | None, kind: str) -> str:
+    """Where Daraja posts this ISP's results. The path names no "mpesa" or "query" (Daraja
+    refuses such URLs); the token is the ISP's secret, compared in constant time."""
+    if token_enc is None:
+        raise ValueError("this ISP has no callback token yet; save its M-Pesa settings")
+    assert kind in CALLBACK_KINDS  # noqa: S101
+    base = config.get_settings().public_url.rstrip("/")
+    return f"{base}/hooks/{tenant_id}/{crypto.decrypt(token_enc)}/{kind}"
 
 
 async def get_settings(session: AsyncSession, principal: Principal) -> PaymentSettingsOut:
@@ -50,6 +66,8 @@ async def save_settings(
             raise BadRequest(f"the first save needs {', '.join(missing)}")
         row = PaymentSettings(tenant_id=principal.tenant_id)
         session.add(row)
+    if row.callback_token_enc is None:
+        row.callback_token_enc = crypto.encrypt(secrets.token_urlsafe(32))
     for field in PLAIN:
         setattr(row, field, getattr(data, field))
     changed_secrets = []
@@ -69,7 +87,7 @@ async def rotate_secrets(session: AsyncSession) -> int:
     """Re-encrypts every stored secret under the newest key; returns how many rows."""
     rows = (await session.scalars(select(PaymentSettings).with_for_update())).all()
     for row in rows:
-        for name in SECRETS:
+        for name in (*SECRETS, "callback_token"):
             token = getattr(row, f"{name}_enc")
             if token is not None:
                 setattr(row, f"{name}_enc", crypto.reencrypt(token))

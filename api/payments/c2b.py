@@ -1,0 +1,299 @@
+"""C2B: payments a customer makes from the M-Pesa menu to the ISP's paybill or till.
+
+Paybill payments name an account: our STK reference (the C2B echo of a push), a voucher code
+(a top-up) or a phone number (a new voucher for that phone); those grant at once. Till payments
+name nothing and show a masked phone, so the customer claims them on the portal with the M-Pesa
+code from their SMS. Money that buys nothing we sell is kept as "held" for the ISP to resolve;
+a confirmation is never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import audit, config
+from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooManyRequests
+from api.models import PaymentSettings
+from api.payments import grants, stk, wire
+from api.payments.daraja import Client, DarajaError, TokenCache, base_url, normalize_phone
+from api.payments.service import account, callback_url, settings_row
+from api.security import get_redis
+from api.tenancy import Principal
+
+INVALID_ACCOUNT = ("C2B00012", "Rejected: unknown account number")
+INVALID_AMOUNT = ("C2B00013", "Rejected: no package costs this amount")
+INVALID_SHORTCODE = ("C2B00015", "Rejected: not this business's number")
+ACCEPTED = ("0", "Accepted")
+
+
+@dataclass
+class Target:
+    kind: str  # stk | voucher | phone | till | unknown
+    plan: RowMapping | None = None
+    request: RowMapping | None = None
+    voucher: RowMapping | None = None
+    phone: str | None = None
+    note: str | None = None
+
+
+def shortcodes(row: PaymentSettings) -> set[str]:
+    return {c for c in (row.shortcode, row.till_number, row.c2b_shortcode) if c}
+
+
+async def _plan_by_amount(
+    session: AsyncSession, tenant_id: int, amount: Decimal, prefer: int | None = None
+) -> tuple[RowMapping | None, str | None]:
+    plans = await grants.plans_priced(session, tenant_id, amount)
+    for plan in plans:
+        if plan["id"] == prefer:
+            return plan, None
+    if len(plans) == 1:
+        return plans[0], None
+    if not plans:
+        return None, f"no package costs {amount}"
+    return None, f"{len(plans)} packages cost {amount}; the customer must choose one"
+
+
+async def resolve(
+    session: AsyncSession, tenant_id: int, payment: wire.C2BPayment, *, lock: bool
+) -> Target:
+    """What a C2B payment pays for, from its account number and amount."""
+    ref = payment.bill_ref.strip().upper()
+    if not ref:
+        plan, note = await _plan_by_amount(session, tenant_id, payment.amount)
+        return Target("till", plan=plan, note=note)
+    if lock:
+        request = await stk.lock_request(session, tenant_id, reference=ref)
+    else:
+        result = await session.execute(
+            text("SELECT * FROM stk_request WHERE tenant_id = :t AND reference = :r"),
+            {"t": tenant_id, "r": ref},
+        )
+        request = result.mappings().first()
+    if request is not None:
+        plan = await grants.plan_for(session, tenant_id, request["plan_id"])
+        if payment.amount != Decimal(request["amount"]):
+            return Target("stk", request=request, note="amount differs from the push")
+        return Target("stk", plan=plan, request=request)
+    voucher = await session.execute(
+        text("SELECT id, code, plan_id FROM voucher WHERE tenant_id = :t AND code = :c"),
+        {"t": tenant_id, "c": ref},
+    )
+    found = voucher.mappings().first()
+    if found is not None:
+        plan, note = await _plan_by_amount(session, tenant_id, payment.amount, found["plan_id"])
+        live = None
+        if lock and plan is not None:
+            live = await grants.live_voucher(session, tenant_id, voucher_id=found["id"])
+        return Target("voucher", plan=plan, voucher=live, note=note)
+    try:
+        phone = normalize_phone(ref)
+    except ValueError:
+        return Target("unknown", note=f"account number {ref!r} is no voucher, phone or purchase")
+    plan, note = await _plan_by_amount(session, tenant_id, payment.amount)
+    return Target("phone", plan=plan, phone=phone, note=note)
+
+
+async def validate(
+    session: AsyncSession, tenant_id: int, row: PaymentSettings, payment: wire.C2BPayment
+) -> tuple[str, str]:
+    """Daraja's validation question (answer within ~8 s): may this payment go through?"""
+    if payment.shortcode not in shortcodes(row):
+        return INVALID_SHORTCODE
+    target = await resolve(session, tenant_id, payment, lock=False)
+    if target.kind == "unknown":
+        return INVALID_ACCOUNT
+    if target.plan is None:
+        return INVALID_AMOUNT
+    return ACCEPTED
+
+
+async def confirm(
+    session: AsyncSession, tenant_id: int, row: PaymentSettings, payment: wire.C2BPayment
+) -> stk.Outcome:
+    """Money has moved: record it once (by receipt) and grant what it bought, or hold it."""
+    existing = await session.scalar(
+        text("SELECT id FROM payment WHERE tenant_id = :t AND receipt = :r"),
+        {"t": tenant_id, "r": payment.receipt},
+    )
+    if existing is not None:
+        return stk.Outcome("duplicate", "receipt already recorded", existing)
+    if payment.shortcode not in shortcodes(row):
+        note = f"paid to {payment.shortcode}, not one of this ISP's numbers"
+        return await _record(session, tenant_id, row, payment, "held", note)
+    target = await resolve(session, tenant_id, payment, lock=True)
+    if target.kind == "stk" and target.request is not None and target.plan is not None:
+        outcome = await stk.settle_success(
+            session,
+            target.request,
+            receipt=payment.receipt,
+            amount=payment.amount,
+            phone=None,
+            paid_at=payment.paid_at,
+        )
+        if outcome.verdict != "mismatch":
+            return outcome
+        target.note = outcome.reason
+    if target.kind == "till" and target.plan is not None:
+        return await _record(session, tenant_id, row, payment, "unclaimed", None)
+    if target.plan is None or target.kind in ("unknown", "till", "stk"):
+        return await _record(session, tenant_id, row, payment, "held", target.note)
+    outcome = await _record(session, tenant_id, row, payment, "granted", None)
+    assert outcome.payment_id is not None  # noqa: S101
+    await grants.grant(
+        session,
+        payment_id=outcome.payment_id,
+        amount=payment.amount,
+        plan=target.plan,
+        extend=target.voucher,
+        phone=target.phone,
+    )
+    return outcome
+
+
+async def _record(
+    session: AsyncSession,
+    tenant_id: int,
+    row: PaymentSettings,
+    payment: wire.C2BPayment,
+    status: str,
+    note: str | None,
+) -> stk.Outcome:
+    payment_id = await session.scalar(
+        text("""
+            INSERT INTO payment (tenant_id, source, receipt, amount, currency, phone,
+                                 account_reference, shortcode, paid_at, status, note)
+            VALUES (:t, 'c2b', :receipt, :amount, :currency, :phone, :ref, :shortcode, :paid_at,
+                    :status, :note)
+            ON CONFLICT (tenant_id, receipt) DO NOTHING
+            RETURNING id"""),
+        {
+            "t": tenant_id,
+            "receipt": payment.receipt,
+            "amount": payment.amount,
+            "currency": row.currency,
+            "phone": payment.phone or None,
+            "ref": payment.bill_ref or None,
+            "shortcode": payment.shortcode,
+            "paid_at": payment.paid_at,
+            "status": status,
+            "note": note,
+        },
+    )
+    if payment_id is None:
+        return stk.Outcome("duplicate", "receipt already recorded")
+    verdict_note = None if status == "granted" else f"{status}: {note or 'awaiting its claim'}"
+    return stk.Outcome("ok", verdict_note, payment_id)
+
+
+# ------------------------------------------------------------------ claims on the portal
+
+
+def _claim_key(tenant_id: int, ip: str | None) -> str:
+    return f"claim:failures:{tenant_id}:{ip or '-'}"
+
+
+async def claim(
+    session: AsyncSession, tenant_id: int, receipt_text: str, plan_id: int, ip: str | None
+) -> dict[str, object]:
+    """ "Already paid? Enter your M-Pesa code": turns an unclaimed (till) or held payment into
+    the chosen package, once. Wrong codes count against the client address."""
+    settings = config.get_settings()
+    redis = get_redis()
+    key = _claim_key(tenant_id, ip)
+    failures = int(await redis.get(key) or 0)
+    if failures >= settings.claim_max_failures:
+        ttl = await redis.ttl(key)
+        raise TooManyRequests("Too many wrong M-Pesa codes; wait and try again", retry_after=ttl)
+    try:
+        receipt = wire.receipt(receipt_text, "M-Pesa code")
+    except wire.Malformed:
+        await _fail(key, settings.claim_window.total_seconds())
+        raise BadRequest(
+            "That is not an M-Pesa code (10 letters and digits, e.g. SKL4XYZ12A)"
+        ) from None
+    result = await session.execute(
+        text("SELECT * FROM payment WHERE tenant_id = :t AND receipt = :r FOR UPDATE"),
+        {"t": tenant_id, "r": receipt},
+    )
+    payment = result.mappings().first()
+    if payment is None:
+        await _fail(key, settings.claim_window.total_seconds())
+        raise NotFound(
+            "We have not received a payment with this code yet. Check it, or try again in a minute"
+        )
+    if payment["status"] == "granted":
+        raise Conflict("This M-Pesa code has already been used for a voucher")
+    plan = await grants.plan_for(session, tenant_id, plan_id)
+    if plan is None or not plan["active"]:
+        raise NotFound("No such package")
+    if Decimal(plan["price"]) != payment["amount"]:
+        raise BadRequest(
+            f"This payment was {payment['currency']} {payment['amount']:.0f}; choose the "
+            "package with that price"
+        )
+    await session.execute(
+        text("UPDATE payment SET status = 'granted', note = NULL WHERE id = :id"),
+        {"id": payment["id"]},
+    )
+    granted = await grants.grant(
+        session, payment_id=payment["id"], amount=payment["amount"], plan=plan
+    )
+    await redis.delete(key)
+    return {
+        "status": "paid",
+        "receipt": receipt,
+        "amount": payment["amount"],
+        "currency": payment["currency"],
+        "plan_id": plan["id"],
+        "voucher": {"code": granted.code, "extended": False},
+    }
+
+
+async def _fail(key: str, window: float) -> None:
+    async with get_redis().pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, ex=int(window), nx=True)
+        pipe.incr(key)
+        await pipe.execute()
+
+
+# ------------------------------------------------------------------ URL registration
+
+
+async def register_urls(
+    session: AsyncSession, principal: Principal, ip: str | None = None
+) -> dict[str, object]:
+    """Registers this ISP's validation and confirmation URLs with Daraja (ResponseType
+    Completed: if our validation cannot be reached, M-Pesa completes the payment and the
+    confirmation still records it)."""
+    row = await settings_row(session, principal.tenant_id)
+    if row is None:
+        raise NotFound("M-Pesa is not set up yet")
+    shortcode = row.c2b_shortcode or row.till_number or row.shortcode
+    body = {
+        "ShortCode": shortcode,
+        "ResponseType": "Completed",
+        "ConfirmationURL": callback_url(row.tenant_id, row.callback_token_enc, "c2b/confirm"),
+        "ValidationURL": callback_url(row.tenant_id, row.callback_token_enc, "c2b/validate"),
+    }
+    url = base_url(row.environment, config.get_settings().daraja_url)
+    async with httpx.AsyncClient(timeout=15) as http:
+        try:
+            answer = await Client(TokenCache(get_redis(), http, url), account(row)).post(
+                f"/mpesa/c2b/{row.c2b_api_version}/registerurl", body
+            )
+        except DarajaError as exc:
+            if exc.status is None or exc.status >= 500 and "already" not in str(exc).lower():
+                raise ServiceUnavailable(f"Daraja did not register the URLs: {exc}") from exc
+            raise BadRequest(f"Daraja refused the registration: {exc}") from exc
+    row.c2b_registered_at = await session.scalar(text("SELECT now()"))
+    await audit.record(
+        session, principal, "payments.c2b.register", "tenant", principal.tenant_id,
+        {"shortcode": shortcode, "api_version": row.c2b_api_version}, ip,
+    )  # fmt: skip
+    return {"status": "registered", "shortcode": shortcode, "response": answer}

@@ -1,0 +1,96 @@
+"""The customer's side of paying, on the ISP's own address (<isp>.<base_domain>): start a
+purchase, watch it live (Server-Sent Events), or claim a payment made from the M-Pesa menu.
+Nobody logs in here; the purchase id (a random UUID) is the customer's handle on it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from api.db import unit_of_work
+from api.deps import ClientIP
+from api.errors import NotFound
+from api.payments import c2b, stk
+from api.payments.schemas import ClaimIn, PurchaseIn
+from api.security import get_redis
+from api.tenancy import subdomain_slug
+
+router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
+STREAM_LIMIT = 600.0  # seconds a status stream stays open
+POLL = 2.0  # seconds between database reads when no announcement comes
+HEARTBEAT = 15.0
+
+
+async def portal_tenant(request: Request) -> int:
+    tenant = await stk.tenant_for(subdomain_slug(request))
+    return int(tenant["id"])
+
+
+TenantId = Annotated[int, Depends(portal_tenant)]
+
+
+def _purchase_id(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise NotFound("No such purchase") from None
+
+
+@router.post("/purchases", status_code=202)
+async def start_purchase(body: PurchaseIn, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
+    """Sends the M-Pesa prompt to the phone; the answer comes on the status stream."""
+    public_id = await stk.start(
+        tenant_id,
+        plan_id=body.plan_id,
+        phone=body.phone,
+        voucher_code=body.voucher_code,
+        client_mac=body.client_mac,
+        client_ip=ip,
+    )
+    return await stk.status(tenant_id, public_id)
+
+
+@router.get("/purchases/{purchase_id}")
+async def purchase_status(purchase_id: str, tenant_id: TenantId) -> dict[str, Any]:
+    return await stk.status(tenant_id, _purchase_id(purchase_id))
+
+
+@router.get("/purchases/{purchase_id}/events")
+async def purchase_events(purchase_id: str, tenant_id: TenantId) -> StreamingResponse:
+    """`event: status` with the purchase each time it changes, until it is paid or failed."""
+    public_id = _purchase_id(purchase_id)
+    first = await stk.status(tenant_id, public_id)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[str]:
+        pubsub = get_redis().pubsub()
+        await pubsub.subscribe(stk.channel(public_id))
+        try:
+            current, loop = first, asyncio.get_running_loop()
+            yield stk.sse("status", current)
+            deadline, beat = loop.time() + STREAM_LIMIT, loop.time() + HEARTBEAT
+            while current["status"] == "pending" and loop.time() < deadline:
+                await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
+                latest = await stk.status(tenant_id, public_id)
+                if latest != current:
+                    current = latest
+                    yield stk.sse("status", current)
+                elif loop.time() > beat:
+                    yield ": still waiting\n\n"
+                    beat = loop.time() + HEARTBEAT
+        finally:
+            await pubsub.unsubscribe()
+            await pubsub.aclose()
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.post("/claims")
+async def claim_payment(body: ClaimIn, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
+    async with unit_of_work() as session:
+        return await c2b.claim(session, tenant_id, body.receipt, body.plan_id, ip)

@@ -1,0 +1,143 @@
+"""Verification and repair, run by the worker.
+
+Callbacks get lost, arrive late, or never come (sandbox especially). A push with no answer
+after `stk_query_after` is asked about through STK Query every `stk_query_interval`: "still
+being processed" means wait; a success grants (only a verified success does: a callback that
+passed the hook's checks, or Safaricom's own answer to our authenticated query); a failure
+fails it. After `stk_give_up_after` it shows as failed, and a late success still grants.
+A push paid on a callback's word is queried once more; a contradiction is recorded, never
+acted on (the sandbox is known to contradict real payments).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from api import config
+from api.db import unit_of_work
+from api.payments import hooks, stk
+from api.payments.daraja import PENDING, Client, DarajaError, TokenCache, base_url
+from api.payments.service import account, settings_row
+from api.security import get_redis
+
+log = logging.getLogger(__name__)
+
+
+async def _claim(limit: int) -> list[dict[str, Any]]:
+    """Takes the due pushes and moves their next query on, so another worker does not ask
+    about them at the same time."""
+    settings = config.get_settings()
+    async with unit_of_work() as session:
+        result = await session.execute(
+            text("""
+                UPDATE stk_request r
+                   SET next_query_at = now() + CAST(:interval AS interval),
+                       query_attempts = query_attempts + 1
+                  FROM (SELECT id FROM stk_request
+                         WHERE next_query_at <= now() AND checkout_request_id IS NOT NULL
+                         ORDER BY next_query_at LIMIT :limit
+                           FOR UPDATE SKIP LOCKED) due
+                 WHERE r.id = due.id
+             RETURNING r.id, r.tenant_id, r.checkout_request_id, r.status, r.created_at,
+                       r.public_id"""),
+            {"interval": settings.stk_query_interval, "limit": limit},
+        )
+        return [dict(row) for row in result.mappings()]
+
+
+async def verify_due(ctx: dict[str, Any] | None = None, *, limit: int = 50) -> dict[str, int]:
+    """One pass over the due pushes; returns what it saw (for logs and tests)."""
+    counts: Counter[str] = Counter()
+    due = await _claim(limit)
+    if not due:
+        return {}
+    settings = config.get_settings()
+    async with httpx.AsyncClient(timeout=15) as http:
+        for item in due:
+            counts[await _verify_one(http, settings, item)] += 1
+    log.info("STK verification: %s", dict(counts))
+    return dict(counts)
+
+
+async def _verify_one(
+    http: httpx.AsyncClient, settings: config.Settings, item: dict[str, Any]
+) -> str:
+    async with unit_of_work() as session:
+        row = await settings_row(session, item["tenant_id"])
+    if row is None:
+        return "no_account"
+    url = base_url(row.environment, settings.daraja_url)
+    client = Client(TokenCache(get_redis(), http, url), account(row))
+    try:
+        answer = await client.stk_query(item["checkout_request_id"])
+        code, desc = str(answer.get("ResultCode", "")), str(answer.get("ResultDesc", ""))
+    except DarajaError as exc:
+        if exc.code != PENDING:
+            log.warning("STK query for %s failed: %s", item["checkout_request_id"], exc)
+        age = datetime.now(UTC) - item["created_at"]
+        if item["status"] == "pending" and age > settings.stk_give_up_after:
+            await _settle(item, "no_answer", "No answer from M-Pesa in time")
+            return "gave_up"
+        return "pending" if exc.code == PENDING else "error"
+    if not code:
+        return "error"
+    return await _settle(item, code, desc)
+
+
+async def _settle(item: dict[str, Any], code: str, desc: str) -> str:
+    async with unit_of_work() as session:
+        req = await stk.lock_request(session, item["tenant_id"], request_id=item["id"])
+        if req is None:
+            return "gone"
+        was = req["status"]
+        if code != "no_answer":
+            await session.execute(
+                text("UPDATE stk_request SET query_result_code = :code WHERE id = :id"),
+                {"code": code, "id": req["id"]},
+            )
+        if was == "paid":
+            # The confirmation query of a paid push: record what it said, never revoke.
+            await session.execute(
+                text("UPDATE stk_request SET next_query_at = NULL WHERE id = :id"),
+                {"id": req["id"]},
+            )
+            if code != "0":
+                log.warning(
+                    "tenant %s: STK Query says %s for paid purchase %s (kept paid)",
+                    req["tenant_id"], code, req["public_id"],
+                )  # fmt: skip
+                return "contradicted"
+            return "confirmed"
+        if code == "0":
+            outcome = await stk.settle_success(
+                session, req, receipt=None, amount=None, phone=None, paid_at=None
+            )
+            result = "paid" if outcome.verdict == "ok" else outcome.verdict
+        else:
+            await stk.settle_failure(session, req, code, desc)
+            result = "failed"
+    await stk.announce(str(item["public_id"]))
+    return result
+
+
+async def repair_events(ctx: dict[str, Any] | None = None, *, older_than: float = 60) -> int:
+    """Finishes events stored at the door but never judged (the process died in between)."""
+    async with unit_of_work() as session:
+        ids = (
+            await session.scalars(
+                text("""SELECT id FROM payment_event
+                         WHERE verdict = 'received'
+                           AND received_at < now() - make_interval(secs => :age)
+                         ORDER BY id LIMIT 200"""),
+                {"age": older_than},
+            )
+        ).all()
+    for event_id in ids:
+        await hooks.judge(event_id)
+    return len(ids)
