@@ -18,7 +18,9 @@ from api import crypto
 from api.config import get_settings
 from api.db import get_engine, unit_of_work
 from api.errors import AppError
+from api.payments import ledger
 from api.payments import service as payments_service
+from api.payments.schemas import PaymentSettingsIn
 from api.plans import service as plans_service
 from api.plans.schemas import PlanCreate
 from api.plans.units import parse_duration, parse_rate, parse_size
@@ -188,6 +190,57 @@ async def secrets_derived_key(session: AsyncSession, args: argparse.Namespace) -
     return [crypto.derived_key(get_settings().secret_key.get_secret_value()).decode()]
 
 
+class Failed(Exception):
+    """A command that ran but found a problem: its lines are printed, the exit status is 1."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+async def payments_check(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    """The money invariant, for one ISP or all of them; exit 1 if anything breaks it."""
+    tenant_id = (await _principal(session, args.tenant)).tenant_id if args.tenant else None
+    report = await ledger.check(session, tenant_id)
+    counts, pending = report["counts"], report["pending_money"]
+    lines = [
+        f"payments: {counts['payments']}",  # type: ignore[index]
+        f"grants: {counts['grants']}",  # type: ignore[index]
+        *(f"{name} (not a violation): {n}" for name, n in pending.items()),  # type: ignore[attr-defined]
+    ]
+    for name, ids in report["violations"].items():  # type: ignore[attr-defined]
+        lines.append(
+            f"{name}: {len(ids)}" + (f" (ids {', '.join(map(str, ids[:20]))})" if ids else "")
+        )
+    lines.append(f"violations: {report['total']}")
+    if report["total"]:
+        raise Failed(lines)
+    return lines
+
+
+async def payments_account(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    """Sets an ISP's M-Pesa account; the secrets come from DARAJA_CONSUMER_KEY,
+    DARAJA_CONSUMER_SECRET and DARAJA_PASSKEY (never the command line, which others can see)."""
+    principal = await _principal(session, args.tenant)
+    secrets_in = {
+        "consumer_key": os.environ.get("DARAJA_CONSUMER_KEY"),
+        "consumer_secret": os.environ.get("DARAJA_CONSUMER_SECRET"),
+        "passkey": os.environ.get("DARAJA_PASSKEY"),
+    }
+    data = PaymentSettingsIn.model_validate(
+        {
+            "environment": args.environment,
+            "account_type": args.account_type,
+            "shortcode": args.shortcode,
+            "till_number": args.till_number,
+            "c2b_shortcode": args.c2b_shortcode,
+        }
+        | {k: v for k, v in secrets_in.items() if v}
+    )
+    saved = await payments_service.save_settings(session, principal, data)
+    return [f"{field}: {value}" for field, value in saved.model_dump().items()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnetifi", description=__doc__)
     groups = parser.add_subparsers(dest="group", required=True)
@@ -285,6 +338,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the key derived from MNETIFI_SECRET_KEY (used when no keys are set)",
     )
     p.set_defaults(run=secrets_derived_key)
+
+    payments = groups.add_parser("payments", help="money").add_subparsers(dest="cmd", required=True)
+    p = payments.add_parser(
+        "check",
+        help="money invariant: every payment granted exactly once, every grant paid "
+        "(exit 1 on any violation)",
+    )
+    p.add_argument("--tenant", help="one ISP's slug (default: all)")
+    p.set_defaults(run=payments_check)
+    p = payments.add_parser(
+        "account",
+        help="set an ISP's M-Pesa account (secrets from DARAJA_CONSUMER_KEY, "
+        "DARAJA_CONSUMER_SECRET, DARAJA_PASSKEY)",
+    )
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--environment", choices=["sandbox", "production"], default="sandbox")
+    p.add_argument("--account-type", choices=["paybill", "till"], default="paybill")
+    p.add_argument("--shortcode", required=True, help="paybill number, or a till's store number")
+    p.add_argument("--till-number")
+    p.add_argument("--c2b-shortcode")
+    p.set_defaults(run=payments_account)
     return parser
 
 
@@ -316,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc)
     except (SQLAlchemyError, OSError) as exc:
         message = f"database unavailable or failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    except Failed as exc:
+        print("\n".join(exc.lines))
+        return 1
     else:
         if lines:
             print("\n".join(lines))

@@ -248,6 +248,10 @@ seed_demo() {
     "$mn" plan add --tenant demo --name "1 Hour" --price 10 --duration 1h --up 2M --down 4M --devices 1 >/dev/null
     "$mn" plan add --tenant demo --name "1 Day" --price 50 --duration 1d --up 5M --down 10M --devices 2 --data 5GB >/dev/null
     "$mn" vouchers generate --tenant demo --plan "1 Hour" --count 10 >/dev/null
+    # M-Pesa through the fake Daraja's demo app, so the whole buy flow works locally.
+    DARAJA_CONSUMER_KEY=demo-consumer-key DARAJA_CONSUMER_SECRET=demo-consumer-secret \
+      DARAJA_PASSKEY=bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919 \
+      "$mn" payments account --tenant demo --shortcode 174379 >/dev/null
   fi
 }
 
@@ -266,6 +270,10 @@ mnetifi is up ($PROFILE stack)
   CLI          source $RUN/env && mnetifi --help
   Log a demo voucher in, as the demo router (127.0.0.1) would:
     printf 'User-Name = "$code"\\nUser-Password = "$code"\\nCalling-Station-Id = "AA:BB:CC:DD:EE:01"\\n' | radclient -x -- 127.0.0.1:$AUTH_PORT auth '$secret'
+  Buy a package by M-Pesa (the fake Daraja plays the phone and calls back), then watch it:
+    curl -s -H 'Host: demo.mnetifi.com' http://127.0.0.1:$API_PORT/api/v1/portal/plans
+    curl -s -H 'Host: demo.mnetifi.com' -H 'Content-Type: application/json' -d '{"plan_id": 1, "phone": "0712345678"}' http://127.0.0.1:$API_PORT/api/v1/portal/purchases
+    curl -sN -H 'Host: demo.mnetifi.com' http://127.0.0.1:$API_PORT/api/v1/portal/purchases/<id>/events
   Stop everything: deploy/stack.sh down
 EOF
 }

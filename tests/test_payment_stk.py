@@ -9,9 +9,12 @@ import json
 
 import pytest
 
-from api.payments import verify
+from api.db import unit_of_work
+from api.payments import ledger, verify
+from deploy.fakes.daraja_state import DEMO_STORE, DEMO_TILL, SANDBOX_SHORTCODE
 from tests.payshop import (
     buy,
+    events,
     fake,
     make_shop,
     money,
@@ -20,11 +23,29 @@ from tests.payshop import (
     wait_callbacks,
     wait_status,
 )
+from tests.radius.conftest import sql
 
 
 @pytest.fixture(autouse=True)
 async def _fresh_fake():
     await fake("POST", "reset")
+
+
+async def _due(public_id: str, **changes: str) -> None:
+    """Makes a purchase due for the verification worker now (optionally back-dating it)."""
+    sets = ", ".join(["next_query_at = now()", *(f"{k} = {v}" for k, v in changes.items())])
+    await sql(f"UPDATE stk_request SET {sets} WHERE public_id = CAST(:p AS uuid)", p=public_id)  # noqa: S608
+
+
+async def _pushes(msisdn: str) -> list[dict]:
+    """Pushes the fake accepted for this phone (a push refused for a stale token is retried)."""
+    return [
+        r
+        for r in await fake("GET", "requests")
+        if r["path"].endswith("/stkpush/v1/processrequest")
+        and r["status_code"] == 200
+        and (r.get("body") or {}).get("PhoneNumber") == msisdn
+    ]
 
 
 async def test_success_grants_one_new_voucher(client):
@@ -38,9 +59,323 @@ async def test_success_grants_one_new_voucher(client):
     code = paid["voucher"]["code"]
     assert len(code) == 8 and paid["voucher"]["extended"] is False
 
-    ledger = await money(shop.tenant_id)
-    assert len(ledger["payments"]) == 1 and len(ledger["grants"]) == 1
-    payment = ledger["payments"][0]
+    ledger_rows = await money(shop.tenant_id)
+    assert len(ledger_rows["payments"]) == 1 and len(ledger_rows["grants"]) == 1
+    payment = ledger_rows["payments"][0]
     assert payment["status"] == "granted" and payment["amount"] == 20
     assert payment["receipt"] == paid["receipt"] and payment["phone"] == msisdn
-    assert ledger["vouchers"][0]["code"] == code and ledger["vouchers"][0]["phone"] == msisdn
+    assert ledger_rows["vouchers"][0]["code"] == code
+    assert ledger_rows["vouchers"][0]["phone"] == msisdn
+    [event] = await events(shop.tenant_id)
+    assert (event["verdict"], event["kind"]) == ("ok", "stk_callback")
+    assert json.loads(event["body"])["Body"]["stkCallback"]["CheckoutRequestID"]
+
+
+async def test_paybill_push_is_what_daraja_expects(client):
+    shop = await make_shop(price=35)
+    msisdn = phone()
+    started = (await buy(client, shop, msisdn)).json()
+    [push] = await _pushes(msisdn)
+    body = push["body"]
+    assert body["TransactionType"] == "CustomerPayBillOnline"
+    assert body["BusinessShortCode"] == body["PartyB"] == SANDBOX_SHORTCODE
+    assert body["Amount"] == 35 and body["PartyA"] == msisdn
+    row = await purchase_row(started["id"])
+    assert body["AccountReference"] == row["reference"] and len(row["reference"]) <= 12
+    url = body["CallBackURL"].lower()
+    assert f"/hooks/{shop.tenant_id}/" in url and "mpesa" not in url and "query" not in url
+    assert shop.token.lower() in url
+
+
+async def test_till_push_carries_buy_goods_and_the_till(client):
+    shop = await make_shop(account_type="till", price=15)
+    msisdn = phone()
+    started = (await buy(client, shop, msisdn)).json()
+    [push] = await _pushes(msisdn)
+    body = push["body"]
+    assert body["TransactionType"] == "CustomerBuyGoodsOnline"
+    assert (body["BusinessShortCode"], body["PartyB"]) == (DEMO_STORE, DEMO_TILL)
+    await wait_status(client, shop, started["id"], "paid")
+
+
+@pytest.mark.parametrize(
+    ("magic", "code", "words"),
+    [
+        ("254700000001", "1032", "cancelled"),
+        ("254700000002", "1037", "could not reach your phone"),
+        ("254700000003", "2001", "PIN was wrong"),
+        ("254700000004", "1", "balance is not enough"),
+        ("254700000005", "SFC_IC0003", "set up wrongly"),
+    ],
+)
+async def test_failures_show_a_reason_and_grant_nothing(client, magic, code, words):
+    shop = await make_shop()
+    started = (await buy(client, shop, magic)).json()
+    failed = await wait_status(client, shop, started["id"], "failed")
+    assert failed["result_code"] == code and words in failed["reason"]
+    assert failed["voucher"] is None
+    ledger_rows = await money(shop.tenant_id)
+    assert ledger_rows["payments"] == [] and ledger_rows["grants"] == []
+    assert [e["verdict"] for e in await events(shop.tenant_id)] == ["ok"]
+
+
+async def test_a_cancelled_payment_can_be_retried_at_once(client):
+    shop = await make_shop()
+    msisdn = phone()
+    await fake("POST", "scenario", json={"phone": msisdn, "scenario": "user_cancel", "once": True})
+    first = (await buy(client, shop, msisdn)).json()
+    await wait_status(client, shop, first["id"], "failed")
+    second = (await buy(client, shop, msisdn)).json()
+    assert second["id"] != first["id"]
+    await wait_status(client, shop, second["id"], "paid")
+    assert len((await money(shop.tenant_id))["grants"]) == 1
+
+
+@pytest.mark.parametrize("magic", ["254700000006", "254700000007"])
+async def test_duplicate_callbacks_grant_once(client, magic):
+    """The fake delivers the success 3 times: one after the other, or all at once."""
+    shop = await make_shop()
+    started = (await buy(client, shop, magic)).json()
+    row = await purchase_row(started["id"])
+    delivered = await wait_callbacks(row["checkout_request_id"], 3)
+    assert all(d["status_code"] == 200 for d in delivered)
+    ledger_rows = await money(shop.tenant_id)
+    assert len(ledger_rows["payments"]) == 1
+    assert len(ledger_rows["grants"]) == 1 and len(ledger_rows["vouchers"]) == 1
+    verdicts = sorted(e["verdict"] for e in await events(shop.tenant_id))
+    assert verdicts == ["duplicate", "duplicate", "ok"]
+
+
+async def test_no_callback_is_settled_by_stk_query(client):
+    shop = await make_shop()
+    started = (await buy(client, shop, "254700000009")).json()
+    await asyncio.sleep(0.3)  # the fake completes the payment but never calls back
+    assert (await purchase_row(started["id"]))["status"] == "pending"
+    await _due(started["id"])
+    await verify.verify_due()
+    paid = await wait_status(client, shop, started["id"], "paid")
+    assert paid["voucher"]["code"]
+    [payment] = (await money(shop.tenant_id))["payments"]
+    assert payment["receipt"] is None and payment["stk_request_id"] is not None
+
+
+async def test_late_callback_after_query_grant_attaches_the_receipt_only(client):
+    shop = await make_shop()
+    started = (await buy(client, shop, "254700000008")).json()
+    await asyncio.sleep(0.3)
+    await _due(started["id"])
+    await verify.verify_due()
+    await wait_status(client, shop, started["id"], "paid")
+    row = await purchase_row(started["id"])
+    [late] = await wait_callbacks(row["checkout_request_id"], 1)  # about 3 s later
+    assert late["status_code"] == 200
+    ledger_rows = await money(shop.tenant_id)
+    assert len(ledger_rows["payments"]) == 1 and len(ledger_rows["grants"]) == 1
+    receipt = late["body"]["Body"]["stkCallback"]["CallbackMetadata"]["Item"][1]["Value"]
+    assert ledger_rows["payments"][0]["receipt"] == receipt
+    assert [e["verdict"] for e in await events(shop.tenant_id)] == ["duplicate"]
+
+
+async def test_pending_query_waits_and_a_callback_after_giving_up_still_grants(client):
+    shop = await make_shop()
+    msisdn = phone()
+    await fake(
+        "POST", "scenario",
+        json={"phone": msisdn, "scenario": "success", "params": {"delay_ms": 2500}},
+    )  # fmt: skip
+    started = (await buy(client, shop, msisdn)).json()
+    await _due(started["id"])
+    await verify.verify_due()  # "being processed": wait
+    assert (await purchase_row(started["id"]))["status"] == "pending"
+
+    await _due(started["id"], created_at="now() - interval '11 minutes'")
+    await verify.verify_due()  # still no answer, and older than stk_give_up_after
+    failed = await wait_status(client, shop, started["id"], "failed")
+    assert failed["result_code"] == "no_answer" and "M-Pesa code" in failed["reason"]
+
+    paid = await wait_status(client, shop, started["id"], "paid", wait=10)  # the late callback
+    assert paid["voucher"]["code"]
+    assert len((await money(shop.tenant_id))["grants"]) == 1
+
+
+async def test_a_query_contradicting_a_paid_callback_never_revokes(client):
+    shop = await make_shop()
+    started = (await buy(client, shop, "254700000010")).json()
+    paid = await wait_status(client, shop, started["id"], "paid")
+    await _due(started["id"])
+    assert (await verify.verify_due()).get("contradicted") == 1
+    row = await purchase_row(started["id"])
+    assert (row["status"], row["query_result_code"]) == ("paid", "1032")
+    again = await wait_status(client, shop, started["id"], "paid")
+    assert again["voucher"] == paid["voucher"]
+    async with unit_of_work() as session:
+        report = await ledger.check(session, shop.tenant_id)
+    assert report["total"] == 0 and report["pending_money"]["disputed"] == 1
+
+
+async def test_a_failure_callback_after_success_never_revokes(client):
+    shop = await make_shop()
+    started = (await buy(client, shop, phone())).json()
+    await wait_status(client, shop, started["id"], "paid")
+    row = await purchase_row(started["id"])
+    from tests.payshop import stk_body  # noqa: PLC0415
+
+    body = stk_body(row["checkout_request_id"], code=1032)
+    response = await client.post(shop.hook(), json=body)
+    assert response.status_code == 200
+    assert (await purchase_row(started["id"]))["status"] == "paid"
+    assert [e["verdict"] for e in await events(shop.tenant_id)][-1] == "duplicate"
+    assert len((await money(shop.tenant_id))["grants"]) == 1
+
+
+async def test_repeat_taps_get_the_open_push_back(client):
+    shop = await make_shop()
+    other_plan = (await sql(
+        "INSERT INTO plan (tenant_id, name, price, duration_seconds, upload_kbps, download_kbps) "
+        "VALUES (:t, 'other', 50, 7200, 1000, 1000) RETURNING id", t=shop.tenant_id,
+    ))[0]["id"]  # fmt: skip
+    msisdn = phone()
+    await fake(
+        "POST", "scenario",
+        json={"phone": msisdn, "scenario": "success", "params": {"delay_ms": 1500}},
+    )  # fmt: skip
+    first, second = await asyncio.gather(buy(client, shop, msisdn), buy(client, shop, msisdn))
+    codes = sorted([first.status_code, second.status_code])
+    # Both taps at once: one pushes, the other is told a push is on its way (or gets it back).
+    assert codes in ([202, 202], [202, 429]), (first.text, second.text)
+    third = await buy(client, shop, msisdn)
+    assert third.status_code == 202 and third.json()["id"] == first.json().get(
+        "id", third.json()["id"]
+    )
+    assert len(await _pushes(msisdn)) == 1
+    conflict = await buy(client, shop, msisdn, plan_id=other_plan)
+    assert conflict.status_code == 409 and "already open" in conflict.json()["detail"]
+    await wait_status(client, shop, third.json()["id"], "paid")
+
+
+async def test_pushes_to_one_phone_are_limited(client):
+    shop = await make_shop()
+    msisdn = phone()
+    await fake("POST", "scenario", json={"phone": msisdn, "scenario": "user_cancel"})
+    for _ in range(5):
+        started = (await buy(client, shop, msisdn)).json()
+        await wait_status(client, shop, started["id"], "failed")
+    response = await buy(client, shop, msisdn)
+    assert response.status_code == 429 and int(response.headers["retry-after"]) > 0
+    assert len(await _pushes(msisdn)) == 5
+
+
+async def test_repurchase_extends_the_live_voucher(client):
+    shop = await make_shop(duration_seconds=3600, data_quota_bytes=10**9)
+    msisdn = phone()
+    first = (await buy(client, shop, msisdn)).json()
+    code = (await wait_status(client, shop, first["id"], "paid"))["voucher"]["code"]
+    await sql(
+        "UPDATE voucher SET first_used_at = now(), expires_at = now() + interval '1 hour' "
+        "WHERE code = :c AND tenant_id = :t", c=code, t=shop.tenant_id,
+    )  # fmt: skip
+    before = (await sql("SELECT * FROM voucher WHERE code = :c", c=code))[0]
+
+    again = (await buy(client, shop, msisdn, voucher_code=code.lower())).json()
+    paid = await wait_status(client, shop, again["id"], "paid")
+    assert paid["voucher"] == {"code": code, "extended": True}
+    after = (await sql("SELECT * FROM voucher WHERE code = :c", c=code))[0]
+    assert after["duration_seconds"] == before["duration_seconds"] + 3600
+    assert (after["expires_at"] - before["expires_at"]).total_seconds() == 3600
+    assert after["data_quota_bytes"] == 2 * 10**9
+    rows = await money(shop.tenant_id)
+    assert [g["kind"] for g in rows["grants"]] == ["new", "extend"]
+    assert len(rows["payments"]) == 2 and len(rows["vouchers"]) == 1
+
+
+async def test_repurchase_of_an_expired_voucher_buys_a_new_one(client):
+    shop = await make_shop()
+    msisdn = phone()
+    first = (await buy(client, shop, msisdn)).json()
+    code = (await wait_status(client, shop, first["id"], "paid"))["voucher"]["code"]
+    await sql(
+        "UPDATE voucher SET first_used_at = now() - interval '2 hours', "
+        "expires_at = now() - interval '1 hour' WHERE code = :c", c=code,
+    )  # fmt: skip
+    again = (await buy(client, shop, msisdn, voucher_code=code)).json()
+    paid = await wait_status(client, shop, again["id"], "paid")
+    assert paid["voucher"]["code"] != code and paid["voucher"]["extended"] is False
+
+
+async def test_live_status_stream_reports_pending_then_paid(client):
+    shop = await make_shop()
+    msisdn = phone()
+    await fake(
+        "POST", "scenario",
+        json={"phone": msisdn, "scenario": "success", "params": {"delay_ms": 400}},
+    )  # fmt: skip
+    started = (await buy(client, shop, msisdn)).json()
+    seen = []
+    url = f"/api/v1/portal/purchases/{started['id']}/events"
+    async with client.stream("GET", url, headers=shop.host) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        assert stream.headers["cache-control"] == "no-store"
+        async for line in stream.aiter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+    assert [s["status"] for s in seen] == ["pending", "paid"]
+    assert seen[-1]["voucher"]["code"]
+
+
+async def test_live_status_stream_reports_the_failure_reason(client):
+    shop = await make_shop()
+    started = (await buy(client, shop, "254700000001")).json()
+    url = f"/api/v1/portal/purchases/{started['id']}/events"
+    async with client.stream("GET", url, headers=shop.host) as stream:
+        lines = [line async for line in stream.aiter_lines() if line.startswith("data: ")]
+    last = json.loads(lines[-1][6:])
+    assert last["status"] == "failed" and "cancelled" in last["reason"]
+
+
+async def test_a_refused_push_fails_with_a_reason_not_a_500(client):
+    shop = await make_shop()
+    await sql(
+        "UPDATE payment_settings SET shortcode = '999999' WHERE tenant_id = :t", t=shop.tenant_id
+    )  # Daraja does not know this shortcode: it refuses the push
+    started = await buy(client, shop, phone())
+    assert started.status_code == 202, started.text
+    failed = await wait_status(client, shop, started.json()["id"], "failed")
+    assert failed["result_code"] == "push_refused" and "did not accept" in failed["reason"]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "words"),
+    [
+        ({"phone": "12345"}, 422, ""),
+        ({"phone": "0812345678"}, 422, "Kenyan mobile"),
+        ({"plan_id": 2_000_000_000}, 404, "package"),
+        ({"voucher_code": "ZZZZZZ"}, 404, "voucher"),
+        ({"amount": 1}, 422, ""),
+    ],
+)
+async def test_bad_purchases_are_clear_4xx(client, change, status, words):
+    shop = await make_shop()
+    response = await buy(client, shop, phone(), **change)
+    assert response.status_code == status, response.text
+    assert words in response.text
+
+
+async def test_unknown_isp_and_isp_without_mpesa(client):
+    response = await client.post(
+        "/api/v1/portal/purchases",
+        json={"plan_id": 1, "phone": "0712345678"},
+        headers={"host": "nosuchisp.mnetifi.com"},
+    )
+    assert response.status_code == 404 and "nosuchisp" in response.json()["detail"]
+    shop = await make_shop()
+    await sql("DELETE FROM payment_settings WHERE tenant_id = :t", t=shop.tenant_id)
+    assert (await buy(client, shop, phone())).status_code == 503
+    missing = await client.get("/api/v1/portal/purchases/not-a-uuid", headers=shop.host)
+    assert missing.status_code == 404
+
+
+async def test_another_isps_purchase_is_invisible(client):
+    shop, other = await make_shop(), await make_shop()
+    started = (await buy(client, shop, phone())).json()
+    response = await client.get(f"/api/v1/portal/purchases/{started['id']}", headers=other.host)
+    assert response.status_code == 404

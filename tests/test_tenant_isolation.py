@@ -5,6 +5,7 @@ parameter or body this file does not know fails the test, so it cannot slip thro
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +13,13 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from api import crypto
+from api.config import get_settings
 from api.main import create_app
 from api.models import Plan, RadAcct, Router, Voucher
 from tests.factories import accounting, count, make_plan, make_router, make_user_headers
+from tests.payshop import new_receipt, phone, stk_body
+from tests.radius.conftest import sql
 
 PREFIX = "/api/v1"
 # Not tenant data: the caller's own session. Covered by test_auth.py.
@@ -31,6 +36,9 @@ LIST_IDS = {
     "/api/v1/plans": "plan_ids",
     "/api/v1/vouchers": "voucher_ids",
     "/api/v1/sessions": "session_ids",
+    "/api/v1/payments": "payment_ids",
+    "/api/v1/payments/purchases": "purchase_ids",
+    "/api/v1/payments/events": "event_ids",
 }
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
 # values, so the walk's order does not matter); A's stay as they were (the snapshot).
@@ -38,7 +46,14 @@ OWN_SETTINGS = "/api/v1/settings"
 # Likewise its own M-Pesa account (secrets are write-only, so the shortcode tells whose it is).
 OWN_PAYMENTS = "/api/v1/payments/settings"
 # Actions on the caller's own account: as B they act on B's (a failure must not be a 500).
-OWN_ACTIONS = {"/api/v1/payments/settings/test"}
+OWN_ACTIONS = {
+    "/api/v1/payments/settings/test",
+    "/api/v1/payments/c2b/register",
+    "/api/v1/payments/check",
+}
+# The customer portal: no login, the ISP comes from the Host header. Called on B's address
+# with A's plan, purchase and receipt, each must be unknown there.
+PORTAL = "/api/v1/portal/"
 # Create routes: those referencing another object get A's; the others only create B's own.
 CREATE_REFERENCING = {"/api/v1/vouchers/batches"}
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans"}
@@ -55,6 +70,11 @@ class World:
     session_ids: list[int]
     settings: dict[str, int]
     payments: dict[str, str]
+    sale: dict[str, Any]  # a paid purchase: ids, receipt, voucher code, phone, slug
+
+    @property
+    def host(self) -> dict[str, str]:
+        return {"host": f"{self.sale['slug']}.{get_settings().base_domain}"}
 
     @property
     def params(self) -> dict[str, str]:
@@ -70,13 +90,18 @@ class World:
             "plan_ids": {self.plan.id},
             "voucher_ids": set(self.voucher_ids),
             "session_ids": set(self.session_ids),
+            "payment_ids": {self.sale["payment_id"]},
+            "purchase_ids": {self.sale["purchase_id"]},
+            "event_ids": {self.sale["event_id"]},
         }[kind]
 
     @property
     def markers(self) -> set[str]:
         secrets = [self.payments[k] for k in ("consumer_key", "consumer_secret", "passkey")]
+        sale = [self.sale[k] for k in ("receipt", "voucher_code", "phone", "public_id")]
         return {
-            self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets
+            self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets,
+            *sale,
         }  # fmt: skip
 
 
@@ -130,6 +155,7 @@ async def make_world(client) -> World:
     }
     saved = await client.put(f"{PREFIX}/payments/settings", headers=headers, json=payments)
     assert saved.status_code == 200, saved.text
+    sale = await _sale(client, tenant.id, tenant.slug, plan)
     return World(
         tenant.id,
         headers,
@@ -140,7 +166,39 @@ async def make_world(client) -> World:
         [s["id"] for s in sessions.json()],
         settings,
         payments,
+        sale,
     )
+
+
+async def _sale(client, tenant_id: int, slug: str, plan: Plan) -> dict[str, Any]:
+    """A purchase paid by a genuine callback (in process, from an allowlisted address)."""
+    msisdn = phone()
+    [req] = await sql(
+        """INSERT INTO stk_request (tenant_id, plan_id, phone, amount, account_type, reference,
+                                    merchant_request_id, checkout_request_id)
+           VALUES (:t, :plan, :phone, :amount, 'paybill', :ref, 'm-1', :checkout) RETURNING *""",
+        t=tenant_id, plan=plan.id, phone=msisdn, amount=plan.price,
+        ref="WF" + secrets.token_hex(4).upper(), checkout="ws_CO_" + secrets.token_hex(10),
+    )  # fmt: skip
+    [row] = await sql("SELECT callback_token_enc FROM payment_settings WHERE tenant_id = :t",
+                      t=tenant_id)  # fmt: skip
+    receipt = new_receipt()
+    body = stk_body(req["checkout_request_id"], amount=float(plan.price), receipt=receipt,
+                    phone=msisdn)  # fmt: skip
+    url = f"/hooks/{tenant_id}/{crypto.decrypt(row['callback_token_enc'])}/stk"
+    assert (await client.post(url, json=body)).status_code == 200
+    [paid] = await sql(
+        """SELECT p.id AS payment_id, v.code, e.id AS event_id FROM payment p
+             JOIN payment_grant g ON g.payment_id = p.id JOIN voucher v ON v.id = g.voucher_id
+             JOIN payment_event e ON e.payment_id = p.id
+            WHERE p.stk_request_id = :r""",
+        r=req["id"],
+    )
+    return {
+        "slug": slug, "purchase_id": req["id"], "public_id": str(req["public_id"]),
+        "payment_id": paid["payment_id"], "event_id": paid["event_id"], "receipt": receipt,
+        "voucher_code": paid["code"], "phone": msisdn, "plan_id": plan.id,
+    }  # fmt: skip
 
 
 async def snapshot(client, world: World) -> dict[str, Any]:
@@ -153,6 +211,8 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/sessions?live=false",
         f"{PREFIX}/settings",
         f"{PREFIX}/payments/settings",
+        f"{PREFIX}/payments",
+        f"{PREFIX}/payments/purchases",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -207,6 +267,8 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         leaks = _leaks(response.json(), a, "router_ids")
         if response.status_code >= 500 or leaks:
             return f"{response.status_code}, shows A's {leaks}: {response.text}"
+    elif path.startswith(PORTAL):
+        return await _portal_attack(client, method, path, a, b)
     elif params:
         unknown = [p for p in params if p not in a.params]
         if unknown:
@@ -237,6 +299,32 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
     return None
 
 
+async def _portal_attack(client, method: str, path: str, a: World, b: World) -> str | None:
+    """On B's address: A's purchase is unknown, A's plan cannot be bought, A's receipt cannot
+    be claimed."""
+    bodies = {
+        "/api/v1/portal/purchases": {"plan_id": a.sale["plan_id"], "phone": "0712345678"},
+        "/api/v1/portal/claims": {"receipt": a.sale["receipt"], "plan_id": b.sale["plan_id"]},
+    }
+    if path == "/api/v1/portal/plans":
+        response = await client.get(path, headers=b.host)
+        leaks = _leaks(response.json(), a, "plan_ids")
+        return (
+            f"{response.status_code}, shows A's {leaks}"
+            if response.status_code != 200 or leaks
+            else None
+        )
+    if path not in bodies and "{purchase_id}" not in path:
+        return "unknown portal route; teach this test"
+    url = path.format(purchase_id=a.sale["public_id"])
+    response = await client.request(method, url, headers=b.host, json=bodies.get(path))
+    if response.status_code != 404:
+        return f"on B's portal with A's data: {response.status_code} {response.text}"
+    if _leaks(response.json(), a, "payment_ids"):
+        return f"shows A's data: {response.text}"
+    return None
+
+
 async def test_other_tenant_cannot_see_or_touch_anything(app, client):
     a, b = await make_world(client), await make_world(client)
     before = await snapshot(client, a)
@@ -244,7 +332,9 @@ async def test_other_tenant_cannot_see_or_touch_anything(app, client):
     assert walked >= 11, f"only {walked} routes walked: is the route listing broken?"
     assert not failures, "Tenant isolation failures:\n" + "\n".join(failures)
     assert await snapshot(client, a) == before, "tenant B changed tenant A's data"
-    assert await count(Voucher, tenant_id=b.tenant_id) == 3, "B got vouchers from A's plan"
+    assert await count(Voucher, tenant_id=b.tenant_id, source="batch") == 3, (
+        "B got vouchers from A's plan"
+    )
 
 
 async def test_walker_refuses_routes_it_does_not_know(client):

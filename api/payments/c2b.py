@@ -33,8 +33,9 @@ ACCEPTED = ("0", "Accepted")
 
 @dataclass
 class Target:
-    kind: str  # stk | voucher | phone | till | unknown
+    kind: str  # stk | voucher | phone | till | spent | unknown
     plan: RowMapping | None = None
+    choices: int = 0  # active packages that cost the amount (till and paybill accounts)
     request: RowMapping | None = None
     voucher: RowMapping | None = None
     phone: str | None = None
@@ -47,16 +48,43 @@ def shortcodes(row: PaymentSettings) -> set[str]:
 
 async def _plan_by_amount(
     session: AsyncSession, tenant_id: int, amount: Decimal, prefer: int | None = None
-) -> tuple[RowMapping | None, str | None]:
+) -> tuple[RowMapping | None, int, str | None]:
+    """The package this amount buys, how many packages cost it, and why none was chosen."""
     plans = await grants.plans_priced(session, tenant_id, amount)
     for plan in plans:
         if plan["id"] == prefer:
-            return plan, None
+            return plan, len(plans), None
     if len(plans) == 1:
-        return plans[0], None
+        return plans[0], 1, None
     if not plans:
-        return None, f"no package costs {amount}"
-    return None, f"{len(plans)} packages cost {amount}; the customer must choose one"
+        return None, 0, f"no package costs {amount}"
+    return None, len(plans), f"{len(plans)} packages cost {amount}; the customer must choose one"
+
+
+async def _voucher(
+    session: AsyncSession, tenant_id: int, payment: wire.C2BPayment, ref: str, *, lock: bool
+) -> Target | None:
+    """A top-up of the voucher named `ref`, if it exists. Only a voucher that can still be used
+    is topped up; money for a spent one is held, to be claimed as a new voucher on the portal
+    (a voucher made here would reach nobody: C2B shows no usable phone)."""
+    result = await session.execute(
+        text("""SELECT v.id, v.code, v.plan_id, (voucher_state(v, t.unused_voucher_days)).state
+                  FROM voucher v JOIN tenant t ON t.id = v.tenant_id
+                 WHERE v.tenant_id = :t AND v.code = :c"""),
+        {"t": tenant_id, "c": ref},
+    )
+    found = result.mappings().first()
+    if found is None:
+        return None
+    live = found if found["state"] in ("unused", "active") else None
+    if live is not None and lock:  # locked, and its state read again under the lock
+        live = await grants.live_voucher(session, tenant_id, voucher_id=found["id"])
+    if live is None:
+        return Target("spent", note=f"voucher {ref} is {found['state']}; it cannot be topped up")
+    plan, choices, note = await _plan_by_amount(
+        session, tenant_id, payment.amount, found["plan_id"]
+    )
+    return Target("voucher", plan=plan, choices=choices, voucher=live, note=note)
 
 
 async def resolve(
@@ -65,8 +93,8 @@ async def resolve(
     """What a C2B payment pays for, from its account number and amount."""
     ref = payment.bill_ref.strip().upper()
     if not ref:
-        plan, note = await _plan_by_amount(session, tenant_id, payment.amount)
-        return Target("till", plan=plan, note=note)
+        plan, choices, note = await _plan_by_amount(session, tenant_id, payment.amount)
+        return Target("till", plan=plan, choices=choices, note=note)
     if lock:
         request = await stk.lock_request(session, tenant_id, reference=ref)
     else:
@@ -80,35 +108,28 @@ async def resolve(
         if payment.amount != Decimal(request["amount"]):
             return Target("stk", request=request, note="amount differs from the push")
         return Target("stk", plan=plan, request=request)
-    voucher = await session.execute(
-        text("SELECT id, code, plan_id FROM voucher WHERE tenant_id = :t AND code = :c"),
-        {"t": tenant_id, "c": ref},
-    )
-    found = voucher.mappings().first()
-    if found is not None:
-        plan, note = await _plan_by_amount(session, tenant_id, payment.amount, found["plan_id"])
-        live = None
-        if lock and plan is not None:
-            live = await grants.live_voucher(session, tenant_id, voucher_id=found["id"])
-        return Target("voucher", plan=plan, voucher=live, note=note)
+    voucher = await _voucher(session, tenant_id, payment, ref, lock=lock)
+    if voucher is not None:
+        return voucher
     try:
         phone = normalize_phone(ref)
     except ValueError:
         return Target("unknown", note=f"account number {ref!r} is no voucher, phone or purchase")
-    plan, note = await _plan_by_amount(session, tenant_id, payment.amount)
-    return Target("phone", plan=plan, phone=phone, note=note)
+    plan, choices, note = await _plan_by_amount(session, tenant_id, payment.amount)
+    return Target("phone", plan=plan, choices=choices, phone=phone, note=note)
 
 
 async def validate(
     session: AsyncSession, tenant_id: int, row: PaymentSettings, payment: wire.C2BPayment
 ) -> tuple[str, str]:
-    """Daraja's validation question (answer within ~8 s): may this payment go through?"""
+    """Daraja's validation question (answer within ~8 s): may this payment go through?
+    An amount several packages cost goes through: the customer picks one when claiming."""
     if payment.shortcode not in shortcodes(row):
         return INVALID_SHORTCODE
     target = await resolve(session, tenant_id, payment, lock=False)
-    if target.kind == "unknown":
+    if target.kind in ("unknown", "spent"):
         return INVALID_ACCOUNT
-    if target.plan is None:
+    if target.plan is None and target.choices == 0:
         return INVALID_AMOUNT
     return ACCEPTED
 
@@ -128,22 +149,29 @@ async def confirm(
         return await _record(session, tenant_id, row, payment, "held", note)
     target = await resolve(session, tenant_id, payment, lock=True)
     if target.kind == "stk" and target.request is not None and target.plan is not None:
-        outcome = await stk.settle_success(
-            session,
-            target.request,
-            receipt=payment.receipt,
-            amount=payment.amount,
-            phone=None,
-            paid_at=payment.paid_at,
-        )
-        if outcome.verdict != "mismatch":
-            return outcome
-        target.note = outcome.reason
-    if target.kind == "till" and target.plan is not None:
+        paid_by = target.request["receipt"]
+        if target.request["status"] == "paid" and paid_by not in (None, payment.receipt):
+            # A second payment naming a purchase already paid: its own money, never dropped.
+            target.note = f"purchase {target.request['reference']} was already paid ({paid_by})"
+        else:
+            outcome = await stk.settle_success(
+                session,
+                target.request,
+                receipt=payment.receipt,
+                amount=payment.amount,
+                phone=None,
+                paid_at=payment.paid_at,
+            )
+            if outcome.verdict != "mismatch":
+                return outcome
+            target.note = outcome.reason
+    if target.kind == "till" and target.choices > 0:
         return await _record(session, tenant_id, row, payment, "unclaimed", None)
-    if target.plan is None or target.kind in ("unknown", "till", "stk"):
+    if target.plan is None or target.kind not in ("voucher", "phone"):
         return await _record(session, tenant_id, row, payment, "held", target.note)
     outcome = await _record(session, tenant_id, row, payment, "granted", None)
+    if outcome.verdict == "duplicate":  # a concurrent delivery of it committed first
+        return outcome
     assert outcome.payment_id is not None  # noqa: S101
     await grants.grant(
         session,
@@ -185,8 +213,12 @@ async def _record(
             "note": note,
         },
     )
-    if payment_id is None:
-        return stk.Outcome("duplicate", "receipt already recorded")
+    if payment_id is None:  # the insert waited for a concurrent delivery's, which committed
+        existing = await session.scalar(
+            text("SELECT id FROM payment WHERE tenant_id = :t AND receipt = :r"),
+            {"t": tenant_id, "r": payment.receipt},
+        )
+        return stk.Outcome("duplicate", "receipt already recorded", existing)
     verdict_note = None if status == "granted" else f"{status}: {note or 'awaiting its claim'}"
     return stk.Outcome("ok", verdict_note, payment_id)
 

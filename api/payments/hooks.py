@@ -130,6 +130,9 @@ async def judge(event_id: int) -> tuple[str, dict[str, Any]]:
         except wire.Malformed as exc:
             verdict, reason = "malformed", str(exc)
             answer = {"ResultCode": "C2B00016", "ResultDesc": "Rejected"}
+        # A note from the door (e.g. an unlisted source in log-only mode) stays on the record.
+        door_note = event["reason"] if event["verdict"] == "received" else None
+        reason = "; ".join(r for r in (door_note, reason) if r) or None
         await session.execute(
             text("""
                 UPDATE payment_event

@@ -41,6 +41,12 @@ def _purchase_id(text: str) -> str:
         raise NotFound("No such purchase") from None
 
 
+@router.get("/plans")
+async def list_plans(tenant_id: TenantId) -> list[dict[str, Any]]:
+    """The packages on sale, cheapest first."""
+    return await stk.plans_on_sale(tenant_id)
+
+
 @router.post("/purchases", status_code=202)
 async def start_purchase(body: PurchaseIn, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
     """Sends the M-Pesa prompt to the phone; the answer comes on the status stream."""

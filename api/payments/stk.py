@@ -380,6 +380,21 @@ async def _start(
 # ------------------------------------------------------------------ status
 
 
+async def plans_on_sale(tenant_id: int) -> list[dict[str, Any]]:
+    async with unit_of_work() as session:
+        result = await session.execute(
+            text("""
+                SELECT p.id, p.name, p.price, COALESCE(s.currency, 'KES') AS currency,
+                       p.duration_seconds, p.time_quota_seconds, p.data_quota_bytes,
+                       p.upload_kbps, p.download_kbps, p.device_limit
+                  FROM plan p LEFT JOIN payment_settings s ON s.tenant_id = p.tenant_id
+                 WHERE p.tenant_id = :t AND p.active AND p.price > 0
+                 ORDER BY p.price, p.id"""),
+            {"t": tenant_id},
+        )
+        return [dict(row) for row in result.mappings()]
+
+
 async def status(tenant_id: int, public_id: str) -> dict[str, Any]:
     async with unit_of_work() as session:
         result = await session.execute(
