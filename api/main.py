@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from api.db import get_engine
 from api.errors import install_error_handlers
 from api.health import health
 from api.metrics import MetricsMiddleware
+from api.payments.hooks import RedactHookTokens
 from api.payments.hooks import router as hooks_router
 from api.payments.portal import router as portal_router
 from api.payments.router import router as payments_router
@@ -33,6 +35,10 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    # Uvicorn's access log would print each ISP's callback token (it is in the URL path).
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactHookTokens) for f in access_log.filters):
+        access_log.addFilter(RedactHookTokens())
     app = FastAPI(
         title="mnetifi",
         summary="WiFi hotspot AAA for ISPs on MikroTik",

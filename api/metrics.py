@@ -15,6 +15,12 @@ LATENCY = Histogram(
     "mnetifi_http_request_duration_seconds", "Time to handle an HTTP request.", ["method", "route"]
 )
 
+PAYMENT_EVENTS = Counter(
+    "mnetifi_payment_events_total",
+    "Daraja callbacks and C2B requests by verdict (forged and malformed ones included).",
+    ["kind", "verdict"],
+)
+
 
 def route_template(scope: Scope) -> str:
     route = scope.get("route")

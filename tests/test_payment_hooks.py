@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import secrets
+from pathlib import Path
 
 import httpx
 import pytest
@@ -237,3 +238,14 @@ async def test_log_mode_accepts_unlisted_sources_but_flags_them(app, monkeypatch
     [event] = await events(shop.tenant_id)
     assert event["verdict"] == "ok" and "log-only" in event["reason"]
     assert await status_of(req) == "paid"
+
+
+async def test_the_access_log_never_shows_the_url_token():
+    shop = await make_shop()
+    req = await pending(shop)
+    async with httpx.AsyncClient(base_url=API, timeout=10) as http:
+        assert (await http.post(shop.hook(), json=genuine(req))).status_code == 200
+    await asyncio.sleep(0.2)  # the access log line is written after the response
+    log = (Path(os.environ["MNETIFI_RUN_DIR"]) / "api.log").read_text()
+    assert f"/hooks/{shop.tenant_id}/***/stk" in log
+    assert shop.token not in log

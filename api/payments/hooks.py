@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +22,7 @@ from sqlalchemy import text
 from api import config, crypto
 from api.db import unit_of_work
 from api.deps import INT32_MAX
+from api.metrics import PAYMENT_EVENTS
 from api.netaddr import client_address, contains, networks, parse_ip
 from api.payments import c2b, stk, wire
 from api.payments.service import settings_row
@@ -30,6 +32,22 @@ router = APIRouter(prefix="/hooks", include_in_schema=False)
 
 ACK = {"ResultCode": 0, "ResultDesc": "Accepted"}
 KINDS = {"stk": "stk_callback", "c2b/validate": "c2b_validation", "c2b/confirm": "c2b_confirmation"}
+
+
+_TOKEN_IN_PATH = re.compile(r"(/hooks/[^/\s]+/)[^/\s]+")
+
+
+class RedactHookTokens(logging.Filter):
+    """Access logs show /hooks/<tenant>/***/...: the URL token is a secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_PATH.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_PATH.sub(r"\1***", record.msg)
+        return True
 
 
 async def _read(request: Request) -> bytes:
@@ -90,6 +108,7 @@ async def _door(
             },
         )
     if verdict != "received":
+        PAYMENT_EVENTS.labels(KINDS[kind], verdict).inc()
         log.warning("payment hook %s for tenant %s: %s (%s)", kind, tenant_ref, verdict, reason)
     return event_id, verdict, tenant_id, raw
 
@@ -144,6 +163,7 @@ async def judge(event_id: int) -> tuple[str, dict[str, Any]]:
                  WHERE id = :id"""),
             {"id": event_id, "verdict": verdict, "reason": reason, **update},
         )
+    PAYMENT_EVENTS.labels(event["kind"], verdict).inc()
     if public_id is not None:
         await stk.announce(public_id)
     return verdict, answer
