@@ -219,7 +219,7 @@ async def test_an_event_stored_but_never_judged_is_finished_by_the_worker():
         t=shop.tenant_id,
         b=json.dumps(genuine(req)),
     )
-    assert await verify.repair_events(older_than=60) >= 1
+    await verify.repair_events(older_than=60)  # (the stack's worker may have done it already)
     assert await status_of(req) == "paid"
     assert [e["verdict"] for e in await events(shop.tenant_id)] == ["ok"]
 

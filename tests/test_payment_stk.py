@@ -203,7 +203,7 @@ async def test_a_query_contradicting_a_paid_callback_never_revokes(client):
     started = (await buy(client, shop, "254700000010")).json()
     paid = await wait_status(client, shop, started["id"], "paid")
     await _due(started["id"])
-    assert (await verify.verify_due()).get("contradicted") == 1
+    await verify.verify_due()  # (or the stack's worker did it just before: same result)
     row = await purchase_row(started["id"])
     assert (row["status"], row["query_result_code"]) == ("paid", "1032")
     again = await wait_status(client, shop, started["id"], "paid")
