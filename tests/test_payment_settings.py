@@ -174,3 +174,17 @@ async def test_test_connection_needs_a_settings_writer(client):
     await client.put(URL, headers=owner, json=DEMO)
     _, support = await make_user_headers(client, tenant=tenant, role="support")
     assert (await client.post(f"{URL}/test", headers=support)).status_code == 403
+
+
+async def test_callback_tokens_are_random_hex_daraja_accepts_in_urls(client):
+    """Daraja refuses URLs containing "sql", "exe", "cmd", "query"... in any case: hex cannot
+    spell them. Distinct per ISP, encrypted at rest."""
+    tokens = set()
+    for _ in range(5):
+        tenant, headers = await make_user_headers(client)
+        assert (await client.put(URL, headers=headers, json=PAYBILL)).status_code == 200
+        row = await _stored(tenant.id)
+        token = crypto.decrypt(row["callback_token_enc"])
+        assert len(token) == 64 and int(token, 16) >= 0 and token not in row["callback_token_enc"]
+        tokens.add(token)
+    assert len(tokens) == 5

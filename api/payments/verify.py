@@ -51,18 +51,26 @@ async def _claim(limit: int) -> list[dict[str, Any]]:
         return [dict(row) for row in result.mappings()]
 
 
-async def verify_due(ctx: dict[str, Any] | None = None, *, limit: int = 50) -> dict[str, int]:
-    """One pass over the due pushes; returns what it saw (for logs and tests)."""
+async def verify_due(
+    ctx: dict[str, Any] | None = None, *, batch: int = 50, most: int = 500
+) -> dict[str, int]:
+    """One pass over the due pushes, a batch at a time; returns what it saw."""
     counts: Counter[str] = Counter()
-    due = await _claim(limit)
-    if not due:
-        return {}
     settings = config.get_settings()
     async with httpx.AsyncClient(timeout=15) as http:
-        for item in due:
-            counts[await _verify_one(http, settings, item)] += 1
-    log.info("STK verification: %s", dict(counts))
+        while sum(counts.values()) < most and (due := await _claim(batch)):
+            for item in due:
+                counts[await _verify_one(http, settings, item)] += 1
+    if counts:
+        log.info("STK verification: %s", dict(counts))
     return dict(counts)
+
+
+async def _stop_querying(request_id: int) -> None:
+    async with unit_of_work() as session:
+        await session.execute(
+            text("UPDATE stk_request SET next_query_at = NULL WHERE id = :id"), {"id": request_id}
+        )
 
 
 async def _verify_one(
@@ -80,6 +88,9 @@ async def _verify_one(
     except DarajaError as exc:
         if exc.code != PENDING:
             log.warning("STK query for %s failed: %s", item["checkout_request_id"], exc)
+        if item["status"] != "pending":
+            await _stop_querying(item["id"])  # a paid push's double-check is best effort
+            return "error"
         age = datetime.now(UTC) - item["created_at"]
         if item["status"] == "pending" and age > settings.stk_give_up_after:
             await _settle(item, "no_answer", "No answer from M-Pesa in time")
