@@ -17,5 +17,6 @@ bench:
 	./deploy/stack.sh up bench
 	.venv/bin/python bench/radius_auth.py
 	.venv/bin/python bench/radius_acct.py
+	.venv/bin/python bench/payment_latency.py
 migrate:
 	. .run/dev/env && .venv/bin/alembic upgrade head
