@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -14,12 +15,15 @@ from api.auth.router import router as auth_router
 from api.db import get_engine
 from api.errors import install_error_handlers
 from api.health import health
+from api.hotspot import router as hotspot
+from api.hotspot.branding import router as branding_router
 from api.metrics import MetricsMiddleware
 from api.payments.hooks import RedactHookTokens
 from api.payments.hooks import router as hooks_router
 from api.payments.portal import router as portal_router
 from api.payments.router import router as payments_router
 from api.plans.router import router as plans_router
+from api.promos.router import router as promos_router
 from api.routers.router import router as routers_router
 from api.security import get_redis
 from api.sessions.router import router as sessions_router
@@ -52,6 +56,7 @@ def create_app() -> FastAPI:
         auth_router,
         routers_router,
         plans_router,
+        promos_router,
         vouchers_router,
         sessions_router,
         settings_router,
@@ -60,6 +65,9 @@ def create_app() -> FastAPI:
         hooks_router,
     ):
         app.include_router(router)
+    app.include_router(branding_router)
+    hotspot.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

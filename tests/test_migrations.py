@@ -33,6 +33,8 @@ EXPECTED_TABLES = {
     "payment",
     "payment_grant",
     "payment_event",
+    "portal_settings",
+    "promo_code",
 }
 
 

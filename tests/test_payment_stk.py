@@ -378,3 +378,36 @@ async def test_another_isps_purchase_is_invisible(client):
     started = (await buy(client, shop, phone())).json()
     response = await client.get(f"/api/v1/portal/purchases/{started['id']}", headers=other.host)
     assert response.status_code == 404
+
+
+async def test_a_promo_code_sets_what_the_push_asks_and_the_callback_must_match(client):
+    shop = await make_shop(price=40)
+    await sql(
+        "INSERT INTO promo_code (tenant_id, code, kind, value, max_uses) "
+        "VALUES (:t, 'HALF', 'percent', 50, 5)", t=shop.tenant_id,
+    )  # fmt: skip
+    quote = await client.post(
+        "/api/v1/portal/quote", json={"plan_id": shop.plan_id, "promo_code": "half"},
+        headers=shop.host,
+    )  # fmt: skip
+    assert quote.status_code == 200, quote.text
+    assert (quote.json()["amount"], quote.json()["discount"]) == (20, 20)
+    msisdn = phone()
+    started = (await buy(client, shop, msisdn, promo_code="Half")).json()
+    assert started["amount"] == 20
+    [push] = await _pushes(msisdn)
+    assert push["body"]["Amount"] == 20
+    await wait_status(client, shop, started["id"], "paid")
+    row = await purchase_row(started["id"])
+    assert (row["amount"], row["list_price"]) == (20, 40)
+    [promo] = await sql("SELECT uses FROM promo_code WHERE tenant_id = :t", t=shop.tenant_id)
+    assert promo["uses"] == 1
+    [payment] = (await money(shop.tenant_id))["payments"]
+    assert payment["amount"] == 20
+    bad = await client.post(
+        "/api/v1/portal/quote", json={"plan_id": shop.plan_id, "promo_code": "NOPE"},
+        headers=shop.host,
+    )  # fmt: skip
+    assert bad.status_code == 422
+    refused = await buy(client, shop, phone(), promo_code="NOPE")
+    assert refused.status_code == 422 and await _pushes(msisdn) == [push]

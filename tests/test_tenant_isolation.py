@@ -29,6 +29,7 @@ PATCH_BODIES = {
     "/api/v1/routers/{router_id}": {"name": "hijacked", "enabled": False},
     "/api/v1/plans/{plan_id}": {"name": "hijacked", "price": 999, "active": False},
     "/api/v1/vouchers/{code}": {"device_limit": 7},
+    "/api/v1/promos/{promo_id}": {"value": 90, "max_uses": 1, "active": False},
 }
 # Which of A's ids a list must not show.
 LIST_IDS = {
@@ -39,6 +40,7 @@ LIST_IDS = {
     "/api/v1/payments": "payment_ids",
     "/api/v1/payments/purchases": "purchase_ids",
     "/api/v1/payments/events": "event_ids",
+    "/api/v1/promos": "promo_ids",
 }
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
 # values, so the walk's order does not matter); A's stay as they were (the snapshot).
@@ -50,12 +52,23 @@ OWN_ACTIONS = {
     "/api/v1/payments/settings/test",
     "/api/v1/payments/c2b/register",
     "/api/v1/payments/check",
+    "/api/v1/branding",
+    "/api/v1/branding/logo",
+}
+# Bodies for those actions (as B, on B's own account).
+OWN_BODIES = {
+    ("PUT", "/api/v1/branding"): {"json": {"display_name": "B's WiFi"}},
+    ("PUT", "/api/v1/branding/logo"): {"content": b"\x89PNG\r\n\x1a\n" + bytes(32)},
 }
 # The customer portal: no login, the ISP comes from the Host header. Called on B's address
 # with A's plan, purchase and receipt, each must be unknown there.
 PORTAL = "/api/v1/portal/"
-# Create routes: those referencing another object get A's; the others only create B's own.
-CREATE_REFERENCING = {"/api/v1/vouchers/batches"}
+# Create routes: those referencing another object get A's plan in an otherwise valid body; the
+# others only create B's own.
+CREATE_REFERENCING = {
+    "/api/v1/vouchers/batches": {"count": 2},
+    "/api/v1/promos": {"code": "HIJACK", "kind": "fixed", "value": 1},
+}
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans"}
 
 
@@ -71,6 +84,7 @@ class World:
     settings: dict[str, int]
     payments: dict[str, str]
     sale: dict[str, Any]  # a paid purchase: ids, receipt, voucher code, phone, slug
+    promo: dict[str, Any]  # a promo code of its plan, as the API shows it
 
     @property
     def host(self) -> dict[str, str]:
@@ -82,6 +96,7 @@ class World:
             "router_id": str(self.router.id),
             "plan_id": str(self.plan.id),
             "code": self.codes[0],
+            "promo_id": str(self.promo["id"]),
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -93,6 +108,7 @@ class World:
             "payment_ids": {self.sale["payment_id"]},
             "purchase_ids": {self.sale["purchase_id"]},
             "event_ids": {self.sale["event_id"]},
+            "promo_ids": {self.promo["id"]},
         }[kind]
 
     @property
@@ -101,7 +117,7 @@ class World:
         sale = [self.sale[k] for k in ("receipt", "voucher_code", "phone", "public_id")]
         return {
             self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets,
-            *sale,
+            *sale, self.promo["code"],
         }  # fmt: skip
 
 
@@ -156,6 +172,10 @@ async def make_world(client) -> World:
     saved = await client.put(f"{PREFIX}/payments/settings", headers=headers, json=payments)
     assert saved.status_code == 200, saved.text
     sale = await _sale(client, tenant.id, tenant.slug, plan)
+    promo_body = {"code": "W" + secrets.token_hex(6).upper(), "kind": "percent", "value": 10,
+                  "plan_id": plan.id, "max_uses": 5}  # fmt: skip
+    promo = await client.post(f"{PREFIX}/promos", headers=headers, json=promo_body)
+    assert promo.status_code == 201, promo.text
     return World(
         tenant.id,
         headers,
@@ -167,6 +187,7 @@ async def make_world(client) -> World:
         settings,
         payments,
         sale,
+        promo.json(),
     )
 
 
@@ -213,6 +234,8 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/payments/settings",
         f"{PREFIX}/payments",
         f"{PREFIX}/payments/purchases",
+        f"{PREFIX}/promos",
+        f"{PREFIX}/promos/{world.promo['id']}",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -263,7 +286,10 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         if response.status_code != 200 or response.json()["shortcode"] != b.payments["shortcode"]:
             return f"not B's own M-Pesa account: {response.status_code} {response.text}"
     elif path in OWN_ACTIONS:
-        response = await client.request(method, path, headers=b.headers)
+        body = OWN_BODIES.get((method, path))
+        response = await client.request(method, path, headers=b.headers, **body or {})
+        if response.status_code == 204:
+            return None
         leaks = _leaks(response.json(), a, "router_ids")
         if response.status_code >= 500 or leaks:
             return f"{response.status_code}, shows A's {leaks}: {response.text}"
@@ -289,9 +315,8 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         if response.status_code != 200 or leaks:
             return f"{response.status_code}, shows A's {leaks}"
     elif method == "POST" and path in CREATE_REFERENCING:
-        response = await client.post(
-            path, headers=b.headers, json={"plan_id": a.plan.id, "count": 2}
-        )
+        body = CREATE_REFERENCING[path] | {"plan_id": a.plan.id}
+        response = await client.post(path, headers=b.headers, json=body)
         if response.status_code not in (403, 404):
             return f"with A's plan: {response.status_code} {response.text}"
     elif not (method == "POST" and path in CREATE_OWN_ONLY):
@@ -305,6 +330,7 @@ async def _portal_attack(client, method: str, path: str, a: World, b: World) -> 
     bodies = {
         "/api/v1/portal/purchases": {"plan_id": a.sale["plan_id"], "phone": "0712345678"},
         "/api/v1/portal/claims": {"receipt": a.sale["receipt"], "plan_id": b.sale["plan_id"]},
+        "/api/v1/portal/quote": {"plan_id": a.sale["plan_id"]},
     }
     if path == "/api/v1/portal/plans":
         response = await client.get(path, headers=b.host)
@@ -314,9 +340,9 @@ async def _portal_attack(client, method: str, path: str, a: World, b: World) -> 
             if response.status_code != 200 or leaks
             else None
         )
-    if path not in bodies and "{purchase_id}" not in path:
+    if path not in bodies and "{purchase_id}" not in path and "{code}" not in path:
         return "unknown portal route; teach this test"
-    url = path.format(purchase_id=a.sale["public_id"])
+    url = path.format(purchase_id=a.sale["public_id"], code=a.sale["voucher_code"])
     response = await client.request(method, url, headers=b.host, json=bodies.get(path))
     if response.status_code != 404:
         return f"on B's portal with A's data: {response.status_code} {response.text}"
@@ -335,6 +361,8 @@ async def test_other_tenant_cannot_see_or_touch_anything(app, client):
     assert await count(Voucher, tenant_id=b.tenant_id, source="batch") == 3, (
         "B got vouchers from A's plan"
     )
+    b_promos = await sql("SELECT id FROM promo_code WHERE tenant_id = :t", t=b.tenant_id)
+    assert [p["id"] for p in b_promos] == [b.promo["id"]], "B made a promo for A's plan"
 
 
 async def test_walker_refuses_routes_it_does_not_know(client):

@@ -16,8 +16,8 @@ import httpx
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit, config
-from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooManyRequests
+from api import audit, config, limits
+from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from api.models import PaymentSettings
 from api.payments import grants, stk, wire
 from api.payments.daraja import Client, DarajaError, TokenCache, base_url, normalize_phone
@@ -226,26 +226,21 @@ async def _record(
 # ------------------------------------------------------------------ claims on the portal
 
 
-def _claim_key(tenant_id: int, ip: str | None) -> str:
-    return f"claim:failures:{tenant_id}:{ip or '-'}"
-
-
 async def claim(
     session: AsyncSession, tenant_id: int, receipt_text: str, plan_id: int, ip: str | None
 ) -> dict[str, object]:
     """ "Already paid? Enter your M-Pesa code": turns an unclaimed (till) or held payment into
     the chosen package, once. Wrong codes count against the client address."""
-    settings = config.get_settings()
-    redis = get_redis()
-    key = _claim_key(tenant_id, ip)
-    failures = int(await redis.get(key) or 0)
-    if failures >= settings.claim_max_failures:
-        ttl = await redis.ttl(key)
-        raise TooManyRequests("Too many wrong M-Pesa codes; wait and try again", retry_after=ttl)
+    name = limits.key("claim", tenant_id, ip)
+    await limits.check(
+        name,
+        config.get_settings().claim_max_failures,
+        "Too many wrong M-Pesa codes; wait and try again",
+    )
     try:
         receipt = wire.receipt(receipt_text, "M-Pesa code")
     except wire.Malformed:
-        await _fail(key, settings.claim_window.total_seconds())
+        await limits.fail(name)
         raise BadRequest(
             "That is not an M-Pesa code (10 letters and digits, e.g. SKL4XYZ12A)"
         ) from None
@@ -255,7 +250,7 @@ async def claim(
     )
     payment = result.mappings().first()
     if payment is None:
-        await _fail(key, settings.claim_window.total_seconds())
+        await limits.fail(name)
         raise NotFound(
             "We have not received a payment with this code yet. Check it, or try again in a minute"
         )
@@ -276,7 +271,7 @@ async def claim(
     granted = await grants.grant(
         session, payment_id=payment["id"], amount=payment["amount"], plan=plan
     )
-    await redis.delete(key)
+    await limits.reset(name)
     return {
         "status": "paid",
         "receipt": receipt,
@@ -285,13 +280,6 @@ async def claim(
         "plan_id": plan["id"],
         "voucher": {"code": granted.code, "extended": False},
     }
-
-
-async def _fail(key: str, window: float) -> None:
-    async with get_redis().pipeline(transaction=True) as pipe:
-        pipe.set(key, 0, ex=int(window), nx=True)
-        pipe.incr(key)
-        await pipe.execute()
 
 
 # ------------------------------------------------------------------ URL registration

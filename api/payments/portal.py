@@ -12,11 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from api import limits
 from api.db import unit_of_work
 from api.deps import ClientIP
-from api.errors import NotFound
-from api.payments import c2b, stk
-from api.payments.schemas import ClaimIn, PurchaseIn
+from api.errors import BadRequest, NotFound
+from api.hotspot import vouchers
+from api.payments import c2b, grants, stk
+from api.payments.schemas import ClaimIn, PurchaseIn, QuoteIn
+from api.promos import service as promos
 from api.security import get_redis
 from api.tenancy import subdomain_slug
 
@@ -24,6 +27,7 @@ router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
 STREAM_LIMIT = 600.0  # seconds a status stream stays open
 POLL = 2.0  # seconds between database reads when no announcement comes
 HEARTBEAT = 15.0
+PROMO_FAILURES = 10  # wrong promo codes per address per claim_window
 
 
 async def portal_tenant(request: Request) -> int:
@@ -47,6 +51,25 @@ async def list_plans(tenant_id: TenantId) -> list[dict[str, Any]]:
     return await stk.plans_on_sale(tenant_id)
 
 
+@router.post("/quote")
+async def quote_price(body: QuoteIn, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
+    """The price to pay for a package with a promo code (422 with the reason if it can't be
+    used). The purchase applies the same rules again when it is made."""
+    async with unit_of_work() as session:
+        plan = await grants.plan_for(session, tenant_id, body.plan_id)
+        if plan is None or not plan["active"]:
+            raise NotFound("No such package")
+        name = limits.key("promo", tenant_id, ip)
+        await limits.check(name, PROMO_FAILURES, "Too many wrong promo codes; wait and try again")
+        try:
+            price = await promos.quote(session, tenant_id, plan, body.promo_code)
+        except BadRequest:
+            await limits.fail(name)
+            raise
+    return {"plan_id": body.plan_id, "list_price": price.list_price, "amount": price.amount,
+            "discount": price.discount, "promo_code": price.code}  # fmt: skip
+
+
 @router.post("/purchases", status_code=202)
 async def start_purchase(body: PurchaseIn, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
     """Sends the M-Pesa prompt to the phone; the answer comes on the status stream."""
@@ -55,6 +78,7 @@ async def start_purchase(body: PurchaseIn, tenant_id: TenantId, ip: ClientIP) ->
         plan_id=body.plan_id,
         phone=body.phone,
         voucher_code=body.voucher_code,
+        promo_code=body.promo_code,
         client_mac=body.client_mac,
         client_ip=ip,
     )
@@ -94,6 +118,15 @@ async def purchase_events(purchase_id: str, tenant_id: TenantId) -> StreamingRes
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.get("/vouchers/{code}")
+async def voucher_status(code: str, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
+    """A voucher's state and what is left, for its holder (the code is the credential)."""
+    clean = code.strip().upper()
+    if not 6 <= len(clean) <= 8 or not clean.isalnum():
+        raise NotFound("No such voucher. Check the code and try again.")
+    return await vouchers.public_status(tenant_id, clean, ip)
 
 
 @router.post("/claims")

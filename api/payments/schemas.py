@@ -66,6 +66,16 @@ class PurchaseIn(BaseModel):
     client_mac: str | None = Field(
         None, pattern=r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$", description="From the router."
     )
+    promo_code: str | None = Field(None, max_length=40, description="An ISP promo code.")
+
+
+class QuoteIn(BaseModel):
+    """What a package costs with a promo code, before paying."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: int = Field(ge=1, le=2_147_483_647)
+    promo_code: str | None = Field(None, max_length=40)
 
 
 class ClaimIn(BaseModel):

@@ -26,6 +26,7 @@ from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooMa
 from api.payments import grants, wire
 from api.payments.daraja import Client, DarajaError, TokenCache, base_url, normalize_phone
 from api.payments.service import account, callback_url, settings_row
+from api.promos import service as promos
 from api.security import get_redis
 from api.vouchers.schemas import ALPHABET
 
@@ -110,6 +111,8 @@ async def settle_success(
         )
         existing = result.mappings().first()
     await _mark_paid(session, req, receipt, desc)
+    if req["promo_code_id"] is not None:  # once: a paid purchase returned above
+        await promos.redeem(session, req["promo_code_id"])
     if existing is not None and existing["status"] == "granted":
         # Another channel (a C2B confirmation) already granted this very payment.
         await session.execute(
@@ -239,11 +242,13 @@ async def start(
     plan_id: int,
     phone: str,
     voucher_code: str | None = None,
+    promo_code: str | None = None,
     client_mac: str | None = None,
     client_ip: str | None = None,
 ) -> str:
-    """Sends an STK push for a plan (or a repurchase onto a live voucher); returns the
-    purchase's public id. A repeat within the debounce window gets the open purchase back."""
+    """Sends an STK push for a plan (or a repurchase onto a live voucher), at the price after
+    `promo_code`; returns the purchase's public id. A repeat within the debounce window gets the
+    open purchase back."""
     settings = config.get_settings()
     try:
         msisdn = normalize_phone(phone)
@@ -255,7 +260,7 @@ async def start(
         raise TooManyRequests("A payment request to this phone is being sent", retry_after=5)
     try:
         return await _start(
-            tenant_id, settings, plan_id, msisdn, voucher_code, client_mac, client_ip
+            tenant_id, settings, plan_id, msisdn, voucher_code, promo_code, client_mac, client_ip
         )
     finally:
         await redis.delete(lock)
@@ -267,6 +272,7 @@ async def _start(
     plan_id: int,
     msisdn: str,
     voucher_code: str | None,
+    promo_code: str | None,
     client_mac: str | None,
     client_ip: str | None,
 ) -> str:
@@ -290,8 +296,11 @@ async def _start(
             if not exists:
                 raise NotFound("No such voucher")
             voucher_id = target["id"] if target is not None else None  # expired: buy a new one
+        # The promo row stays locked until this purchase is committed, so its usage cap counts
+        # it before anyone else's quote.
+        price = await promos.quote(session, tenant_id, plan, promo_code)
         recent = await session.execute(
-            text("""SELECT public_id, plan_id, voucher_id FROM stk_request
+            text("""SELECT public_id, plan_id, voucher_id, amount FROM stk_request
                      WHERE tenant_id = :t AND phone = :phone AND status = 'pending'
                        AND created_at > now() - CAST(:window AS interval)
                      ORDER BY created_at DESC LIMIT 1"""),
@@ -299,7 +308,8 @@ async def _start(
         )
         open_push = recent.mappings().first()
         if open_push is not None:
-            if open_push["plan_id"] == plan_id and open_push["voucher_id"] == voucher_id:
+            same = (open_push["plan_id"], open_push["voucher_id"], open_push["amount"])
+            if same == (plan_id, voucher_id, price.amount):
                 return str(open_push["public_id"])
             raise Conflict(
                 "A payment prompt is already open on this phone; answer or cancel it first"
@@ -320,15 +330,19 @@ async def _start(
         result = await session.execute(
             text("""
                 INSERT INTO stk_request (tenant_id, plan_id, voucher_id, phone, amount,
-                                         account_type, reference, client_mac, client_ip)
-                VALUES (:t, :plan, :voucher, :phone, :amount, :type, :ref, :mac, :ip)
-                RETURNING id, public_id, reference"""),
+                                         list_price, promo_code_id, account_type, reference,
+                                         client_mac, client_ip)
+                VALUES (:t, :plan, :voucher, :phone, :amount, :list_price, :promo, :type, :ref,
+                        :mac, :ip)
+                RETURNING id, public_id, reference, amount"""),
             {
                 "t": tenant_id,
                 "plan": plan_id,
                 "voucher": voucher_id,
                 "phone": msisdn,
-                "amount": plan["price"],
+                "amount": price.amount,
+                "list_price": price.list_price,
+                "promo": price.promo_id,
                 "type": acct.account_type,
                 "ref": new_reference(),
                 "mac": client_mac,
@@ -343,7 +357,7 @@ async def _start(
         async with httpx.AsyncClient(timeout=15) as http:
             answer = await Client(TokenCache(get_redis(), http, url), acct).stk_push(
                 phone=msisdn,
-                amount=plan["price"],
+                amount=req["amount"],
                 callback_url=callback_url(tenant_id, token_enc, "stk"),
                 reference=req["reference"],
                 description=plan_name,
