@@ -65,7 +65,7 @@ class Quote:
 
 
 async def quote(
-    session: AsyncSession, tenant_id: int, plan: Mapping[str, Any], code: str | None
+    session: AsyncSession, tenant_id: int, plan: RowMapping | Mapping[str, Any], code: str | None
 ) -> Quote:
     """The price of `plan` with `code` (None or blank: no code), or BadRequest saying why the
     code cannot be used. Locks the promo row until the caller's transaction ends, so the caller
