@@ -49,6 +49,9 @@ install_packages() {
   command -v radclient >/dev/null || missing+=(freeradius-utils)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v psql >/dev/null || missing+=(postgresql-client)
+  # The browser tests drive Debian's chromium headless (Playwright, never `playwright install`:
+  # a build machine may reach only package registries). Only the test stack needs a browser.
+  [ "$PROFILE" = test ] && { command -v chromium >/dev/null || missing+=(chromium); }
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q

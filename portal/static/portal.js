@@ -106,6 +106,8 @@
       show($("promo-note"), "");
       $("pay-form").hidden = false;
       $("phone").focus();
+      // A promo code typed earlier applies to this package too: show what it will cost.
+      if ($("promo").value.trim()) $("apply-promo").click();
     });
   });
 
@@ -143,12 +145,13 @@
   }
 
   function paid(code) {
+    $("pay-form").hidden = true;  // paid: a second tap must not start a second charge
     show($("status-text"), T.paid);
     $("voucher-box").hidden = false;
     $("voucher-code").textContent = code;
     $("voucher-qr").src = base + "/qr/" + code + ".svg";
     if (router && router.login) {
-      show($("status-text"), T.paid + " " + T.logging_in);
+      show($("status-text"), T.logging_in + " " + T.paid);
       setTimeout(function () { loginThroughRouter(code, function () {}); }, 1500);
     }
   }
