@@ -17,6 +17,7 @@ from api.errors import install_error_handlers
 from api.health import health
 from api.hotspot import router as hotspot
 from api.hotspot.branding import router as branding_router
+from api.hotspot.sheets import router as sheets_router
 from api.metrics import MetricsMiddleware
 from api.payments.hooks import RedactHookTokens
 from api.payments.hooks import router as hooks_router
@@ -66,6 +67,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
     app.include_router(branding_router)
+    app.include_router(sheets_router)
     hotspot.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow
 

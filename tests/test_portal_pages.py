@@ -240,3 +240,20 @@ async def test_promo_code_guessing_is_limited(browser_like):
         "/api/v1/portal/quote", json={"plan_id": shop.plan_id}, headers=shop.host
     )
     assert plain.status_code == 429  # the address is locked out, not just that code
+
+
+async def test_printable_sheet_has_each_code_with_its_qr(client):
+    shop = await make_shop(price=30)
+    _, headers = await make_user_headers(client, tenant=await _tenant(shop))
+    batch = await client.post(
+        "/api/v1/vouchers/batches", headers=headers, json={"plan_id": shop.plan_id, "count": 4}
+    )
+    batch_id, codes = batch.json()["batch_id"], batch.json()["codes"]
+    sheet = await client.get(f"/api/v1/vouchers/batches/{batch_id}/sheet", headers=headers)
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/html")
+    assert sheet.text.count('class="card voucher"') == 4 and sheet.text.count("<svg") == 4
+    assert all(code in sheet.text for code in codes) and "KES 30" in sheet.text
+    assert f"{shop.slug}.mnetifi.com/hotspotportal" in sheet.text
+    assert (await client.get(f"/api/v1/vouchers/batches/{batch_id}/sheet")).status_code == 401
+    missing = await client.get("/api/v1/vouchers/batches/not-a-uuid/sheet", headers=headers)
+    assert missing.status_code == 404

@@ -85,6 +85,7 @@ class World:
     payments: dict[str, str]
     sale: dict[str, Any]  # a paid purchase: ids, receipt, voucher code, phone, slug
     promo: dict[str, Any]  # a promo code of its plan, as the API shows it
+    batch_id: str  # the batch its codes came from (printable sheet)
 
     @property
     def host(self) -> dict[str, str]:
@@ -97,6 +98,7 @@ class World:
             "plan_id": str(self.plan.id),
             "code": self.codes[0],
             "promo_id": str(self.promo["id"]),
+            "batch_id": self.batch_id,
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -188,6 +190,7 @@ async def make_world(client) -> World:
         payments,
         sale,
         promo.json(),
+        batch.json()["batch_id"],
     )
 
 
