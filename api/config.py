@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
@@ -19,6 +21,43 @@ SAFARICOM_CALLBACK_IPS = (
     "196.201.212.74,196.201.212.69,196.201.212.128,196.201.212.132"
 )
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 (refused outside development)
+
+
+@dataclass(frozen=True)
+class RadiusServer:
+    """A FreeRADIUS instance as routers reach it (an address: RouterOS takes no names there)."""
+
+    host: str
+    auth_port: int = 1812
+    acct_port: int = 1813
+
+
+def parse_radius_servers(text: str) -> tuple[RadiusServer, ...]:
+    """'10.255.0.1, 10.255.0.2:1812:1813, [2001:db8::1]:1812' -> servers, in order. A missing
+    authentication port is 1812, a missing accounting port the authentication port + 1. Raises
+    ValueError naming a bad entry."""
+    servers = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            ports = rest.removeprefix(":").split(":") if rest else []
+        elif item.count(":") >= 2 and "." not in item.rpartition(":")[0]:
+            host, ports = item, []  # IPv6 without brackets: an address alone
+        else:
+            host, *ports = item.split(":")
+        try:
+            address = str(ipaddress.ip_address(host))
+            numbers = [int(p) for p in ports]
+        except ValueError:
+            raise ValueError(f"not host[:auth[:acct]] with an IP address: {item!r}") from None
+        auth = numbers[0] if numbers else 1812
+        acct = numbers[1] if len(numbers) > 1 else auth + 1
+        if len(numbers) > 2 or not all(1 <= n <= 65535 for n in (auth, acct)):
+            raise ValueError(f"bad ports in {item!r}")
+        servers.append(RadiusServer(address, auth, acct))
+    return tuple(servers)
 
 
 class Settings(BaseSettings):
@@ -93,6 +132,15 @@ class Settings(BaseSettings):
         5, description="Wrong M-Pesa codes per client IP per claim_window before a lockout."
     )
     claim_window: timedelta = Field(timedelta(minutes=15), description="See above.")
+    coa_timeout: float = Field(
+        1.0, description="Seconds before a Disconnect/CoA packet is resent to a router."
+    )
+    coa_retries: int = Field(2, description="Resends per round (the wait doubles each time).")
+    coa_round_delays: str = Field(
+        "5,30",
+        description="Seconds before the 2nd, 3rd... round for a router that did not answer; "
+        "after the last round the request is recorded as timed out.",
+    )
     base_domain: str = Field("mnetifi.com", description="ISPs live on <slug>.<base_domain>.")
     radius_host: str = Field("127.0.0.1", description="FreeRADIUS address, for health checks.")
     radius_auth_port: int = Field(1812, description="FreeRADIUS authentication port.")
@@ -102,6 +150,18 @@ class Settings(BaseSettings):
     )
     radius_status_secret: SecretStr = Field(
         SecretStr("mnetifi-status"), description="Secret of the localhost Status-Server client."
+    )
+    radius_servers: str = Field(
+        "",
+        description="FreeRADIUS instances routers use, in failover order (the generated RouterOS "
+        "script lists each): comma-separated host[:auth[:acct]], IPv6 in brackets; empty: "
+        "radius_host on radius_auth_port/radius_acct_port alone.",
+    )
+    coa_source: str | None = Field(
+        None,
+        description="Address Disconnect/CoA packets leave from: one of radius_servers, because "
+        "RouterOS checks them with the secret of the /radius entry of that address; unset: the "
+        "route's own address.",
     )
     session_ttl: timedelta = Field(
         timedelta(hours=12), description="Lifetime of a staff login token."
@@ -113,6 +173,23 @@ class Settings(BaseSettings):
     voucher_batch_max: int = Field(
         10_000, description="Most vouchers one generation call may create."
     )
+
+    @field_validator("radius_servers")
+    @classmethod
+    def _radius_servers(cls, value: str) -> str:
+        parse_radius_servers(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("coa_source")
+    @classmethod
+    def _coa_source(cls, value: str | None) -> str | None:
+        return str(ipaddress.ip_address(value)) if value else None
+
+    def radius_server_list(self) -> tuple[RadiusServer, ...]:
+        """The FreeRADIUS instances routers are told about, in the order they try them."""
+        return parse_radius_servers(self.radius_servers) or (
+            RadiusServer(self.radius_host, self.radius_auth_port, self.radius_acct_port),
+        )
 
     @field_validator("callback_allowlist", "trusted_proxies")
     @classmethod

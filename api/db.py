@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 
 from api.config import get_settings
 
+log = logging.getLogger(__name__)
+
 
 @lru_cache
 def get_engine() -> AsyncEngine:
@@ -26,6 +29,12 @@ def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(get_engine(), expire_on_commit=False)
 
 
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Runs `callback` once this unit of work has committed (never if it rolls back): how a
+    change reaches the outside world (queued jobs) only when it is durable."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
 @asynccontextmanager
 async def unit_of_work() -> AsyncIterator[AsyncSession]:
     """Services and repositories flush(); only this commits."""
@@ -34,8 +43,14 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
             yield session
             await session.commit()
         except BaseException:
+            session.info.pop("after_commit", None)
             await session.rollback()
             raise
+        for callback in session.info.pop("after_commit", []):
+            try:
+                await callback()
+            except Exception:  # the change is committed; a worker sweep repairs the rest
+                log.exception("after-commit callback failed")
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
+from radius.coa import CoAClient
 
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
 from api.payments.verify import repair_events, verify_due
+from api.sessions import control
 from api.sessions.tasks import close_stale_sessions
 
 
@@ -21,9 +23,28 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
     return now
 
 
+async def startup(ctx: dict[str, Any]) -> None:
+    """One CoA/Disconnect client (one UDP socket) per worker process."""
+    settings = get_settings()
+    client = CoAClient(
+        source=getattr(settings, "coa_source", None) or None,
+        timeout=settings.coa_timeout,
+        retries=settings.coa_retries,
+    )
+    await client.open()
+    ctx["coa"] = client
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    if "coa" in ctx:
+        await ctx["coa"].close()
+
+
 class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
-    functions: list[Any] = []
+    on_startup = startup
+    on_shutdown = shutdown
+    functions: list[Any] = [func(control.send, name="send_coa", max_tries=5)]
     cron_jobs = [
         cron(heartbeat, second=0, run_at_startup=True, unique=True),
         # Every minute, half a minute after the heartbeat.
@@ -31,4 +52,6 @@ class WorkerSettings:
         # Pushes without an answer are asked about through STK Query (every 10 s).
         cron(verify_due, second={0, 10, 20, 30, 40, 50}, unique=True),
         cron(repair_events, second=45, unique=True),
+        # Pending CoA/Disconnect requests and sessions outliving their voucher.
+        cron(control.sweep, second=set(range(0, 60, 2)), unique=True),
     ]

@@ -35,6 +35,7 @@ EXPECTED_TABLES = {
     "payment_event",
     "portal_settings",
     "promo_code",
+    "coa_request",
 }
 
 

@@ -40,6 +40,8 @@ LIST_IDS = {
     "/api/v1/payments": "payment_ids",
     "/api/v1/payments/purchases": "purchase_ids",
     "/api/v1/payments/events": "event_ids",
+    # A's router names and voucher codes are markers: a leaked request would show them.
+    "/api/v1/sessions/control": "coa_ids",
     "/api/v1/promos": "promo_ids",
 }
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
@@ -99,6 +101,7 @@ class World:
             "code": self.codes[0],
             "promo_id": str(self.promo["id"]),
             "batch_id": self.batch_id,
+            "session_id": str(self.session_ids[0]),
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -111,6 +114,7 @@ class World:
             "purchase_ids": {self.sale["purchase_id"]},
             "event_ids": {self.sale["event_id"]},
             "promo_ids": {self.promo["id"]},
+            "coa_ids": set(),
         }[kind]
 
     @property

@@ -13,6 +13,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.plans.units import rate_limit_string
+from api.sessions import control
 from api.vouchers.schemas import ALPHABET
 
 CODE_LENGTH = 8  # 31^8 codes: a sold voucher is a credential worth money
@@ -133,6 +134,8 @@ async def grant(
     if extend is not None:
         await _extend(session, extend["id"], plan)
         voucher_id, code, kind = extend["id"], extend["code"], "extend"
+        # Devices online now get the new Session-Timeout and rate by CoA (sent after commit).
+        await control.extend_sessions(session, plan["tenant_id"], voucher_id, actor="payment")
     else:
         voucher_id, code = await _new_voucher(session, plan, phone)
         kind = "new"
