@@ -7,13 +7,13 @@ from typing import Any
 
 from arq import cron, func
 from arq.connections import RedisSettings
-from radius.coa import CoAClient
 
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
 from api.payments.verify import repair_events, verify_due
-from api.sessions import control
+from api.sessions import control, fairuse
 from api.sessions.tasks import close_stale_sessions
+from radius.coa import CoAClient
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -44,7 +44,10 @@ class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
     on_startup = startup
     on_shutdown = shutdown
-    functions: list[Any] = [func(control.send, name="send_coa", max_tries=5)]
+    functions: list[Any] = [
+        func(control.send, name="send_coa", max_tries=5),
+        func(control.send_batch, name="send_coa_batch", max_tries=5),
+    ]
     cron_jobs = [
         cron(heartbeat, second=0, run_at_startup=True, unique=True),
         # Every minute, half a minute after the heartbeat.
@@ -54,4 +57,6 @@ class WorkerSettings:
         cron(repair_events, second=45, unique=True),
         # Pending CoA/Disconnect requests and sessions outliving their voucher.
         cron(control.sweep, second=set(range(0, 60, 2)), unique=True),
+        # Fair usage follows the number of users online (sessions start and stop via RADIUS).
+        cron(fairuse.evaluate_all, second=set(range(1, 60, 2)), unique=True),
     ]

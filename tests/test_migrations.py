@@ -36,6 +36,8 @@ EXPECTED_TABLES = {
     "portal_settings",
     "promo_code",
     "coa_request",
+    "fair_usage_rule",
+    "fair_usage_state",
 }
 
 

@@ -42,6 +42,7 @@ LIST_IDS = {
     "/api/v1/payments/events": "event_ids",
     # A's router names and voucher codes are markers: a leaked request would show them.
     "/api/v1/sessions/control": "coa_ids",
+    "/api/v1/fair-usage": "rule_ids",
     "/api/v1/promos": "promo_ids",
 }
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
@@ -70,6 +71,7 @@ PORTAL = "/api/v1/portal/"
 CREATE_REFERENCING = {
     "/api/v1/vouchers/batches": {"count": 2},
     "/api/v1/promos": {"code": "HIJACK", "kind": "fixed", "value": 1},
+    "/api/v1/fair-usage": {"scope": "isp", "threshold": 1000, "rate_limit": "1M/1M"},
 }
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans"}
 
@@ -88,6 +90,7 @@ class World:
     sale: dict[str, Any]  # a paid purchase: ids, receipt, voucher code, phone, slug
     promo: dict[str, Any]  # a promo code of its plan, as the API shows it
     batch_id: str  # the batch its codes came from (printable sheet)
+    rule: dict[str, Any]  # a fair-usage rule of its plan
 
     @property
     def host(self) -> dict[str, str]:
@@ -102,6 +105,7 @@ class World:
             "promo_id": str(self.promo["id"]),
             "batch_id": self.batch_id,
             "session_id": str(self.session_ids[0]),
+            "rule_id": str(self.rule["id"]),
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -115,6 +119,7 @@ class World:
             "event_ids": {self.sale["event_id"]},
             "promo_ids": {self.promo["id"]},
             "coa_ids": set(),
+            "rule_ids": {self.rule["id"]},
         }[kind]
 
     @property
@@ -182,6 +187,9 @@ async def make_world(client) -> World:
                   "plan_id": plan.id, "max_uses": 5}  # fmt: skip
     promo = await client.post(f"{PREFIX}/promos", headers=headers, json=promo_body)
     assert promo.status_code == 201, promo.text
+    rule_body = {"scope": "router", "threshold": 500, "rate_limit": "2M/2M", "plan_id": plan.id}
+    rule = await client.post(f"{PREFIX}/fair-usage", headers=headers, json=rule_body)
+    assert rule.status_code == 201, rule.text
     return World(
         tenant.id,
         headers,
@@ -195,6 +203,7 @@ async def make_world(client) -> World:
         sale,
         promo.json(),
         batch.json()["batch_id"],
+        rule.json(),
     )
 
 

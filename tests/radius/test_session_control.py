@@ -11,14 +11,20 @@ import secrets
 from types import SimpleNamespace
 
 import pytest
-from radius.router_sim import RouterSim
 
 from api.config import get_settings
 from api.sessions import control
 from radius.coa import CoAClient
+from radius.router_sim import RouterSim
 from tests.factories import accounting, make_user_headers, make_voucher
 from tests.payshop import buy, fake, make_shop, phone, wait_status
 from tests.radius.conftest import sql
+
+RUN = secrets.token_hex(3)  # acctuniqueid is unique across runs on one database
+
+
+def sid(name: str) -> str:
+    return f"{name}-{RUN}"
 
 
 @pytest.fixture(autouse=True)
@@ -83,22 +89,22 @@ async def test_disconnect_reaches_every_router_holding_the_voucher(client, new_a
     sims = [await router_with_sim(shop, new_address()) for _ in range(2)]
     try:
         voucher = await _voucher(shop)
-        await online(shop, sims[0], voucher.code, "80f0a1", "AA:00:00:00:00:01")
-        await online(shop, sims[1], voucher.code, "80f0b2", "AA:00:00:00:00:02")
+        await online(shop, sims[0], voucher.code, sid("80f0a1"), "AA:00:00:00:00:01")
+        await online(shop, sims[1], voucher.code, sid("80f0b2"), "AA:00:00:00:00:02")
         other = await _voucher(shop)
-        await online(shop, sims[0], other.code, "80f0c3", "AA:00:00:00:00:03")
+        await online(shop, sims[0], other.code, sid("80f0c3"), "AA:00:00:00:00:03")
         response = await client.post(
             f"/api/v1/vouchers/{voucher.code}/disconnect", headers=await _headers(client, shop)
         )
         assert response.status_code == 202 and len(response.json()["requests"]) == 2
         done = await requests_for(voucher.code, shop.tenant_id, 2)
         assert {r["status"] for r in done} == {"ack"}
-        for sim, session_id in ((sims[0], "80f0a1"), (sims[1], "80f0b2")):
+        for sim, session_id in ((sims[0], sid("80f0a1")), (sims[1], sid("80f0b2"))):
             [got] = [r for r in sim.received if r.code == "disconnect"]
             assert got.attributes["Acct-Session-Id"] == session_id
             assert got.attributes["User-Name"] == voucher.code
             assert "NAS-IP-Address" not in got.attributes
-        assert "80f0c3" in sims[0].sessions  # the other voucher's device stays online
+        assert sid("80f0c3") in sims[0].sessions  # the other voucher's device stays online
     finally:
         for sim in sims:
             await sim.stop()
@@ -109,14 +115,14 @@ async def test_revoking_disconnects_and_a_ghost_nak_closes_the_session(client, n
     sim = await router_with_sim(shop, new_address())
     try:
         voucher = await _voucher(shop)
-        await online(shop, sim, voucher.code, "90aa01", "AA:00:00:00:01:01")
+        await online(shop, sim, voucher.code, sid("90aa01"), "AA:00:00:00:01:01")
         # A second open session the router does not have (lost Stop): a ghost.
         await accounting(
             kind="start",
             tenant_id=shop.tenant_id,
             nas=sim.address,
             username=voucher.code,
-            unique="90aa02",
+            unique=sid("90aa02"),
             mac="AA:00:00:00:01:02",
         )
         revoked = await client.post(
@@ -125,11 +131,11 @@ async def test_revoking_disconnects_and_a_ghost_nak_closes_the_session(client, n
         assert revoked.status_code == 200
         done = await requests_for(voucher.code, shop.tenant_id, 2)
         by_session = {attrs(r)["Acct-Session-Id"]: r for r in done}
-        assert by_session["90aa01"]["status"] == "ack"
-        assert by_session["90aa01"]["reason"] == "revoked"
-        ghost = by_session["90aa02"]
+        assert by_session[sid("90aa01")]["status"] == "ack"
+        assert by_session[sid("90aa01")]["reason"] == "revoked"
+        ghost = by_session[sid("90aa02")]
         assert (ghost["status"], ghost["error_cause"]) == ("nak", 503)
-        [row] = await sql("SELECT * FROM radacct WHERE acctsessionid = '90aa02'")
+        [row] = await sql("SELECT * FROM radacct WHERE acctsessionid = :s", s=sid("90aa02"))
         assert row["acctstoptime"] is not None and row["acctterminatecause"] == "Session-Not-Found"
     finally:
         await sim.stop()
@@ -147,10 +153,10 @@ async def test_timeouts_are_retried_in_bounded_rounds(new_address, monkeypatch):
     try:
         sim.answer("silent")
         voucher = await _voucher(shop)
-        await online(shop, sim, voucher.code, "a0b0c0", "AA:00:00:00:02:01")
+        await online(shop, sim, voucher.code, sid("a0b0c0"), "AA:00:00:00:02:01")
         [row] = await sql(
-            "SELECT a.radacctid FROM radacct a WHERE a.acctsessionid = 'a0b0c0' AND tenant_id = :t",
-            t=shop.tenant_id,
+            "SELECT a.radacctid FROM radacct a WHERE a.acctsessionid = :s AND tenant_id = :t",
+            t=shop.tenant_id, s=sid("a0b0c0"),
         )  # fmt: skip
         [req] = await sql(
             "INSERT INTO coa_request (tenant_id, router_id, radacct_id, voucher_id, kind, reason, "
@@ -158,7 +164,7 @@ async def test_timeouts_are_retried_in_bounded_rounds(new_address, monkeypatch):
             "CAST(:attrs AS jsonb), now() + interval '1 day' FROM router r "
             "WHERE r.ip_address = :a RETURNING id",
             t=shop.tenant_id, acct=row["radacctid"], v=voucher.id, a=sim.address,
-            attrs=json.dumps({"User-Name": voucher.code, "Acct-Session-Id": "a0b0c0"}),
+            attrs=json.dumps({"User-Name": voucher.code, "Acct-Session-Id": sid("a0b0c0")}),
         )  # fmt: skip
         ctx = {"coa": client}
         assert await control.send(ctx, req["id"]) == "retry"
@@ -189,15 +195,15 @@ async def test_extension_sends_the_new_session_timeout_and_a_nak_becomes_a_disco
             c=code,
             t=shop.tenant_id,
         )
-        await online(shop, sim, code, "b1b1b1", "AA:00:00:00:03:01")
+        await online(shop, sim, code, sid("b1b1b1"), "AA:00:00:00:03:01")
         again = (await buy(client, shop, msisdn, voucher_code=code)).json()
         await wait_status(client, shop, again["id"], "paid")
         [coa] = await requests_for(code, shop.tenant_id, 1)
         assert (coa["kind"], coa["reason"], coa["status"]) == ("coa", "extended", "ack")
         [got] = [r for r in sim.received if r.code == "coa"]
         assert 7000 < int(got.attributes["Session-Timeout"]) <= 7200
-        assert got.attributes["Acct-Session-Id"] == "b1b1b1"
-        assert sim.sessions["b1b1b1"]["Session-Timeout"] == got.attributes["Session-Timeout"]
+        assert got.attributes["Acct-Session-Id"] == sid("b1b1b1")
+        assert sim.sessions[sid("b1b1b1")]["Session-Timeout"] == got.attributes["Session-Timeout"]
 
         sim.answer("nak", error_cause=406)  # the router won't change it: disconnect instead
         third = (await buy(client, shop, msisdn, voucher_code=code)).json()
@@ -216,7 +222,7 @@ async def test_a_voucher_expiring_with_a_live_session_gets_a_disconnect(new_addr
     sim = await router_with_sim(shop, new_address())
     try:
         voucher = await _voucher(shop)
-        await online(shop, sim, voucher.code, "c2c2c2", "AA:00:00:00:04:01")
+        await online(shop, sim, voucher.code, sid("c2c2c2"), "AA:00:00:00:04:01")
         await sql(
             "UPDATE voucher SET first_used_at = now() - interval '2 hours', "
             "expires_at = now() - interval '1 minute' WHERE id = :v",
@@ -224,6 +230,6 @@ async def test_a_voucher_expiring_with_a_live_session_gets_a_disconnect(new_addr
         )
         [done] = await requests_for(voucher.code, shop.tenant_id, 1, wait=20)  # the worker's sweep
         assert (done["kind"], done["reason"], done["status"]) == ("disconnect", "expired", "ack")
-        assert "c2c2c2" not in sim.sessions
+        assert sid("c2c2c2") not in sim.sessions
     finally:
         await sim.stop()

@@ -1,0 +1,170 @@
+"""Fair usage: crossing a rule's threshold rate-limits exactly the sessions it covers (by CoA to
+their routers), new logins get the throttled rate from FreeRADIUS, and the plan's rate comes
+back when the load drops."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from types import SimpleNamespace
+
+from api.db import unit_of_work
+from api.sessions import fairuse
+from tests.factories import accounting, make_user_headers, make_voucher
+from tests.payshop import add_plan, make_shop
+from tests.radius.conftest import sql
+from tests.radius.radclient import hotspot_request, send, warm_up
+from tests.radius.test_session_control import router_with_sim, sid
+
+THROTTLED = "1M/1M"
+
+
+async def _plan(plan_id: int):
+    return SimpleNamespace(**(await sql("SELECT * FROM plan WHERE id = :p", p=plan_id))[0])
+
+
+async def _start(shop, sim, voucher, name: str) -> str:
+    session_id = sid(name)
+    mac = ":".join(f"{b:02X}" for b in secrets.token_bytes(6))
+    await accounting(kind="start", tenant_id=shop.tenant_id, nas=sim.address,
+                     username=voucher.code, unique=session_id, mac=mac)  # fmt: skip
+    sim.sessions[session_id] = {"User-Name": voucher.code}
+    return session_id
+
+
+async def _evaluate(shop) -> None:
+    async with unit_of_work() as session:
+        await fairuse.evaluate(session, shop.tenant_id)
+
+
+async def _coas(sim, want: int, wait: float = 10) -> list:
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        got = [r for r in sim.received if r.code == "coa"]
+        if len(got) >= want:
+            await asyncio.sleep(0.3)  # nothing more should come
+            return [r for r in sim.received if r.code == "coa"]
+        assert asyncio.get_running_loop().time() < deadline, got
+        await asyncio.sleep(0.05)
+
+
+async def test_threshold_crossing_throttles_exactly_the_covered_sessions(client, new_address):
+    shop = await make_shop(upload_kbps=2000, download_kbps=4000)
+    other_plan = await add_plan(shop, price=99, upload_kbps=8000, download_kbps=8000)
+    busy = await router_with_sim(shop, new_address())
+    quiet = await router_with_sim(shop, new_address())
+    try:
+        tenant = SimpleNamespace(**(await sql("SELECT * FROM tenant WHERE id = :t",
+                                              t=shop.tenant_id))[0])  # fmt: skip
+        _, headers = await make_user_headers(client, tenant=tenant)
+        rule = await client.post(
+            "/api/v1/fair-usage",
+            headers=headers,
+            json={"scope": "router", "threshold": 3, "rate_limit": THROTTLED,
+                  "plan_id": shop.plan_id},
+        )  # fmt: skip
+        assert rule.status_code == 201, rule.text
+        plan = await _plan(shop.plan_id)
+        covered = [await _start(shop, busy, await make_voucher(plan=plan), f"p{i}")
+                   for i in range(3)]  # fmt: skip
+        uncovered = await _start(shop, busy, await make_voucher(plan=await _plan(other_plan)), "q")
+        elsewhere = await _start(shop, quiet, await make_voucher(plan=plan), "e")
+
+        await _evaluate(shop)  # 4 users on `busy` > 3: its plan-P sessions are throttled
+        throttled = await _coas(busy, 3)
+        assert sorted(r.attributes["Acct-Session-Id"] for r in throttled) == sorted(covered)
+        assert {r.attributes["Mikrotik-Rate-Limit"] for r in throttled} == {THROTTLED}
+        assert uncovered in busy.sessions and not [r for r in quiet.received if r.code == "coa"]
+        assert elsewhere in quiet.sessions
+        await _evaluate(shop)  # nothing changed: nothing sent again
+        await asyncio.sleep(0.3)
+        assert len([r for r in busy.received if r.code == "coa"]) == 3
+
+        # A new login on the busy router gets the throttled rate from FreeRADIUS itself.
+        newcomer = await make_voucher(plan=plan)
+        warm_up(busy.address, busy.secret.decode())
+        reply = send("auth", hotspot_request(newcomer.code), src=busy.address,
+                     secret=busy.secret.decode())  # fmt: skip
+        assert reply.code == "Access-Accept" and reply["Mikrotik-Rate-Limit"] == THROTTLED
+        calm = send("auth", hotspot_request(newcomer.code, mac="AA:BB:CC:00:00:09"),
+                    src=quiet.address, secret=quiet.secret.decode())  # fmt: skip
+        assert calm.code == "Access-Accept" and calm["Mikrotik-Rate-Limit"] == "2M/4M"
+
+        # Load drops (a covered session stops): the remaining covered sessions get 2M/4M back.
+        await accounting(kind="stop", tenant_id=shop.tenant_id, nas=busy.address,
+                         username="x", unique=covered[0], session_time=60)  # fmt: skip
+        await _evaluate(shop)
+        restored = (await _coas(busy, 5))[3:]
+        assert sorted(r.attributes["Acct-Session-Id"] for r in restored) == sorted(covered[1:])
+        assert {r.attributes["Mikrotik-Rate-Limit"] for r in restored} == {"2M/4M"}
+        states = await sql("SELECT * FROM fair_usage_state WHERE tenant_id = :t", t=shop.tenant_id)
+        assert states == []
+        done = await sql(
+            "SELECT status FROM coa_request WHERE tenant_id = :t AND reason = 'fair_usage'",
+            t=shop.tenant_id,
+        )  # fmt: skip
+        assert [d["status"] for d in done] == ["ack"] * 5
+    finally:
+        await busy.stop()
+        await quiet.stop()
+
+
+async def test_isp_wide_rule_counts_users_on_every_router(client, new_address):
+    shop = await make_shop()
+    sims = [await router_with_sim(shop, new_address()) for _ in range(2)]
+    try:
+        await sql(
+            "INSERT INTO fair_usage_rule (tenant_id, scope, threshold, rate_limit) "
+            "VALUES (:t, 'isp', 1, '512k/512k')", t=shop.tenant_id,
+        )  # fmt: skip
+        plan = await _plan(shop.plan_id)
+        first = await _start(shop, sims[0], await make_voucher(plan=plan), "i1")
+        await _evaluate(shop)  # one user: not above 1
+        await asyncio.sleep(0.3)
+        assert not [r for r in sims[0].received if r.code == "coa"]
+        second = await _start(shop, sims[1], await make_voucher(plan=plan), "i2")
+        await _evaluate(shop)  # two users across the ISP: both throttled, each by its router
+        [a] = await _coas(sims[0], 1)
+        [b] = await _coas(sims[1], 1)
+        assert (a.attributes["Acct-Session-Id"], b.attributes["Acct-Session-Id"]) == (first, second)
+        assert (
+            a.attributes["Mikrotik-Rate-Limit"]
+            == b.attributes["Mikrotik-Rate-Limit"]
+            == "512k/512k"
+        )
+    finally:
+        for sim in sims:
+            await sim.stop()
+
+
+async def test_rules_are_validated(client):
+    shop = await make_shop()
+    tenant = SimpleNamespace(**(await sql("SELECT * FROM tenant WHERE id = :t",
+                                          t=shop.tenant_id))[0])  # fmt: skip
+    _, headers = await make_user_headers(client, tenant=tenant)
+    for body in (
+        {"scope": "router", "threshold": 5, "rate_limit": "fast"},
+        {"scope": "planet", "threshold": 5, "rate_limit": "1M/1M"},
+        {"scope": "isp", "threshold": -1, "rate_limit": "1M/1M"},
+    ):
+        assert (
+            await client.post("/api/v1/fair-usage", headers=headers, json=body)
+        ).status_code == 422
+    other = await make_shop()
+    theirs = {"scope": "isp", "threshold": 5, "rate_limit": "1M/1M", "plan_id": other.plan_id}
+    assert (
+        await client.post("/api/v1/fair-usage", headers=headers, json=theirs)
+    ).status_code == 404
+    rule = {"scope": "isp", "threshold": 5, "rate_limit": "1M/1M"}
+    made = await client.post("/api/v1/fair-usage", headers=headers, json=rule)
+    assert made.status_code == 201
+    listed = await client.get("/api/v1/fair-usage", headers=headers)
+    assert [r["id"] for r in listed.json()] == [made.json()["id"]]
+    gone = await client.delete(f"/api/v1/fair-usage/{made.json()['id']}", headers=headers)
+    assert gone.status_code == 204
+    assert (await client.get("/api/v1/fair-usage", headers=headers)).json() == []
+    actions = await sql(
+        "SELECT action FROM audit_event WHERE tenant_id = :t AND action LIKE 'fair_usage%' "
+        "ORDER BY id", t=shop.tenant_id,
+    )  # fmt: skip
+    assert [a["action"] for a in actions] == ["fair_usage.create", "fair_usage.delete"]
