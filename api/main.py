@@ -25,6 +25,7 @@ from api.payments.portal import router as portal_router
 from api.payments.router import router as payments_router
 from api.plans.router import router as plans_router
 from api.promos.router import router as promos_router
+from api.routers.onboarding import router as onboarding_router
 from api.routers.router import router as routers_router
 from api.security import get_redis
 from api.sessions.control_router import router as control_router
@@ -57,6 +58,7 @@ def create_app() -> FastAPI:
     app.add_middleware(MetricsMiddleware)
     for router in (
         auth_router,
+        onboarding_router,  # before routers_router: /routers/health is not a router id
         routers_router,
         plans_router,
         promos_router,

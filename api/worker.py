@@ -27,7 +27,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     """One CoA/Disconnect client (one UDP socket) per worker process."""
     settings = get_settings()
     client = CoAClient(
-        source=getattr(settings, "coa_source", None) or None,
+        source=settings.coa_source,
         timeout=settings.coa_timeout,
         retries=settings.coa_retries,
     )

@@ -8,9 +8,12 @@
 #   deploy/stack.sh test                up the test stack, run pytest, tear it down
 #   deploy/stack.sh env    [dev|test]   print the MNETIFI_* variables of a stack
 #   deploy/stack.sh db-stop|db-start [dev|test]  stop or start only PostgreSQL (outage drills)
+#   deploy/stack.sh radius2|radius2-stop [dev|test|bench]  start or stop a second FreeRADIUS on
+#                                       the same database (router failover), on the ports below
 #
 # Ports and directories can be overridden with MNETIFI_PG_PORT, MNETIFI_REDIS_PORT,
-# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT, MNETIFI_DARAJA_PORT and MNETIFI_RUN_DIR.
+# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT, MNETIFI_DARAJA_PORT and MNETIFI_RUN_DIR;
+# the second FreeRADIUS's with MNETIFI_AUTH2_PORT and MNETIFI_ACCT2_PORT (default: the first's + 2).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +33,8 @@ AUTH_PORT=${MNETIFI_AUTH_PORT:-$d_auth}
 ACCT_PORT=${MNETIFI_ACCT_PORT:-$d_acct}
 API_PORT=${MNETIFI_API_PORT:-$d_api}
 DARAJA_PORT=${MNETIFI_DARAJA_PORT:-$d_daraja}
+AUTH2_PORT=${MNETIFI_AUTH2_PORT:-$((AUTH_PORT + 2))}
+ACCT2_PORT=${MNETIFI_ACCT2_PORT:-$((ACCT_PORT + 2))}
 RUN=${MNETIFI_RUN_DIR:-$ROOT/.run/$PROFILE}
 VENV=$ROOT/.venv
 PY=$VENV/bin/python
@@ -144,23 +149,34 @@ stop_pid() {  # name pidfile
   rm -f "$2"
 }
 
+# start_freeradius [instance auth-port acct-port]: the stack's own is "radius" (configuration in
+# $RUN/raddb, pid, logs and accounting spool in $RUN/radius); "radius2" is a second one on the
+# same database for router failover ($RUN/raddb2, $RUN/radius2). Each has its own spool and
+# spool reader, so either replays what it took while PostgreSQL was down.
 start_freeradius() {
-  stop_pid FreeRADIUS "$RUN/radius/radiusd.pid"
-  mkdir -p "$RUN/radius/log" "$RUN/radius/radacct"
-  log "starting FreeRADIUS on auth $AUTH_PORT, acct $ACCT_PORT"
-  "$PY" -m radius.render --out "$RUN/raddb" \
-    --set RUN_DIR="$RUN/radius" --set DB_PORT="$PG_PORT" --set DB_USER=mnetifi \
+  local inst=${1:-radius} auth=${2:-$AUTH_PORT} acct=${3:-$ACCT_PORT}
+  local dir=$RUN/$inst raddb=$RUN/raddb${inst#radius} name=FreeRADIUS
+  [ "$inst" = radius ] || name="FreeRADIUS ($inst)"
+  stop_pid "$name" "$dir/radiusd.pid"
+  mkdir -p "$dir/log" "$dir/radacct"
+  log "starting $name on auth $auth, acct $acct"
+  "$PY" -m radius.render --out "$raddb" \
+    --set RUN_DIR="$dir" --set DB_PORT="$PG_PORT" --set DB_USER=mnetifi \
     --set DB_PASSWORD="$(db_password)" --set DB_NAME=mnetifi \
-    --set AUTH_PORT="$AUTH_PORT" --set ACCT_PORT="$ACCT_PORT" \
+    --set AUTH_PORT="$auth" --set ACCT_PORT="$acct" \
     --set STATUS_CLIENT_IP="$STATUS_CLIENT_IP" --set STATUS_SECRET="$(status_secret)"
-  freeradius -C -d "$RUN/raddb" >/dev/null 2>&1 || { freeradius -XC -d "$RUN/raddb" | tail -20; die "FreeRADIUS configuration check failed"; }
-  freeradius -d "$RUN/raddb"
-  for _ in $(seq 50); do radius_alive && return; sleep 0.1; done
-  die "FreeRADIUS does not answer Status-Server: $RUN/radius/log/radius.log"
+  freeradius -C -d "$raddb" >/dev/null 2>&1 || { freeradius -XC -d "$raddb" | tail -20; die "$name configuration check failed"; }
+  freeradius -d "$raddb"
+  for _ in $(seq 50); do radius_alive "$auth" && return; sleep 0.1; done
+  die "$name does not answer Status-Server: $dir/log/radius.log"
 }
-radius_alive() {
+radius_alive() {  # [auth-port]
   printf 'Message-Authenticator = 0x00\nPacket-Src-IP-Address = %s\n' "$STATUS_CLIENT_IP" |
-    radclient -q -r 1 -t 1 -- "127.0.0.1:$AUTH_PORT" status "$(status_secret)" >/dev/null 2>&1
+    radclient -q -r 1 -t 1 -- "127.0.0.1:${1:-$AUTH_PORT}" status "$(status_secret)" >/dev/null 2>&1
+}
+start_radius2() {
+  [ -s "$RUN/env" ] || die "the $PROFILE stack is not set up: run deploy/stack.sh up $PROFILE first"
+  start_freeradius radius2 "$AUTH2_PORT" "$ACCT2_PORT"
 }
 status_secret() {
   [ -s "$RUN/secrets/status-secret" ] || { umask 077; "$PY" -c 'import secrets; print(secrets.token_hex(16))' >"$RUN/secrets/status-secret"; }
@@ -189,6 +205,7 @@ export MNETIFI_RADIUS_AUTH_PORT=$AUTH_PORT
 export MNETIFI_RADIUS_ACCT_PORT=$ACCT_PORT
 export MNETIFI_RADIUS_STATUS_SECRET=$(status_secret)
 export MNETIFI_RADIUS_STATUS_SOURCE=$STATUS_CLIENT_IP
+export MNETIFI_RADIUS_SERVERS=127.0.0.1:$AUTH_PORT:$ACCT_PORT,127.0.0.1:$AUTH2_PORT:$ACCT2_PORT
 export MNETIFI_API_URL=http://127.0.0.1:$API_PORT
 export MNETIFI_DARAJA_URL=http://127.0.0.1:$DARAJA_PORT
 export MNETIFI_PUBLIC_URL=http://127.0.0.1:$API_PORT
@@ -302,13 +319,14 @@ down() {
   stop_pid worker "$RUN/worker.pid"
   stop_pid API "$RUN/api.pid"
   stop_pid FreeRADIUS "$RUN/radius/radiusd.pid"
+  stop_pid "FreeRADIUS (radius2)" "$RUN/radius2/radiusd.pid"
   stop_redis
   stop_postgres
 }
 
 status() {
   local pid
-  for p in api worker daraja radius/radiusd; do
+  for p in api worker daraja radius/radiusd radius2/radiusd; do
     pid=$(cat "$RUN/$p.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$p: running ($pid)"; else echo "$p: stopped"; fi
   done
@@ -337,6 +355,8 @@ case "$CMD" in
   env) cat "$RUN/env" ;;
   db-stop) stop_postgres ;;
   db-start) start_postgres ;;
+  radius2) start_radius2 ;;
+  radius2-stop) stop_pid "FreeRADIUS (radius2)" "$RUN/radius2/radiusd.pid" ;;
   test) shift 2>/dev/null || true; [ "${1:-}" = test ] && shift; run_tests "$@" ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -155,3 +155,11 @@ async def test_roles(client):
     assert response.status_code == 403
     assert await count(Router, tenant_id=tenant.id) == 0
     assert (await client.post(URL, headers=tech, json=body)).status_code == 201
+
+
+async def test_router_names_refuse_control_characters(client):
+    _, headers = await make_user_headers(client)
+    for name in ("a\nb", "tab\there", "bell\x07"):
+        body = {"name": name, "ip_address": random_ip()}
+        response = await client.post("/api/v1/routers", headers=headers, json=body)
+        assert response.status_code == 422, (name, response.text)

@@ -43,6 +43,7 @@ LIST_IDS = {
     # A's router names and voucher codes are markers: a leaked request would show them.
     "/api/v1/sessions/control": "coa_ids",
     "/api/v1/fair-usage": "rule_ids",
+    "/api/v1/routers/health": "router_ids",
     "/api/v1/promos": "promo_ids",
 }
 # The caller's own tenant's settings: B reads its own and writes its own (with its current

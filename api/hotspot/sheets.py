@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
-from api.config import get_settings
 from api.deps import SessionDep
 from api.errors import NotFound
+from api.hotspot.context import portal_url
 from api.hotspot.router import templates
 from api.tenancy import Principal, require
 
@@ -47,8 +47,7 @@ async def batch_sheet(
     rows = result.mappings().all()
     if not rows:
         raise NotFound("No such batch")
-    scheme = "https" if get_settings().environment == "production" else request.url.scheme
-    portal = f"{scheme}://{rows[0]['slug']}.{get_settings().base_domain}/hotspotportal"
+    portal = portal_url(rows[0]["slug"], request.url.scheme)
     cards = [dict(r) | {"qr": qr_svg(f"{portal}/v/{r['code']}")} for r in rows]
     return templates.TemplateResponse(
         request, "sheet.html", {"cards": cards, "isp": rows[0]["isp"], "portal": portal},

@@ -41,7 +41,8 @@ def _ip_to_str(value: Any) -> str:
 
 IPAddress = Annotated[str, AfterValidator(_check_ip)]
 Secret = Annotated[str, AfterValidator(_check_secret)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+# No control characters: names show up in CLI tables, logs and router scripts.
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
 NasIdentifier = Annotated[str, Field(min_length=1, max_length=253)]
 CoaPort = Annotated[int, Field(ge=1, le=65535)]
 
