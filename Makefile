@@ -18,5 +18,6 @@ bench:
 	.venv/bin/python bench/radius_auth.py
 	.venv/bin/python bench/radius_acct.py
 	.venv/bin/python bench/payment_latency.py
+	.venv/bin/python bench/coa_fanout.py
 migrate:
 	. .run/dev/env && .venv/bin/alembic upgrade head

@@ -44,6 +44,7 @@ class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
     on_startup = startup
     on_shutdown = shutdown
+    poll_delay = 0.05  # a CoA fan-out should not wait half a second to start
     functions: list[Any] = [
         func(control.send, name="send_coa", max_tries=5),
         func(control.send_batch, name="send_coa_batch", max_tries=5),

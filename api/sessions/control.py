@@ -84,22 +84,29 @@ async def plan(
     actor: str,
     change: dict[str, Any] | None = None,
 ) -> list[int]:
-    """Writes one pending request per session (in the caller's transaction); returns ids."""
-    ids = []
-    for row in rows:
-        attrs = session_attributes(row) | (change or {})
-        request_id = await session.scalar(
-            text("""
-                INSERT INTO coa_request (tenant_id, router_id, radacct_id, voucher_id, kind,
-                                         reason, attributes, actor)
-                VALUES (:t, :router, :acct, :voucher, :kind, :reason, CAST(:attrs AS jsonb),
-                        :actor)
-                RETURNING id"""),
-            {"t": tenant_id, "router": row["router_id"], "acct": row["radacctid"],
-             "voucher": row["voucher_id"], "kind": kind, "reason": reason,
-             "attrs": json.dumps(attrs), "actor": actor},
-        )  # fmt: skip
-        ids.append(int(request_id))
+    """Writes one pending request per session (in the caller's transaction, one statement);
+    returns their ids. They are queued for the worker once that transaction commits."""
+    if not rows:
+        return []
+    result = await session.execute(
+        text("""
+            INSERT INTO coa_request (tenant_id, router_id, radacct_id, voucher_id, kind, reason,
+                                     attributes, actor)
+            SELECT :t, u.router, u.acct, u.voucher, :kind, :reason, CAST(u.attrs AS jsonb),
+                   :actor
+              FROM unnest(CAST(:routers AS integer[]), CAST(:accts AS bigint[]),
+                          CAST(:vouchers AS bigint[]), CAST(:attrs AS text[]))
+                   AS u(router, acct, voucher, attrs)
+            RETURNING id"""),
+        {
+            "t": tenant_id, "kind": kind, "reason": reason, "actor": actor,
+            "routers": [r["router_id"] for r in rows],
+            "accts": [r["radacctid"] for r in rows],
+            "vouchers": [r["voucher_id"] for r in rows],
+            "attrs": [json.dumps(session_attributes(r) | (change or {})) for r in rows],
+        },
+    )  # fmt: skip
+    ids = sorted(int(i) for i in result.scalars())
     if ids:
         after_commit(session, lambda: dispatch(ids))
     return ids
@@ -156,91 +163,99 @@ async def dispatch(ids: Sequence[int], redis: ArqRedis | None = None) -> None:
             await pool.aclose()
 
 
-async def _load(request_id: int) -> RowMapping | None:
+async def _claim(ids: Sequence[int]) -> list[RowMapping]:
+    """Takes the pending, due requests among `ids` for one exchange: next_try_at moves past the
+    longest exchange, so neither the sweep nor a second run of the job sends them meanwhile
+    (and if this worker dies, the sweep sends them again after that)."""
+    settings = get_settings()
+    longest = settings.coa_timeout * sum(2.0**k for k in range(settings.coa_retries + 1)) + 5
     async with unit_of_work() as session:
         result = await session.execute(
             text("""
+                WITH claimed AS (
+                    UPDATE coa_request SET next_try_at = now() + make_interval(secs => :hold)
+                     WHERE id = ANY(:ids) AND status = 'pending' AND next_try_at <= now()
+                    RETURNING *)
                 SELECT c.*, host(r.ip_address) AS address, r.coa_port, r.secret
-                  FROM coa_request c LEFT JOIN router r ON r.id = c.router_id
-                 WHERE c.id = :id"""),
-            {"id": request_id},
+                  FROM claimed c LEFT JOIN router r ON r.id = c.router_id"""),
+            {"ids": list(ids), "hold": longest},
         )
-        return result.mappings().first()
+        return list(result.mappings().all())
 
 
-async def send(ctx: dict[str, Any], request_id: int) -> str:
-    """arq job: sends one request if it is still pending and due; idempotent."""
-    from radius.coa import Target  # noqa: PLC0415 - radius/ is importable in the worker
+async def _exchange(client: Any, row: RowMapping) -> Any:
+    from radius.coa import Result, Target  # noqa: PLC0415 - radius/ is importable in the worker
 
-    row = await _load(request_id)
-    if row is None:
-        return "gone"
-    if row["status"] != "pending":
-        return "done"
     if row["address"] is None:
-        await _finish(request_id, "timeout", None, "the router was deleted", 0)
-        return "timeout"
-    client = ctx["coa"]
+        return Result("timeout", 0, detail="the router was deleted")
     target = Target(row["address"], row["coa_port"], row["secret"].encode())
     method = client.disconnect if row["kind"] == "disconnect" else client.change
-    result = await method(target, row["attributes"])
-    delays = round_delays()
-    if result.outcome == "timeout" and row["rounds"] < len(delays):
-        # Another round later: the sweep queues it when next_try_at comes.
-        async with unit_of_work() as session:
-            await session.execute(
-                text("""UPDATE coa_request SET rounds = rounds + 1,
-                               attempts = attempts + :n, detail = :detail,
-                               next_try_at = now() + CAST(:delay AS interval)
-                         WHERE id = :id AND status = 'pending'"""),
-                {"id": request_id, "n": result.attempts, "detail": result.detail,
-                 "delay": delays[row["rounds"]]},
-            )  # fmt: skip
-        return "retry"
-    if await _finish(
-        request_id, result.outcome, result.error_cause, result.detail, result.attempts
-    ):
-        await _after(row, result.outcome, result.error_cause, ctx)  # once, by whoever finished it
-    return result.outcome
+    return await method(target, row["attributes"])
 
 
 async def send_batch(ctx: dict[str, Any], request_ids: list[int]) -> dict[str, int]:
-    """arq job: sends many requests at once (a fan-out to every session on many routers)."""
-    results = await asyncio.gather(*(send(ctx, i) for i in request_ids))
-    return {outcome: results.count(outcome) for outcome in set(results)}
-
-
-async def _finish(
-    request_id: int, outcome: str, cause: int | None, detail: str | None, attempts: int
-) -> bool:
-    """Records the answer; False if another run of the job had already done so."""
+    """arq job: sends the requests that are still pending and due, all at once on the worker's
+    one socket (a fan-out to every session on many routers), and records every answer in one
+    transaction. Idempotent: a request is claimed before it is sent."""
+    rows = await _claim(request_ids)
+    if not rows:
+        return {}
+    results = await asyncio.gather(*(_exchange(ctx["coa"], row) for row in rows))
+    delays = round_delays()
+    again, final = [], []
+    for row, result in zip(rows, results, strict=True):
+        params = {"id": row["id"], "n": result.attempts, "detail": result.detail}
+        if result.outcome == "timeout" and row["rounds"] < len(delays) and row["address"]:
+            again.append(params | {"delay": delays[row["rounds"]]})
+        else:
+            final.append(params | {"status": result.outcome, "cause": result.error_cause})
     async with unit_of_work() as session:
-        result = await session.execute(
-            text("""UPDATE coa_request SET status = :status, error_cause = :cause,
-                           detail = :detail, attempts = attempts + :n, rounds = rounds + 1,
-                           finished_at = now()
-                     WHERE id = :id AND status = 'pending'"""),
-            {"id": request_id, "status": outcome, "cause": cause, "detail": detail,
-             "n": attempts},
-        )  # fmt: skip
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if again:  # another round later: the sweep queues it when next_try_at comes
+            await session.execute(
+                text("""UPDATE coa_request SET rounds = rounds + 1, attempts = attempts + :n,
+                               detail = :detail, next_try_at = now() + CAST(:delay AS interval)
+                         WHERE id = :id AND status = 'pending'"""),
+                again,
+            )
+        if final:
+            await session.execute(
+                text("""UPDATE coa_request SET status = :status, error_cause = :cause,
+                               detail = :detail, attempts = attempts + :n, rounds = rounds + 1,
+                               finished_at = now()
+                         WHERE id = :id AND status = 'pending'"""),
+                final,
+            )
+    for row, result in zip(rows, results, strict=True):
+        if result.outcome != "ack" and not (
+            result.outcome == "timeout" and row["rounds"] < len(delays)
+        ):
+            await _after(row, result.outcome, result.error_cause)
+    counts: dict[str, int] = {"retry": len(again)}
+    for params in final:
+        counts[params["status"]] = counts.get(params["status"], 0) + 1
+    return counts
 
 
-async def _after(row: RowMapping, outcome: str, cause: int | None, ctx: dict[str, Any]) -> None:
-    """A NAKed extension CoA becomes a Disconnect (the device re-authenticates with its new
-    limits). A Disconnect NAKed with session-not-found means the router has no such session:
-    the open radacct row is a ghost and is closed, so it stops counting against the device
-    limit."""
-    if outcome != "nak":
-        return
-    if row["kind"] == "coa" and row["reason"] == "extended":
+async def send(ctx: dict[str, Any], request_id: int) -> str:
+    """arq job for one request: "ack", "nak", "timeout", "retry" (another round later) or
+    "done" (not pending, or not due: someone else has it)."""
+    counts = await send_batch(ctx, [request_id])
+    return next((outcome for outcome, n in counts.items() if n), "done")
+
+
+async def _after(row: RowMapping, outcome: str, cause: int | None) -> None:
+    """What a failed request leads to. A NAKed extension CoA becomes a Disconnect (the device
+    re-authenticates with its new limits). A Disconnect NAKed with session-not-found means the
+    router has no such session: the open radacct row is a ghost and is closed, so it stops
+    counting against the device limit. A fair-usage rate the router did not take is forgotten,
+    so the next evaluation sends it again."""
+    if row["kind"] == "coa" and row["reason"] == "extended" and outcome == "nak":
         async with unit_of_work() as session:
             rows = await open_sessions(session, row["tenant_id"], radacct_id=row["radacct_id"])
-            ids = await plan(
+            await plan(
                 session, row["tenant_id"], rows, kind="disconnect", reason="extended",
                 actor="coa-nak",
             )  # fmt: skip
-        await dispatch(ids, ctx.get("redis"))
     elif row["kind"] == "disconnect" and cause == SESSION_NOT_FOUND and row["radacct_id"]:
         async with unit_of_work() as session:
             await session.execute(
@@ -248,6 +263,14 @@ async def _after(row: RowMapping, outcome: str, cause: int | None, ctx: dict[str
                                acctterminatecause = 'Session-Not-Found'
                          WHERE radacctid = :id AND acctstoptime IS NULL"""),
                 {"id": row["radacct_id"]},
+            )
+    elif row["reason"] == "fair_usage" and row["radacct_id"]:
+        rate = (row["attributes"] or {}).get("Mikrotik-Rate-Limit")
+        async with unit_of_work() as session:
+            await session.execute(
+                text("""UPDATE radacct SET applied_rate = NULL
+                         WHERE radacctid = :id AND applied_rate = :rate"""),
+                {"id": row["radacct_id"], "rate": rate},
             )
 
 
@@ -290,7 +313,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
         due = await session.execute(
             text("""SELECT id, rounds FROM coa_request
                      WHERE status = 'pending' AND next_try_at <= now()
-                       AND (rounds > 0 OR created_at < now() - interval '5 seconds')
+                       AND created_at < now() - interval '2 seconds'
                      ORDER BY next_try_at LIMIT 1000""")
         )
         stale = [(int(i), int(r)) for i, r in due]

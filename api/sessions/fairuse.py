@@ -106,10 +106,12 @@ async def evaluate(session: AsyncSession, tenant_id: int) -> list[int]:
             change={"Mikrotik-Rate-Limit": rate},
         )  # fmt: skip
         settle += [(r["radacctid"], rate) for r in rows]
-    for radacct_id, rate in settle:
+    if settle:
         await session.execute(
-            text("UPDATE radacct SET applied_rate = :rate WHERE radacctid = :id"),
-            {"rate": rate, "id": radacct_id},
+            text("""UPDATE radacct a SET applied_rate = u.rate
+                      FROM unnest(CAST(:ids AS bigint[]), CAST(:rates AS text[])) AS u(id, rate)
+                     WHERE a.radacctid = u.id"""),
+            {"ids": [i for i, _ in settle], "rates": [r for _, r in settle]},
         )
     return ids
 

@@ -167,10 +167,18 @@ async def test_timeouts_are_retried_in_bounded_rounds(new_address, monkeypatch):
             attrs=json.dumps({"User-Name": voucher.code, "Acct-Session-Id": sid("a0b0c0")}),
         )  # fmt: skip
         ctx = {"coa": client}
-        assert await control.send(ctx, req["id"]) == "retry"
-        assert await control.send(ctx, req["id"]) == "retry"
-        assert await control.send(ctx, req["id"]) == "timeout"
-        assert await control.send(ctx, req["id"]) == "done"  # finished: never sent again
+
+        async def round_now() -> str:
+            await sql("UPDATE coa_request SET next_try_at = now() WHERE id = :i", i=req["id"])
+            return await control.send(ctx, req["id"])
+
+        assert await control.send(ctx, req["id"]) == "done"  # not due yet: nobody sends it
+        assert await round_now() == "retry"
+        [waiting] = await sql("SELECT * FROM coa_request WHERE id = :i", i=req["id"])
+        assert waiting["next_try_at"] > waiting["created_at"]  # the next round is an hour away
+        assert await round_now() == "retry"
+        assert await round_now() == "timeout"
+        assert await round_now() == "done"  # finished: never sent again
         [final] = await sql("SELECT * FROM coa_request WHERE id = :i", i=req["id"])
         assert (final["status"], final["rounds"], final["attempts"]) == ("timeout", 3, 6)
         assert len(sim.received) == 6  # 3 rounds x (1 send + 1 retry)
