@@ -10,6 +10,7 @@ import asyncio
 import os
 import secrets
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -77,20 +78,24 @@ async def make_shop(
     return Shop(tenant.id, tenant.slug, plan.id, price, token)
 
 
+async def shop_tenant(shop: Shop) -> SimpleNamespace:
+    """The shop's tenant row, shaped like the model the factories take."""
+    return SimpleNamespace(**(await sql("SELECT * FROM tenant WHERE id = :t", t=shop.tenant_id))[0])
+
+
+async def shop_plan(shop: Shop, plan_id: int | None = None) -> SimpleNamespace:
+    """One of the shop's plans (its first by default), shaped like the model."""
+    row = await sql("SELECT * FROM plan WHERE id = :p", p=plan_id or shop.plan_id)
+    return SimpleNamespace(**row[0])
+
+
 async def add_plan(shop: Shop, **terms: Any) -> int:
-    tenant = (await sql("SELECT * FROM tenant WHERE id = :t", t=shop.tenant_id))[0]
-    plan = await make_plan(tenant=_Tenant(**tenant), **terms)
+    plan = await make_plan(tenant=await shop_tenant(shop), **terms)
     return plan.id
 
 
-class _Tenant:
-    def __init__(self, **row: Any) -> None:
-        self.__dict__.update(row)
-
-
 async def add_router(shop: Shop, address: str, secret: str) -> None:
-    tenant = (await sql("SELECT * FROM tenant WHERE id = :t", t=shop.tenant_id))[0]
-    await make_router(tenant=_Tenant(**tenant), ip_address=address, secret=secret)
+    await make_router(tenant=await shop_tenant(shop), ip_address=address, secret=secret)
 
 
 def phone() -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from api.hotspot.context import chap_hex, login_target
 from tests.factories import make_user_headers, make_voucher, random_ip
-from tests.payshop import make_shop
+from tests.payshop import make_shop, shop_plan, shop_tenant
 from tests.radius.conftest import sql
 
 
@@ -22,19 +22,6 @@ async def browser_like(app):
     transport = httpx.ASGITransport(app=app, client=(random_ip(), 5555))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
-
-
-async def _tenant(shop):
-    from types import SimpleNamespace  # noqa: PLC0415
-
-    return SimpleNamespace(**(await sql("SELECT * FROM tenant WHERE id = :t", t=shop.tenant_id))[0])
-
-
-async def _voucher(shop):
-    from types import SimpleNamespace  # noqa: PLC0415
-
-    plan = SimpleNamespace(**(await sql("SELECT * FROM plan WHERE id = :p", p=shop.plan_id))[0])
-    return await make_voucher(plan=plan)
 
 
 def test_chap_escapes_become_bytes():
@@ -64,7 +51,7 @@ def test_only_local_routers_receive_voucher_codes(url, ok):
 async def test_isp_by_host_with_its_packages_and_branding(client):
     shop = await make_shop(price=25)
     other = await make_shop(price=99)
-    _, headers = await make_user_headers(client, tenant=await _tenant(shop))
+    _, headers = await make_user_headers(client, tenant=await shop_tenant(shop))
     saved = await client.put(
         "/api/v1/branding",
         headers=headers,
@@ -110,7 +97,7 @@ async def test_router_context_reaches_the_page(client):
 
 async def test_voucher_login_without_javascript(browser_like):
     shop = await make_shop()
-    voucher = await _voucher(shop)
+    voucher = await make_voucher(plan=await shop_plan(shop))
     form = {"code": voucher.code.lower(), "link-login-only": "http://10.5.50.1/login",
             "dst": "http://example.org/"}  # fmt: skip
     response = await browser_like.post("/hotspotportal/login", data=form, headers=shop.host)
@@ -136,7 +123,7 @@ async def test_voucher_login_without_javascript(browser_like):
 
 async def test_voucher_status_for_its_holder_and_guessing_is_limited(browser_like):
     shop = await make_shop(duration_seconds=7200)
-    voucher = await _voucher(shop)
+    voucher = await make_voucher(plan=await shop_plan(shop))
     url = f"/api/v1/portal/vouchers/{voucher.code.lower()}"
     found = await browser_like.get(url, headers=shop.host)
     assert found.status_code == 200, found.text
@@ -201,7 +188,7 @@ async def test_installable_and_never_caching_payment_status(client):
 
 async def test_branding_is_validated_and_the_logo_checked(client):
     shop = await make_shop()
-    tenant = await _tenant(shop)
+    tenant = await shop_tenant(shop)
     _, headers = await make_user_headers(client, tenant=tenant)
     bad = await client.put("/api/v1/branding", headers=headers, json={"primary_color": "red"})
     assert bad.status_code == 422
@@ -244,7 +231,7 @@ async def test_promo_code_guessing_is_limited(browser_like):
 
 async def test_printable_sheet_has_each_code_with_its_qr(client):
     shop = await make_shop(price=30)
-    _, headers = await make_user_headers(client, tenant=await _tenant(shop))
+    _, headers = await make_user_headers(client, tenant=await shop_tenant(shop))
     batch = await client.post(
         "/api/v1/vouchers/batches", headers=headers, json={"plan_id": shop.plan_id, "count": 4}
     )

@@ -7,6 +7,7 @@ JavaScript a voucher still logs in (through /hotspotportal/login and the router'
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -164,8 +165,6 @@ async def manifest(request: Request, isp: IspDep) -> Response:
             for s in (192, 512)
         ],
     }
-    import json  # noqa: PLC0415
-
     return Response(json.dumps(body), media_type="application/manifest+json")
 
 

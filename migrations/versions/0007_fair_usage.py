@@ -18,3 +18,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     run_sql_file("0007_fair_usage.down.sql")
+    run_sql_file("0002_lifecycle.up.sql", only=("CREATE FUNCTION radius_authorize(",))

@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from types import SimpleNamespace
 
 from api.db import unit_of_work
 from api.sessions import fairuse
 from tests.factories import accounting, make_user_headers, make_voucher
-from tests.payshop import add_plan, make_shop
+from tests.payshop import add_plan, make_shop, shop_plan, shop_tenant
 from tests.radius.conftest import sql
 from tests.radius.radclient import hotspot_request, send, warm_up
 from tests.radius.test_session_control import router_with_sim, sid
 
 THROTTLED = "1M/1M"
-
-
-async def _plan(plan_id: int):
-    return SimpleNamespace(**(await sql("SELECT * FROM plan WHERE id = :p", p=plan_id))[0])
 
 
 async def _start(shop, sim, voucher, name: str) -> str:
@@ -54,8 +49,7 @@ async def test_threshold_crossing_throttles_exactly_the_covered_sessions(client,
     busy = await router_with_sim(shop, new_address())
     quiet = await router_with_sim(shop, new_address())
     try:
-        tenant = SimpleNamespace(**(await sql("SELECT * FROM tenant WHERE id = :t",
-                                              t=shop.tenant_id))[0])  # fmt: skip
+        tenant = await shop_tenant(shop)
         _, headers = await make_user_headers(client, tenant=tenant)
         rule = await client.post(
             "/api/v1/fair-usage",
@@ -64,10 +58,12 @@ async def test_threshold_crossing_throttles_exactly_the_covered_sessions(client,
                   "plan_id": shop.plan_id},
         )  # fmt: skip
         assert rule.status_code == 201, rule.text
-        plan = await _plan(shop.plan_id)
+        plan = await shop_plan(shop)
         covered = [await _start(shop, busy, await make_voucher(plan=plan), f"p{i}")
                    for i in range(3)]  # fmt: skip
-        uncovered = await _start(shop, busy, await make_voucher(plan=await _plan(other_plan)), "q")
+        uncovered = await _start(
+            shop, busy, await make_voucher(plan=await shop_plan(shop, other_plan)), "q"
+        )
         elsewhere = await _start(shop, quiet, await make_voucher(plan=plan), "e")
 
         await _evaluate(shop)  # 4 users on `busy` > 3: its plan-P sessions are throttled
@@ -117,7 +113,7 @@ async def test_isp_wide_rule_counts_users_on_every_router(client, new_address):
             "INSERT INTO fair_usage_rule (tenant_id, scope, threshold, rate_limit) "
             "VALUES (:t, 'isp', 1, '512k/512k')", t=shop.tenant_id,
         )  # fmt: skip
-        plan = await _plan(shop.plan_id)
+        plan = await shop_plan(shop)
         first = await _start(shop, sims[0], await make_voucher(plan=plan), "i1")
         await _evaluate(shop)  # one user: not above 1
         await asyncio.sleep(0.3)
@@ -139,8 +135,7 @@ async def test_isp_wide_rule_counts_users_on_every_router(client, new_address):
 
 async def test_rules_are_validated(client):
     shop = await make_shop()
-    tenant = SimpleNamespace(**(await sql("SELECT * FROM tenant WHERE id = :t",
-                                          t=shop.tenant_id))[0])  # fmt: skip
+    tenant = await shop_tenant(shop)
     _, headers = await make_user_headers(client, tenant=tenant)
     for body in (
         {"scope": "router", "threshold": 5, "rate_limit": "fast"},

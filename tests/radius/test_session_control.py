@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from types import SimpleNamespace
 
 import pytest
 
@@ -17,7 +16,7 @@ from api.sessions import control
 from radius.coa import CoAClient
 from radius.router_sim import RouterSim
 from tests.factories import accounting, make_user_headers, make_voucher
-from tests.payshop import buy, fake, make_shop, phone, wait_status
+from tests.payshop import buy, fake, make_shop, phone, shop_plan, shop_tenant, wait_status
 from tests.radius.conftest import sql
 
 RUN = secrets.token_hex(3)  # acctuniqueid is unique across runs on one database
@@ -73,14 +72,11 @@ def attrs(row: dict) -> dict:
 
 
 async def _headers(client, shop):
-    tenant = SimpleNamespace(
-        **(await sql("SELECT * FROM tenant WHERE id = :t", t=shop.tenant_id))[0]
-    )
-    return (await make_user_headers(client, tenant=tenant))[1]
+    return (await make_user_headers(client, tenant=await shop_tenant(shop)))[1]
 
 
 async def _voucher(shop, device_limit: int = 3):
-    plan = SimpleNamespace(**(await sql("SELECT * FROM plan WHERE id = :p", p=shop.plan_id))[0])
+    plan = await shop_plan(shop)
     return await make_voucher(plan=plan, device_limit=device_limit)
 
 
