@@ -4,12 +4,16 @@ every paid purchase its payment. Zero on real flows; each kind of break is repor
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+
 import pytest
 
 from tests.factories import make_user_headers
 from tests.payshop import buy, fake, make_shop, money, phone, shop_tenant, wait_status
 from tests.radius.conftest import sql
-from tests.test_cli import run
+from tests.test_cli import MNETIFI, create_tenant, run
 
 
 @pytest.fixture(autouse=True)
@@ -81,3 +85,29 @@ async def test_each_break_is_reported_for_its_isp(client, breakage, repair, rule
         await sql("DROP TABLE broken_grant")
     result = run("payments", "check", "--tenant", slug)
     assert result.returncode == 0 and "violations: 0" in result.stdout
+
+
+async def test_cli_sets_an_account_with_secrets_from_the_environment(monkeypatch):
+    slug = create_tenant()["slug"]
+    monkeypatch.setenv("DARAJA_CONSUMER_KEY", "cli-key-Zx81")
+    monkeypatch.setenv("DARAJA_CONSUMER_SECRET", "cli-secret-Yw22")
+    monkeypatch.setenv("DARAJA_PASSKEY", "cli-passkey-Vv33")
+    env = {
+        k: v for k, v in os.environ.items() if k.startswith(("MNETIFI_", "DARAJA_")) or k == "PATH"
+    }
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [str(MNETIFI), "payments", "account", "--tenant", slug, "--account-type", "till",
+         "--shortcode", "5000001", "--till-number", "6000001"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "till_number: 6000001" in result.stdout and "has_passkey: True" in result.stdout
+    assert "cli-secret" not in result.stdout + result.stderr
+    [row] = await sql(
+        "SELECT s.* FROM payment_settings s JOIN tenant t ON t.id = s.tenant_id WHERE t.slug = :s",
+        s=slug,
+    )
+    assert "cli-passkey" not in str(dict(row)) and row["callback_token_enc"]
+    missing = run("payments", "account", "--tenant", slug + "x", "--shortcode", "174379")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
