@@ -173,6 +173,22 @@ class Settings(BaseSettings):
     voucher_batch_max: int = Field(
         10_000, description="Most vouchers one generation call may create."
     )
+    cpu_processes: int = Field(
+        1, ge=1, description="Worker processes per API process for CPU-heavy pages (sheets)."
+    )
+    cpu_queue: int = Field(
+        4, ge=0, description="Requests that may wait for such a worker; more get 429."
+    )
+    portal_streams_per_address: int = Field(
+        20, ge=1, description="Live purchase status streams one client address may hold open."
+    )
+    portal_streams_total: int = Field(
+        1000, ge=1, description="Live purchase status streams per API process."
+    )
+    portal_stream_lifetime: timedelta = Field(
+        timedelta(minutes=10),
+        description="A status stream closes after this long (a purchase is decided by then).",
+    )
 
     @field_validator("radius_servers")
     @classmethod
