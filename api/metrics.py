@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter(
@@ -19,6 +19,11 @@ PAYMENT_EVENTS = Counter(
     "mnetifi_payment_events_total",
     "Daraja callbacks and C2B requests by verdict (forged and malformed ones included).",
     ["kind", "verdict"],
+)
+
+PORTAL_STREAMS = Gauge(
+    "mnetifi_portal_streams_open",
+    "Live purchase status streams (SSE) open in this API process.",
 )
 
 

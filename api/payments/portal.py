@@ -5,28 +5,30 @@ Nobody logs in here; the purchase id (a random UUID) is the customer's handle on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from api import limits
+from api.config import get_settings
 from api.db import unit_of_work
 from api.deps import ClientIP
 from api.errors import BadRequest, NotFound
 from api.hotspot import vouchers
-from api.payments import c2b, grants, stk
+from api.payments import c2b, grants, stk, streams
 from api.payments.schemas import ClaimIn, PurchaseIn, QuoteIn
 from api.promos import service as promos
-from api.security import get_redis
 from api.tenancy import subdomain_slug
 
 router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
-STREAM_LIMIT = 600.0  # seconds a status stream stays open
 POLL = 2.0  # seconds between database reads when no announcement comes
 HEARTBEAT = 15.0
+RETRY_MS = 5000  # SSE reconnection delay we ask browsers for
 PROMO_FAILURES = 10  # wrong promo codes per address per claim_window
 
 
@@ -91,33 +93,54 @@ async def purchase_status(purchase_id: str, tenant_id: TenantId) -> dict[str, An
 
 
 @router.get("/purchases/{purchase_id}/events")
-async def purchase_events(purchase_id: str, tenant_id: TenantId) -> StreamingResponse:
-    """`event: status` with the purchase each time it changes, until it is paid or failed."""
+async def purchase_events(
+    purchase_id: str, tenant_id: TenantId, request: Request, ip: ClientIP
+) -> StreamingResponse:
+    """`event: status` with the purchase each time it changes, until it is paid or failed or
+    portal_stream_lifetime has passed. 429 (with Retry-After) when the client's address or
+    this process has as many streams open as allowed."""
     public_id = _purchase_id(purchase_id)
     first = await stk.status(tenant_id, public_id)  # 404 before the stream starts
+    slot = streams.acquire(ip)  # last thing before the response, which always gives it back
+    return SlotResponse(slot, _stream(request, tenant_id, first))
 
-    async def stream() -> AsyncIterator[str]:
-        pubsub = get_redis().pubsub()
-        await pubsub.subscribe(stk.channel(public_id))
+
+class SlotResponse(StreamingResponse):
+    """A status stream that frees its slot however it ends: finished, lifetime over, client
+    gone (Starlette cancels the body when the client disconnects), or never started."""
+
+    def __init__(self, slot: streams.Slot, body: AsyncIterator[str]) -> None:
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        super().__init__(body, media_type="text/event-stream", headers=headers)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            current, loop = first, asyncio.get_running_loop()
-            yield stk.sse("status", current)
-            deadline, beat = loop.time() + STREAM_LIMIT, loop.time() + HEARTBEAT
-            while current["status"] == "pending" and loop.time() < deadline:
-                await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL)
-                latest = await stk.status(tenant_id, public_id)
-                if latest != current:
-                    current = latest
-                    yield stk.sse("status", current)
-                elif loop.time() > beat:
-                    yield ": still waiting\n\n"
-                    beat = loop.time() + HEARTBEAT
+            await super().__call__(scope, receive, send)
         finally:
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
+            self.slot.release()
 
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    lifetime = get_settings().portal_stream_lifetime.total_seconds()
+    deadline, beat = loop.time() + lifetime, loop.time() + HEARTBEAT
+    # retry: if the connection drops while pending, the browser comes back in RETRY_MS, not 3 s.
+    yield f"retry: {RETRY_MS}\n" + stk.sse("status", current)
+    with streams.watching(stk.channel(current["id"])) as announced:
+        while current["status"] == "pending" and loop.time() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(announced.wait(), POLL)
+            announced.clear()
+            if await request.is_disconnected():
+                return  # servers that do not cancel the body on disconnect (ASGI 2.4)
+            latest = await stk.status(tenant_id, current["id"])
+            if latest != current:
+                current = latest
+                yield stk.sse("status", current)
+            elif loop.time() > beat:
+                yield ": still waiting\n\n"
+                beat = loop.time() + HEARTBEAT
 
 
 @router.get("/vouchers/{code}")

@@ -141,7 +141,17 @@
       var p = JSON.parse(ev.data); render(p);
       if (p.status !== "pending") source.close();
     });
-    source.onerror = function () { if (source.readyState === 2) source.close(); };
+    source.onerror = function () {
+      if (source.readyState !== 2) return;  // the browser reconnects by itself (retry: 5 s)
+      // Refused (429: too many pages open) or gone for good: ask every 5 s instead.
+      source.close();
+      setTimeout(function poll() {
+        api("GET", "/purchases/" + purchase.id).then(function (p) {
+          render(p);
+          if (p.status === "pending") setTimeout(poll, 5000);
+        }).catch(function () { setTimeout(poll, 5000); });
+      }, 5000);
+    };
   }
 
   function paid(code) {

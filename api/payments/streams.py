@@ -1,0 +1,112 @@
+"""What the live purchase status streams (portal.py) hold, bounded and given back.
+
+Slots: a stream takes one of `portal_streams_total` slots of this process and one of
+`portal_streams_per_address` for its client address, or is refused with 429 before it starts.
+The counters are per process on purpose: what they protect is this process's memory and
+sockets, and a counter in Redis would leak slots whenever a process died holding them.
+
+Announcements: ONE Redis pub/sub connection per process, subscribed to every purchase channel,
+wakes the streams watching that purchase (a dict of events), instead of a Redis connection per
+stream. It runs while at least one stream is open and reconnects after a Redis failure; the
+streams poll the database meanwhile, so a lost announcement costs a poll interval."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Iterator
+
+from redis.exceptions import RedisError
+
+from api.config import get_settings
+from api.errors import TooManyRequests
+from api.metrics import PORTAL_STREAMS
+from api.security import get_redis
+
+log = logging.getLogger(__name__)
+PATTERN = "purchase:*"  # api.payments.stk.channel()
+RETRY_AFTER = 30  # seconds; streams are short, a slot frees up soon
+
+_by_address: Counter[str] = Counter()
+_watchers: dict[str, set[asyncio.Event]] = {}
+_listener: asyncio.Task[None] | None = None
+
+
+def open_streams() -> int:
+    """Streams open in this process (also the mnetifi_portal_streams_open gauge)."""
+    return _by_address.total()
+
+
+class Slot:
+    """One stream's place; release() is safe to call more than once."""
+
+    def __init__(self, address: str) -> None:
+        self.address, self.held = address, True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            _by_address[self.address] -= 1
+            if _by_address[self.address] <= 0:
+                del _by_address[self.address]  # no entry per address ever seen
+            PORTAL_STREAMS.set(_by_address.total())
+
+
+def acquire(address: str | None) -> Slot:
+    """A slot for a stream from `address`, or 429 when that address or the process is full."""
+    settings, key = get_settings(), address or "-"
+    if _by_address.total() >= settings.portal_streams_total:
+        raise TooManyRequests(
+            "Too many people are watching payments right now; check again shortly",
+            retry_after=RETRY_AFTER,
+        )
+    if _by_address[key] >= settings.portal_streams_per_address:
+        raise TooManyRequests(
+            "Too many payment status pages are open from your connection; close some and retry",
+            retry_after=RETRY_AFTER,
+        )
+    _by_address[key] += 1
+    PORTAL_STREAMS.set(_by_address.total())
+    return Slot(key)
+
+
+@contextlib.contextmanager
+def watching(channel: str) -> Iterator[asyncio.Event]:
+    """An event set whenever `channel` is announced, for as long as the block runs."""
+    global _listener
+    event = asyncio.Event()
+    _watchers.setdefault(channel, set()).add(event)
+    if _listener is None or _listener.done():
+        _listener = asyncio.create_task(_listen(), name="purchase-announcements")
+    try:
+        yield event
+    finally:
+        watchers = _watchers.get(channel, set())
+        watchers.discard(event)
+        if not watchers:
+            _watchers.pop(channel, None)
+        if not _watchers and _listener is not None:
+            _listener.cancel()  # no stream left: give the Redis connection back
+            _listener = None
+
+
+async def _listen() -> None:
+    """Fans announcements out to the watching streams, reconnecting after Redis failures."""
+    pause = 0.5
+    while True:
+        pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.psubscribe(PATTERN)
+            pause = 0.5
+            async for message in pubsub.listen():
+                for event in _watchers.get(message["channel"], ()):
+                    event.set()
+        except (RedisError, OSError) as exc:
+            log.warning("purchase announcements lost (%s); reconnecting in %.1f s", exc, pause)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 10.0)
