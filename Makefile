@@ -19,5 +19,6 @@ bench:
 	.venv/bin/python bench/radius_acct.py
 	.venv/bin/python bench/payment_latency.py
 	.venv/bin/python bench/coa_fanout.py
+	.venv/bin/python bench/sheet_load.py
 migrate:
 	. .run/dev/env && .venv/bin/alembic upgrade head

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +27,9 @@ from api.errors import ServiceUnavailable, TooManyRequests
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Printing can wait, a customer paying cannot: on a busy machine the kernel gives the API (and
+# PostgreSQL) the CPU first and the workers what is left.
+NICE = 10
 
 _executor: ProcessPoolExecutor | None = None
 _running: asyncio.Semaphore | None = None
@@ -38,7 +42,9 @@ def _pool() -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs an event loop, a connection pool and
         # threads copies their locks in whatever state they are in.
         context = multiprocessing.get_context("spawn")
-        _executor = ProcessPoolExecutor(get_settings().cpu_processes, mp_context=context)
+        _executor = ProcessPoolExecutor(
+            get_settings().cpu_processes, mp_context=context, initializer=os.nice, initargs=(NICE,)
+        )
     return _executor
 
 
