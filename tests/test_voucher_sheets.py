@@ -22,8 +22,13 @@ async def test_a_big_sheet_comes_in_pages_while_the_portal_keeps_answering(clien
     assert made.status_code == 201, made.text
     url = f"/api/v1/vouchers/batches/{made.json()['batch_id']}/sheet"
     sheet = asyncio.create_task(client.get(url, headers=headers))
+    for _ in range(2000):  # until the sheet's page is in the hands of a worker process
+        if cpu.admitted() or sheet.done():
+            break
+        await asyncio.sleep(0.01)
+    assert cpu.admitted() == 1 and not sheet.done()
     answered = 0
-    while not sheet.done():  # the portal, on the same event loop, while the sheet is made
+    while not sheet.done():  # the portal, on the same event loop, while the QR codes are made
         plans = await client.get("/api/v1/portal/plans", headers=shop.host)
         assert plans.status_code == 200 and plans.json()[0]["price"] == 30
         answered += 1
