@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import TypeVar
 
+from api import cpu_worker
 from api.config import get_settings
 from api.errors import ServiceUnavailable, TooManyRequests
 
@@ -43,7 +43,10 @@ def _pool() -> ProcessPoolExecutor:
         # threads copies their locks in whatever state they are in.
         context = multiprocessing.get_context("spawn")
         _executor = ProcessPoolExecutor(
-            get_settings().cpu_processes, mp_context=context, initializer=os.nice, initargs=(NICE,)
+            get_settings().cpu_processes,
+            mp_context=context,
+            initializer=cpu_worker.start,
+            initargs=(NICE,),
         )
     return _executor
 

@@ -4,6 +4,10 @@ portal keeps answering while one is produced."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
 
 from api import cpu
 from api.hotspot.sheets import CARDS_PER_PAGE
@@ -11,6 +15,7 @@ from tests.factories import make_user_headers
 from tests.payshop import make_shop, shop_tenant
 
 BIG = 10_000
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_a_big_sheet_comes_in_pages_while_the_portal_keeps_answering(client):
@@ -61,3 +66,43 @@ async def test_sheets_beyond_the_queue_are_refused_not_piled_up(client, monkeypa
     assert busy.status_code == 429 and busy.headers["retry-after"]
     monkeypatch.setattr(cpu, "_admitted", 0)
     assert (await client.get(url, headers=headers)).status_code == 200
+
+
+async def test_sheet_workers_leave_with_a_killed_api(tmp_path):
+    # The worker's pid goes through a file: a pipe would be inherited by the worker too.
+    script = (
+        "import asyncio, os, pathlib, sys, time\n"
+        "from api import cpu\n"
+        "pathlib.Path(sys.argv[1]).write_text(str(asyncio.run(cpu.run(os.getpid))))\n"
+        "time.sleep(60)\n"
+    )
+    out = tmp_path / "worker.pid"
+    api = await asyncio.create_subprocess_exec(sys.executable, "-c", script, str(out), cwd=ROOT)
+    for _ in range(400):  # the worker process starts (bounded wait)
+        if _read(out):
+            break
+        await asyncio.sleep(0.05)
+    worker = int(_read(out))
+    assert _alive(worker)
+    api.kill()  # as kill -9 or the OOM killer would: no clean shutdown of the pool
+    await api.wait()
+    for _ in range(100):  # the worker notices on its own (bounded wait)
+        if not _alive(worker):
+            break
+        await asyncio.sleep(0.05)
+    alive = _alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)  # leave nothing behind, then fail
+    assert not alive
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def _alive(pid: int) -> bool:
+    """Running, not gone nor a zombie waiting for init to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
