@@ -81,8 +81,10 @@
   }
 
   function api(method, path, body) {
+    var headers = body ? { "Content-Type": "application/json" } : {};
+    if (router && router.mac) headers["X-Client-MAC"] = router.mac;  // limits count per phone
     return fetch("/api/v1/portal" + path, {
-      method: method, headers: body ? { "Content-Type": "application/json" } : {},
+      method: method, headers: headers,
       body: body ? JSON.stringify(body) : undefined, cache: "no-store"
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
