@@ -29,7 +29,7 @@ from tests.payshop import make_shop, shop_plan, shop_tenant
 
 API = os.environ.get("MNETIFI_API_URL", "")
 MAX_RESPONSE_SECONDS = 2.0
-EXAMPLES = int(os.environ.get("MNETIFI_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("MNETIFI_FUZZ_EXAMPLES", "25"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
