@@ -191,6 +191,12 @@ class Settings(BaseSettings):
     voucher_batch_max: int = Field(
         10_000, description="Most vouchers one generation call may create."
     )
+    max_body_bytes: int = Field(
+        1 << 20,
+        description="Largest request body accepted (bytes); bigger ones get 413 before they are "
+        "read whole. Routes with a smaller limit of their own (logo, Daraja hooks) keep it.",
+        ge=1024,
+    )
 
     @field_validator("radius_servers")
     @classmethod

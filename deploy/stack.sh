@@ -235,7 +235,7 @@ start_app() {
   stop_pid worker "$RUN/worker.pid"
   log "starting API on http://127.0.0.1:$API_PORT and the worker"
   (cd "$ROOT" && . "$RUN/env" && exec setsid "$VENV/bin/uvicorn" api.main:app --host 127.0.0.1 \
-     --port "$API_PORT" --no-proxy-headers >"$RUN/api.log" 2>&1 </dev/null) & echo $! >"$RUN/api.pid"
+     --port "$API_PORT" --no-proxy-headers --no-server-header >"$RUN/api.log" 2>&1 </dev/null) & echo $! >"$RUN/api.pid"
   (cd "$ROOT" && . "$RUN/env" && exec setsid "$VENV/bin/arq" api.worker.WorkerSettings \
      >"$RUN/worker.log" 2>&1 </dev/null) & echo $! >"$RUN/worker.pid"
   for _ in $(seq 100); do

@@ -3,9 +3,10 @@
    and M-Pesa-code entry, the countdown while online, dark mode and the service worker. */
 (function () {
   "use strict";
-  var T = window.T || {};
-  var base = document.body.dataset.base;
   var $ = function (id) { return document.getElementById(id); };
+  // The page's strings come as a JSON data block: the CSP allows no inline script.
+  var T = JSON.parse(($("portal-strings") || {}).textContent || "{}");
+  var base = document.body.dataset.base;
 
   // ---------------------------------------------------------------- dark mode
   var toggle = $("theme-toggle");
