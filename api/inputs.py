@@ -113,6 +113,8 @@ def body_problem(body: bytes, kind: str) -> Problem | None:
         data = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _NotFinite as exc:
         return {"loc": ["body"], "msg": str(exc), "type": "finite_number"}
+    except RecursionError:  # [[[[...: Python's parser gives up before JSON does
+        return {"loc": ["body"], "msg": "JSON nested too deeply", "type": "json_depth"}
     except ValueError:
         return None  # not JSON (or not UTF-8): FastAPI's own 422 says where
     loc = nul_location(data, ["body"])

@@ -126,3 +126,31 @@ async def test_openapi_documents_one_error_schema_for_both_shapes(client):
     listed = await client.post(LOGIN, json={})
     assert isinstance(sentence.json()["detail"], str) and isinstance(listed.json()["detail"], list)
     assert json.dumps(schema)  # and the document itself is JSON
+
+
+@pytest.mark.parametrize("depth", [5_000, 200_000])
+async def test_json_nested_too_deeply_is_422(client, depth):
+    body = b"[" * depth + b"]" * depth
+    response = await client.post(LOGIN, content=body, headers=JSON)
+    assert response.status_code in (413, 422), response.text
+    if response.status_code == 422:
+        assert response.json()["detail"][0]["type"] == "json_depth"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"Body": {"stkCallback": {"ResultDesc": "a\\u0000b"}}}', "NUL"),
+        (b'{"Body": {"stkCallback": {"CheckoutRequestID": "ws\x00"}}}', "not JSON"),
+        (b"[" * 20_000 + b"]" * 20_000, "nested too deeply"),
+        (b'{"Body": {"stkCallback": {"ResultCode": NaN}}}', "NaN"),
+    ],
+)
+async def test_daraja_hooks_store_bad_bodies_as_malformed_not_500(client, body, words):
+    shop = await make_shop()
+    response = await client.post(shop.hook(), content=body, headers=JSON)
+    assert response.status_code == 400, response.text
+    [event] = await sql("SELECT verdict, reason, body FROM payment_event WHERE tenant_id = :t",
+                        t=shop.tenant_id)  # fmt: skip
+    assert event["verdict"] == "malformed" and words in event["reason"], event["reason"]
+    assert "\x00" not in event["body"]
