@@ -105,7 +105,18 @@ def warm_up(port: str, secret: str) -> None:
     """FreeRADIUS learns a new router from its first packets (dynamic_clients)."""
     for _ in range(30):
         done = subprocess.run(
-            ["radclient", "-q", "-r", "1", "-t", "0.5", "--", f"127.0.0.1:{port}", "status", secret],
+            [
+                "radclient",
+                "-q",
+                "-r",
+                "1",
+                "-t",
+                "0.5",
+                "--",
+                f"127.0.0.1:{port}",
+                "status",
+                secret,
+            ],
             input=f"Message-Authenticator = 0x00\nPacket-Src-IP-Address = {ROUTER}\n",
             capture_output=True,
             text=True,
@@ -201,7 +212,8 @@ def main() -> int:
     n = sorted(noisy, key=lambda r: r.per_s)[len(noisy) // 2]
     refused = sum(r.sent - r.codes.get(loadgen.ACCESS_ACCEPT, 0) for r in quiet + noisy)
     print(
-        f"\ngood codes, no guesses:           {q.per_s:>7,.0f} auth/s  p99 {q.percentile(0.99):.2f} ms"
+        f"\ngood codes, no guesses:           {q.per_s:>7,.0f} auth/s  "
+        f"p99 {q.percentile(0.99):.2f} ms"
         f"\ngood codes, {args.guess_rate:,.0f} guesses/s (1 MAC): {n.per_s:>7,.0f} auth/s  "
         f"p99 {n.percentile(0.99):.2f} ms"
         f"\nratio {n.per_s / q.per_s:.2f}x (target >= 0.9x); guessing device blocked: "

@@ -128,6 +128,8 @@ class AuthFailure(Base):
     calling_station_id: Mapped[str] = mapped_column(Text, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
     failures: Mapped[int] = mapped_column(Integer, server_default="0")
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    window_start: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     blocks: Mapped[int] = mapped_column(Integer, server_default="0")

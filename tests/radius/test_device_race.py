@@ -14,7 +14,9 @@ RACE_MESSAGE = "Device limit reached: another device just logged in with this vo
 
 def login_all(isp: dict, code: str, macs: list[str]) -> list:
     def login(mac: str):
-        return send("auth", hotspot_request(code, mac=mac), src=isp["address"], secret=isp["secret"])
+        return send(
+            "auth", hotspot_request(code, mac=mac), src=isp["address"], secret=isp["secret"]
+        )
 
     with ThreadPoolExecutor(len(macs)) as pool:
         return list(pool.map(login, macs))
@@ -40,9 +42,7 @@ async def test_concurrent_new_devices_on_a_one_device_voucher_admit_exactly_one(
     accepted = [mac for mac, r in zip(macs, replies, strict=True) if r.code == "Access-Accept"]
     assert len(accepted) == 1, [r.output for r in replies]
     assert all(
-        r.attrs.get("Reply-Message") == RACE_MESSAGE
-        for r in replies
-        if r.code == "Access-Reject"
+        r.attrs.get("Reply-Message") == RACE_MESSAGE for r in replies if r.code == "Access-Reject"
     )
     assert await devices(code, isp["tenant_id"]) == accepted
 
