@@ -2,6 +2,7 @@ from api.models.base import Base
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.radius import (
+    AuthFailure,
     RadAcct,
     RadCheck,
     RadGroupCheck,
@@ -14,6 +15,7 @@ from api.models.tenancy import AuditEvent, StaffUser, Tenant
 
 __all__ = [
     "AuditEvent",
+    "AuthFailure",
     "Base",
     "Payment",
     "PaymentEvent",

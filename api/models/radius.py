@@ -114,3 +114,22 @@ class RadPostAuth(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     class_: Mapped[str | None] = mapped_column("class", Text)
+
+
+class AuthFailure(Base):
+    """Wrong voucher codes per device (Calling-Station-Id) on one router; calling_station_id '*'
+    is the router as a whole. Written by radius_post_auth(), read by radius_authorize()."""
+
+    __tablename__ = "auth_failure"
+
+    router_id: Mapped[int] = mapped_column(
+        ForeignKey("router.id", ondelete="CASCADE"), primary_key=True
+    )
+    calling_station_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    window_start: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    blocks: Mapped[int] = mapped_column(Integer, server_default="0")
