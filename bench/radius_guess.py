@@ -10,7 +10,7 @@ without a write; the script checks that in auth_failure. Prints both rates and t
 
 Its own small data set (tenant "bench-guess", router 127.78.0.1, --vouchers activated vouchers
 with one known device each, no sessions), so it runs on any stack: the bench stack by default,
-or another with --run-dir (the test suite runs it with --quick on the test stack).
+or another with --run-dir (tests/test_benches.py runs it with --quick on the bench stack).
 
     ./deploy/stack.sh up bench && .venv/bin/python bench/radius_guess.py
 """

@@ -23,7 +23,10 @@ BENCHES = {
     "payment_latency": ["--payments", "5", "--concurrency", "2", "--warmup", "1"],
     "coa_fanout": ["--routers", "2", "--per-router", "5", "--wait", "20"],
     "experiment": [*TINY, "--requests", "300", "--rounds", "1", "@noop.sql"],
+    "radius_guess": ["--quick"],
 }
+# What a tiny run must still show (beyond exiting 0).
+SHOWS = {"radius_guess": "guessing device blocked: yes"}
 
 
 def _clean_env() -> dict[str, str]:
@@ -59,6 +62,7 @@ def test_the_benchmark_runs(bench_stack: dict[str, str], name: str, tmp_path: Pa
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert SHOWS.get(name, "") in run.stdout
 
 
 def test_every_benchmark_is_run_here() -> None:
