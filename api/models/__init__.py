@@ -1,6 +1,8 @@
 from api.models.base import Base
+from api.models.control import CoaRequest, FairUsageRule, FairUsageState
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
+from api.models.portal import PortalSettings, PromoCode
 from api.models.radius import (
     AuthFailure,
     RadAcct,
@@ -17,11 +19,16 @@ __all__ = [
     "AuditEvent",
     "AuthFailure",
     "Base",
+    "CoaRequest",
+    "FairUsageRule",
+    "FairUsageState",
     "Payment",
     "PaymentEvent",
     "PaymentGrant",
     "PaymentSettings",
     "Plan",
+    "PortalSettings",
+    "PromoCode",
     "RadAcct",
     "RadCheck",
     "RadGroupCheck",
