@@ -20,6 +20,7 @@ LOGIN = "/api/v1/auth/login"
 async def test_database_down_is_503_with_a_sentence(client):
     shop = await make_shop()
     body = {"email": "a@example.com", "password": "whatever", "tenant": shop.slug}
+    before = int(await get_redis().get("login:address:127.0.0.1") or 0)
     async with database_outage():
         login = await client.post(LOGIN, json=body)
         plans = await client.get("/api/v1/portal/plans", headers=shop.host)
@@ -32,6 +33,8 @@ async def test_database_down_is_503_with_a_sentence(client):
     assert "try again" in page.text and "retry-after" in page.headers
     back = await client.get("/api/v1/portal/plans", headers=shop.host)
     assert back.status_code == 200  # and the pool recovers by itself
+    # A login the outage kept from being judged took nothing from the address's budget.
+    assert int(await get_redis().get("login:address:127.0.0.1") or 0) == before
 
 
 @pytest.fixture

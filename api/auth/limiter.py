@@ -51,3 +51,8 @@ async def succeeded(tenant_slug: str, email: str, ip: str | None) -> None:
     """The right password: the account starts afresh and the address gets its attempt back."""
     await get_redis().delete(_account_key(tenant_slug, email, ip))
     await limits.give_back(_address_key(ip))
+
+
+async def give_back(tenant_slug: str, email: str, ip: str | None) -> None:
+    """An attempt that was never judged (an outage, an overload) is returned to both budgets."""
+    await limits.give_back(_account_key(tenant_slug, email, ip), _address_key(ip))

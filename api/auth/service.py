@@ -35,6 +35,31 @@ def resolve_tenant_slug(subdomain: str | None, body_tenant: str | None) -> str:
 
 async def login(*, tenant_slug: str, email: str, password: str, ip: str | None) -> TokenOut:
     await limiter.reserve(tenant_slug, email, ip)
+    try:
+        ok, tenant, staff = await _check(tenant_slug, email, password, ip)
+    except Exception:
+        # Never judged (database down, too many checks at once): not a wrong password.
+        await limiter.give_back(tenant_slug, email, ip)
+        raise
+    if not ok or staff is None or tenant is None:
+        raise Unauthorized(LOGIN_FAILED)  # the attempt stays counted
+    await limiter.succeeded(tenant_slug, email, ip)
+    token = await create_session(
+        SessionData(
+            staff_id=staff.id,
+            tenant_id=tenant.id,
+            tenant_slug=tenant.slug,
+            email=staff.email,
+            role=staff.role,
+        )
+    )
+    return TokenOut(access_token=token, expires_in=int(get_settings().session_ttl.total_seconds()))
+
+
+async def _check(
+    tenant_slug: str, email: str, password: str, ip: str | None
+) -> tuple[bool, Tenant | None, StaffUser | None]:
+    """Looks the person up, checks the password and audits the attempt."""
     # The lookup and the record own their units of work instead of taking the request's: a
     # failed login must be audited even though the request then fails with 401, and no
     # database connection is held while the password check waits for its turn.
@@ -63,19 +88,7 @@ async def login(*, tenant_slug: str, email: str, password: str, ip: str | None) 
                 ip,
                 tenant_id=tenant.id if tenant else None,
             )
-    if not ok or staff is None or tenant is None:
-        raise Unauthorized(LOGIN_FAILED)  # the attempt stays counted
-    await limiter.succeeded(tenant_slug, email, ip)
-    token = await create_session(
-        SessionData(
-            staff_id=staff.id,
-            tenant_id=tenant.id,
-            tenant_slug=tenant.slug,
-            email=staff.email,
-            role=staff.role,
-        )
-    )
-    return TokenOut(access_token=token, expires_in=int(get_settings().session_ttl.total_seconds()))
+    return ok, tenant, staff
 
 
 async def _find_staff(
