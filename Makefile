@@ -16,6 +16,7 @@ lint:
 bench:
 	./deploy/stack.sh up bench
 	.venv/bin/python bench/radius_auth.py
+	.venv/bin/python bench/radius_guess.py
 	.venv/bin/python bench/radius_acct.py
 	.venv/bin/python bench/payment_latency.py
 	.venv/bin/python bench/coa_fanout.py

@@ -129,9 +129,16 @@ class Settings(BaseSettings):
         "callback still grants.",
     )
     claim_max_failures: int = Field(
-        5, description="Wrong M-Pesa codes per client IP per claim_window before a lockout."
+        5,
+        description="Wrong M-Pesa codes per device (client address + the MAC the router gave) "
+        "per claim_window before a lockout; wrong voucher codes get twice as many.",
     )
     claim_window: timedelta = Field(timedelta(minutes=15), description="See above.")
+    portal_address_ceiling: int = Field(
+        10,
+        description="A client address (every phone behind a hotspot's NAT) may fail this many "
+        "times a device's budget of portal codes before all of it waits.",
+    )
     coa_timeout: float = Field(
         1.0, description="Seconds before a Disconnect/CoA packet is resent to a router."
     )
@@ -168,7 +175,18 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(10, description="Failed logins per email+IP before a lockout.")
     login_lockout: timedelta = Field(
-        timedelta(minutes=15), description="Window of the login limit."
+        timedelta(minutes=15), description="Window of the login limits."
+    )
+    login_address_max_failures: int = Field(
+        30, description="Failed logins from one client address, any account, before a lockout."
+    )
+    password_checks_concurrent: int = Field(
+        1,
+        description="Password (argon2) checks one API process runs at once; the rest wait, so "
+        "a flood of logins cannot take the CPU from the portal and payment callbacks.",
+    )
+    password_checks_waiting: int = Field(
+        16, description="Logins that may wait for a check before more get 503 and Retry-After."
     )
     voucher_batch_max: int = Field(
         10_000, description="Most vouchers one generation call may create."
@@ -188,6 +206,12 @@ class Settings(BaseSettings):
     portal_stream_lifetime: timedelta = Field(
         timedelta(minutes=10),
         description="A status stream closes after this long (a purchase is decided by then).",
+    )
+    max_body_bytes: int = Field(
+        1 << 20,
+        description="Largest request body accepted (bytes); bigger ones get 413 before they are "
+        "read whole. Routes with a smaller limit of their own (logo, Daraja hooks) keep it.",
+        ge=1024,
     )
 
     @field_validator("radius_servers")

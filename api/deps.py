@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import get_settings
 from api.db import get_session
-from api.netaddr import client_address
+from api.limits import Caller
+from api.netaddr import client_address, parse_mac
 
 # scope="function": commit (or roll back) before the response is sent, so a failed commit is
 # reported to the client and a 2xx means the data is there.
@@ -26,6 +27,16 @@ def client_ip(request: Request) -> str | None:
 
 
 ClientIP = Annotated[str | None, Depends(client_ip)]
+
+
+def client_device(request: Request) -> Caller:
+    """A portal visitor: the address, and the phone's MAC as the router's redirect gave it to the
+    portal page, which sends it back in X-Client-MAC (a header, so every method carries it).
+    The MAC is only what the client says: limits keyed on it keep the address as a ceiling."""
+    return Caller(client_ip(request), parse_mac(request.headers.get("x-client-mac")))
+
+
+ClientDevice = Annotated[Caller, Depends(client_device)]
 
 # Ids are PostgreSQL integers: a bigger number is a 422, not a database error.
 INT32_MAX = 2_147_483_647

@@ -1,12 +1,19 @@
 """Domain errors carry their HTTP status and a message a person can act on; handlers turn them
-into JSON `{"detail": "..."}` so bad input never becomes a 500."""
+into JSON `{"detail": "..."}` (or a page on the captive portal) so bad input never becomes a 500,
+and a database or Redis that cannot be reached becomes a 503 that says so."""
 
 from __future__ import annotations
 
+import errno
+import html
 import logging
+import socket
 
+import asyncpg
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,9 +84,73 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "This conflicts with existing data"}, status_code=409)
 
 
+OUTAGE = "The service cannot reach its database or cache right now; please try again in a minute."
+OUTAGE_SW = "Huduma haipatikani kwa sasa; tafadhali jaribu tena baada ya dakika moja."
+RETRY_AFTER = "30"
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.ETIMEDOUT,
+    errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPIPE, errno.EADDRNOTAVAIL,
+}  # fmt: skip
+# Errors that mean "PostgreSQL or Redis is not there", whichever layer reports them: asyncpg
+# while connecting, SQLAlchemy around a dropped connection or an exhausted pool, redis-py.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,  # narrowed by is_outage: ConnectionRefusedError, "Multiple exceptions: ..."
+    sa.DBAPIError,  # narrowed by is_outage
+    sa.TimeoutError,  # no pooled connection came free
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TooManyConnectionsError,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, sa.DBAPIError):
+        lost = isinstance(exc, sa.OperationalError | sa.InterfaceError)
+        return lost or exc.connection_invalidated
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if isinstance(exc, OSError):  # asyncio reports several failed addresses as one OSError
+        return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
+    return isinstance(exc, OUTAGE_ERRORS)
+
+
+def wants_html(path: str) -> bool:
+    """The captive portal's pages answer errors with a page, the API with JSON."""
+    return path.startswith("/hotspotportal") and not path.startswith("/hotspotportal/static")
+
+
+def html_page(status: int, title: str, text: str, text_sw: str = "") -> HTMLResponse:
+    """A small self-contained page (no script) for errors on the portal's HTML routes."""
+    sw = f'<p lang="sw">{html.escape(text_sw)}</p>' if text_sw else ""
+    body = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(text)}</p>{sw}</body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+async def _outage(request: Request, exc: Exception) -> Response:
+    if not is_outage(exc):
+        raise exc  # a bug, not an outage: the 500 handler and the log take it
+    log.error("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
+    if wants_html(request.url.path):
+        page = html_page(503, "Temporarily unavailable", OUTAGE, OUTAGE_SW)
+        page.headers["Retry-After"] = RETRY_AFTER
+        return page
+    headers = {"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"}
+    return JSONResponse({"detail": OUTAGE}, status_code=503, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    for error in OUTAGE_ERRORS:
+        app.add_exception_handler(error, _outage)
 
 
 async def flush_mapping_violations(

@@ -1,30 +1,82 @@
-"""Failure counters for the public portal (wrong voucher codes, M-Pesa codes, promo codes):
-after `limit` failures from one client address within the window, 429 until it ends."""
+"""Failure budgets in Redis, shared by every API process: staff logins, and on the public portal
+wrong voucher codes, M-Pesa codes and promo codes.
+
+An attempt is taken from its budgets *before* it is judged, in one atomic step (a Lua script),
+so parallel attempts cannot all slip in between a check and a count; a refused attempt takes
+nothing, so hammering a spent budget does not spend another one; an attempt that turns out
+right gives its share back. Windows are fixed and start at the first attempt.
+
+On the portal the caller is a device: a hotspot NATs every phone behind one address, so each
+phone (its MAC, from the router's redirect) has its own budget, and the address has a larger
+one, `portal_address_ceiling` times as big, that caps MAC rotation.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from api import config
 from api.errors import TooManyRequests
 from api.security import get_redis
 
+# KEYS: counters; ARGV[1]: window (s); ARGV[2..]: each counter's budget. Returns 0 when taken,
+# else the 1-based index of the first spent budget and its seconds left.
+_TAKE = """
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
+    return {i, redis.call('TTL', key)}
+  end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return {0, 0}
+"""
 
-def key(kind: str, tenant_id: int, ip: str | None) -> str:
-    return f"failures:{kind}:{tenant_id}:{ip or '-'}"
+# Only while the window's counter lives: a DECR on an expired key would create one forever.
+_GIVE_BACK = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
 
 
-async def check(name: str, limit: int, message: str) -> None:
-    redis = get_redis()
-    if int(await redis.get(name) or 0) >= limit:
-        raise TooManyRequests(message, retry_after=max(await redis.ttl(name), 1))
+async def take(budgets: list[tuple[str, int]], window: int, messages: list[str]) -> None:
+    """One attempt from each (key, budget); 429 with messages[i] if budget i is spent."""
+    keys = [key for key, _ in budgets]
+    args = [str(window), *(str(limit) for _, limit in budgets)]
+    spent, ttl = await get_redis().eval(_TAKE, len(keys), *keys, *args)  # type: ignore[misc]
+    if spent:
+        raise TooManyRequests(messages[int(spent) - 1], retry_after=max(int(ttl), 1))
 
 
-async def fail(name: str) -> None:
-    window = int(config.get_settings().claim_window.total_seconds())
-    async with get_redis().pipeline(transaction=True) as pipe:
-        pipe.set(name, 0, ex=window, nx=True)
-        pipe.incr(name)
-        await pipe.execute()
+async def give_back(*keys: str) -> None:
+    await get_redis().eval(_GIVE_BACK, len(keys), *keys)  # type: ignore[misc]
 
 
-async def reset(name: str) -> None:
-    await get_redis().delete(name)
+@dataclass(frozen=True)
+class Caller:
+    """A portal visitor: the client address and, when the router said, the phone's MAC."""
+
+    ip: str | None
+    mac: str | None = None
+
+
+def _keys(kind: str, tenant_id: int, caller: Caller) -> tuple[str, str]:
+    address = f"failures:{kind}:{tenant_id}:{caller.ip or '-'}"
+    return f"{address}:{caller.mac or '-'}", address
+
+
+async def attempt(kind: str, tenant_id: int, caller: Caller, limit: int, message: str) -> None:
+    """Takes one attempt from the device's budget (`limit`) and its address's (the ceiling)."""
+    settings = config.get_settings()
+    device, address = _keys(kind, tenant_id, caller)
+    ceiling = limit * settings.portal_address_ceiling
+    window = int(settings.claim_window.total_seconds())
+    await take([(device, limit), (address, ceiling)], window, [message, message])
+
+
+async def succeeded(kind: str, tenant_id: int, caller: Caller) -> None:
+    """A right code: its attempt was no guess."""
+    await give_back(*_keys(kind, tenant_id, caller))

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api import openapi
 from api.auth.router import router as auth_router
 from api.db import get_engine
 from api.errors import install_error_handlers
@@ -18,7 +20,9 @@ from api.health import health
 from api.hotspot import router as hotspot
 from api.hotspot.branding import router as branding_router
 from api.hotspot.sheets import router as sheets_router
+from api.inputs import InputGuard, validation_error
 from api.metrics import MetricsMiddleware
+from api.middleware import BodyLimit, SecurityHeaders
 from api.payments.hooks import RedactHookTokens
 from api.payments.hooks import router as hooks_router
 from api.payments.portal import router as portal_router
@@ -55,6 +59,12 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    openapi.install(app)
+    # Added innermost first: the body cap wraps the input guard (which reads JSON and form
+    # bodies whole), metrics count their refusals too, security headers go on everything.
+    app.add_middleware(InputGuard)
+    app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware)
     for router in (
         auth_router,
@@ -76,6 +86,7 @@ def create_app() -> FastAPI:
     app.include_router(sheets_router)
     hotspot.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -21,6 +22,15 @@ def networks(text: str) -> tuple[Network, ...]:
         except ValueError as exc:
             raise ValueError(f"not an address or network: {item!r}") from exc
     return tuple(out)
+
+
+_MAC = re.compile(r"^[0-9A-F]{2}([:-][0-9A-F]{2}){5}$")
+
+
+def parse_mac(text: str | None) -> str | None:
+    """A MAC address as RouterOS writes it (AA:BB:CC:DD:EE:FF), or None if it is not one."""
+    mac = (text or "").strip().upper()
+    return mac.replace("-", ":") if _MAC.match(mac) else None
 
 
 def parse_ip(text: str | None) -> str | None:

@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import json
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -14,6 +16,7 @@ from passlib.context import CryptContext
 from redis.asyncio import Redis
 
 from api.config import get_settings
+from api.errors import ServiceUnavailable
 
 pwd_context = CryptContext(schemes=["argon2"], deprecated="auto")
 
@@ -33,14 +36,54 @@ def _dummy_hash() -> str:
     return pwd_context.hash(secrets.token_urlsafe(16))
 
 
+class PasswordChecks:
+    """The process's budget of argon2 checks: `password_checks_concurrent` at once, at most
+    `password_checks_waiting` more queued; beyond that a login is refused at once (503) rather
+    than queued behind a flood. Process-wide because the CPU it protects is."""
+
+    def __init__(self) -> None:
+        self._gate: asyncio.Semaphore | None = None
+        self._size = 0
+        self.admitted = 0  # running or waiting
+        self.running = 0
+        self.peak = 0  # most checks ever running at once (tests, metrics)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        settings = get_settings()
+        if self._gate is None or self._size != settings.password_checks_concurrent:
+            self._size = settings.password_checks_concurrent
+            self._gate = asyncio.Semaphore(self._size)
+        if self.admitted >= self._size + settings.password_checks_waiting:
+            raise ServiceUnavailable(
+                "Too many sign-ins at once; try again in a few seconds",
+                headers={"Retry-After": "2"},
+            )
+        self.admitted += 1
+        try:
+            async with self._gate:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+                try:
+                    yield
+                finally:
+                    self.running -= 1
+        finally:
+            self.admitted -= 1
+
+
+password_checks = PasswordChecks()
+
+
 async def verify_password(password: str, password_hash: str | None) -> bool:
     """Always runs one argon2 verification, against a dummy hash when there is no user, so
-    response time does not tell which emails exist. Off the event loop: argon2 is slow on
-    purpose."""
-    if password_hash is None:
-        await asyncio.to_thread(pwd_context.verify, password, _dummy_hash())
-        return False
-    return await asyncio.to_thread(pwd_context.verify, password, password_hash)
+    response time does not tell which emails exist. Off the event loop (argon2 is slow on
+    purpose and releases the GIL), within the process's budget of checks."""
+    async with password_checks.slot():
+        if password_hash is None:
+            await asyncio.to_thread(pwd_context.verify, password, _dummy_hash())
+            return False
+        return await asyncio.to_thread(pwd_context.verify, password, password_hash)
 
 
 @dataclass(frozen=True)

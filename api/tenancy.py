@@ -3,12 +3,13 @@ role allows, and the base statement every repository builds from."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from fastapi import Request
-from sqlalchemy import Select, select
+from sqlalchemy import Select, TextClause, select, text
 
 from api.config import get_settings
 from api.errors import Forbidden, Unauthorized
@@ -20,6 +21,26 @@ M = TypeVar("M")
 def scoped(model: type[M], tenant_id: int) -> Select[M]:
     """`SELECT model WHERE tenant_id = :tenant_id`: every tenant-owned query starts here."""
     return select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+
+
+_SCOPE = re.compile(r"\{tenant(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
+
+
+def tenant_sql(tenant_id: int, sql: str) -> TextClause:
+    """SQL text on tenant-owned tables, for where SQL reads better than the ORM (locks,
+    `ON CONFLICT`, CTEs, the money path). The statement says where each tenant condition goes:
+    `{tenant:r}` becomes `r.tenant_id = :tenant_id` (`{tenant}` the unqualified column) and the
+    tenant is bound here, so a query cannot leave it out nor be handed another ISP's id; inserts
+    write `:tenant_id` for the column's value. Every tenant query in the services starts here or
+    from `scoped()`; `tests/test_layout.py` fails on any other."""
+    if not _SCOPE.search(sql) and ":tenant_id" not in sql:
+        raise ValueError("a tenant statement names its scope: {tenant} or {tenant:alias}")
+
+    def condition(match: re.Match[str]) -> str:
+        alias = match.group(1)
+        return f"{alias}.tenant_id = :tenant_id" if alias else "tenant_id = :tenant_id"
+
+    return text(_SCOPE.sub(condition, sql)).bindparams(tenant_id=tenant_id)
 
 
 @dataclass(frozen=True)

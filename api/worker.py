@@ -12,7 +12,7 @@ from api.config import get_settings
 from api.health import HEARTBEAT_KEY
 from api.payments.verify import repair_events, verify_due
 from api.sessions import control, fairuse
-from api.sessions.tasks import close_stale_sessions
+from api.sessions.tasks import close_stale_sessions, prune_auth_failures
 from radius.coa import CoAClient
 
 
@@ -53,6 +53,7 @@ class WorkerSettings:
         cron(heartbeat, second=0, run_at_startup=True, unique=True),
         # Every minute, half a minute after the heartbeat.
         cron(close_stale_sessions, second=30, run_at_startup=True, unique=True),
+        cron(prune_auth_failures, minute=17, second=15, unique=True),
         # Pushes without an answer are asked about through STK Query (every 10 s).
         cron(verify_due, second={0, 10, 20, 30, 40, 50}, unique=True),
         cron(repair_events, second=45, unique=True),

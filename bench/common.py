@@ -11,14 +11,13 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
-# The bench stack's, or another stack's (the tests run the benches once on the test stack).
-RUN = Path(os.environ.get("MNETIFI_BENCH_RUN_DIR") or ROOT / ".run" / "bench")
+RUN = ROOT / ".run" / "bench"
 OURS_ROUTER, BASE_ROUTER = "127.77.0.1", "127.77.0.2"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def load_env() -> dict[str, str]:
-    env_file = RUN / "env"
+def load_env(run: Path = RUN) -> dict[str, str]:
+    env_file = run / "env"
     if not env_file.exists():
         raise SystemExit("start the bench stack first: ./deploy/stack.sh up bench")
     env = {}
@@ -39,8 +38,8 @@ def dsn_of(env: dict[str, str]) -> dict:
     }
 
 
-def router_secret() -> str:
-    secret_file = RUN / "secrets" / "bench-router-secret"
+def router_secret(run: Path = RUN) -> str:
+    secret_file = run / "secrets" / "bench-router-secret"
     if not secret_file.exists():
         secret_file.write_text(secrets.token_urlsafe(18))
     return secret_file.read_text()

@@ -47,6 +47,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -122,7 +123,7 @@ class Phase:
 # ---------------------------------------------------------------- the ISP and its purchases
 
 
-async def make_shop(conn: asyncpg.Connection) -> Shop:
+async def make_shop(conn: asyncpg.Connection, run: Path = RUN) -> Shop:
     """The bench ISP (kept between runs, its sales are not): tenant, plan, router, and an M-Pesa
     account saved through the API's own service (as tests/payshop.py does), whose callback
     token is read back."""
@@ -154,7 +155,7 @@ async def make_shop(conn: asyncpg.Connection) -> Shop:
         "ON CONFLICT (ip_address) DO UPDATE SET secret = excluded.secret",
         tenant,
         ROUTER,
-        router_secret(),
+        router_secret(run),
     )
     async with unit_of_work() as session:
         row = await service.settings_row(session, tenant)

@@ -16,6 +16,7 @@ ResultCode 0 and every sheet page 200: anything else is printed and exits 1.
 
     ./deploy/stack.sh up bench && .venv/bin/python bench/sheet_load.py
     .venv/bin/python bench/sheet_load.py --quick      # 300 vouchers, a few dozen probes
+    .venv/bin/python bench/sheet_load.py --run-dir .run/test   # another stack
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import secrets
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -85,9 +87,8 @@ async def make_batch(api: httpx.AsyncClient, shop: Shop, auth: dict[str, str], c
     return answer.json()["batch_id"]
 
 
-async def probe(api: httpx.AsyncClient, shop: Shop, purchases: list[Purchase]) -> Probes:
+async def probe(api: httpx.AsyncClient, shop: Shop, purchases: list[Purchase], pid: int) -> Probes:
     out, json_header = Probes(), {"content-type": "application/json"}
-    pid = int((RUN / "api.pid").read_text())
     cpu, began = process_cpu_s(pid), time.perf_counter()
     for p in purchases:
         started = time.perf_counter()
@@ -126,7 +127,8 @@ def line(label: str, values: list[float]) -> float:
 
 async def bench(args: argparse.Namespace, env: dict[str, str]) -> int:
     conn = await asyncpg.connect(**dsn_of(env))
-    shop = await make_shop(conn)
+    shop = await make_shop(conn, args.run_dir)
+    pid = int((args.run_dir / "api.pid").read_text())
     limits = httpx.Limits(max_connections=args.printers + 2)
     async with httpx.AsyncClient(base_url=env["MNETIFI_API_URL"], limits=limits) as api:
         auth = await staff_headers(api, shop)
@@ -141,12 +143,12 @@ async def bench(args: argparse.Namespace, env: dict[str, str]) -> int:
         # One page first: the API starts its sheet worker process on the first sheet, and a
         # steady state is what we measure.
         (await api.get(url, headers=auth, timeout=120)).raise_for_status()
-        idle = await probe(api, shop, idle_purchases)
+        idle = await probe(api, shop, idle_purchases, pid)
         got = Printing()
         printers = [
             asyncio.create_task(print_forever(api, url, auth, got)) for _ in range(args.printers)
         ]
-        loaded = await probe(api, shop, loaded_purchases)
+        loaded = await probe(api, shop, loaded_purchases, pid)
         for task in printers:
             task.cancel()
         await asyncio.gather(*printers, return_exceptions=True)
@@ -184,10 +186,11 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=300, help="portal + callback requests")
     parser.add_argument("--printers", type=int, default=2, help="clients fetching sheet pages")
     parser.add_argument("--quick", action="store_true", help="300 vouchers, 30 probes")
+    parser.add_argument("--run-dir", type=Path, default=RUN, help="the stack's .run/<stack>")
     args = parser.parse_args()
     if args.quick:
         args.vouchers, args.probes = 300, 30
-    env = load_env()
+    env = load_env(args.run_dir)
     # The API's modules read their settings from the environment: the stack's.
     os.environ.update({k: v for k, v in env.items() if k.startswith("MNETIFI_")})
     sys.path.insert(1, str(ROOT))  # deploy.fakes, for payment_latency.make_shop

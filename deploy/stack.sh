@@ -98,6 +98,22 @@ db_password() {
   cat "$RUN/secrets/db-password"
 }
 
+# FreeRADIUS's own database role (mnetifi_radius, created by migration 0008 with EXECUTE on the
+# radius_* functions and SELECT on the nas view only); its password lives beside the owner's.
+radius_db_password() {
+  [ -s "$RUN/secrets/radius-db-password" ] || { umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$RUN/secrets/radius-db-password"; }
+  cat "$RUN/secrets/radius-db-password"
+}
+
+# After migrate: give the role LOGIN and its password. The password goes in as a psql variable
+# (:'pw' quotes it as a literal), never spliced into the SQL text.
+set_radius_role() {
+  PGPASSWORD=$(db_password) psql -q -X -v ON_ERROR_STOP=1 -v pw="$(radius_db_password)" \
+    -h 127.0.0.1 -p "$PG_PORT" -U mnetifi -d mnetifi >/dev/null <<'SQL'
+ALTER ROLE mnetifi_radius WITH LOGIN PASSWORD :'pw';
+SQL
+}
+
 start_postgres() {
   mkdir -p "$PGDIR"
   [ "$(id -u)" = 0 ] && chown postgres: "$PGDIR" && chmod 700 "$PGDIR"
@@ -161,8 +177,8 @@ start_freeradius() {
   mkdir -p "$dir/log" "$dir/radacct"
   log "starting $name on auth $auth, acct $acct"
   "$PY" -m radius.render --out "$raddb" \
-    --set RUN_DIR="$dir" --set DB_PORT="$PG_PORT" --set DB_USER=mnetifi \
-    --set DB_PASSWORD="$(db_password)" --set DB_NAME=mnetifi \
+    --set RUN_DIR="$dir" --set DB_PORT="$PG_PORT" --set DB_USER=mnetifi_radius \
+    --set DB_PASSWORD="$(radius_db_password)" --set DB_NAME=mnetifi \
     --set AUTH_PORT="$auth" --set ACCT_PORT="$acct" \
     --set STATUS_CLIENT_IP="$STATUS_CLIENT_IP" --set STATUS_SECRET="$(status_secret)"
   freeradius -C -d "$raddb" >/dev/null 2>&1 || { freeradius -XC -d "$raddb" | tail -20; die "$name configuration check failed"; }
@@ -212,6 +228,8 @@ export MNETIFI_PUBLIC_URL=http://127.0.0.1:$API_PORT
 export MNETIFI_CALLBACK_ALLOWLIST=$CALLBACK_ALLOWLIST
 export MNETIFI_TRUSTED_PROXIES=$TRUSTED_PROXIES
 export MNETIFI_RUN_DIR=$RUN
+export MNETIFI_RADIUS_DB_USER=mnetifi_radius
+export MNETIFI_RADIUS_DB_PASSWORD=$(radius_db_password)
 export PATH=$VENV/bin:\$PATH
 EOF
 }
@@ -235,7 +253,7 @@ start_app() {
   stop_pid worker "$RUN/worker.pid"
   log "starting API on http://127.0.0.1:$API_PORT and the worker"
   (cd "$ROOT" && . "$RUN/env" && exec setsid "$VENV/bin/uvicorn" api.main:app --host 127.0.0.1 \
-     --port "$API_PORT" --no-proxy-headers >"$RUN/api.log" 2>&1 </dev/null) & echo $! >"$RUN/api.pid"
+     --port "$API_PORT" --no-proxy-headers --no-server-header >"$RUN/api.log" 2>&1 </dev/null) & echo $! >"$RUN/api.pid"
   (cd "$ROOT" && . "$RUN/env" && exec setsid "$VENV/bin/arq" api.worker.WorkerSettings \
      >"$RUN/worker.log" 2>&1 </dev/null) & echo $! >"$RUN/worker.pid"
   for _ in $(seq 100); do
@@ -252,6 +270,7 @@ except e.HTTPError: pass" 2>/dev/null && return
 migrate() {
   log "applying migrations"
   (cd "$ROOT" && . "$RUN/env" && "$VENV/bin/alembic" upgrade head >/dev/null)
+  set_radius_role
 }
 
 seed_demo() {

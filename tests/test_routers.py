@@ -163,3 +163,18 @@ async def test_router_names_refuse_control_characters(client):
         body = {"name": name, "ip_address": random_ip()}
         response = await client.post("/api/v1/routers", headers=headers, json=body)
         assert response.status_code == 422, (name, response.text)
+
+
+async def test_an_address_in_use_says_the_same_whoever_holds_it(client):
+    tenant, headers = await make_user_headers(client)
+    mine = await make_router(tenant=tenant)
+    other_isp, _ = await make_user_headers(client)
+    theirs = await make_router(tenant=other_isp)
+    answers = [
+        await client.post(URL, headers=headers, json={"name": "again", "ip_address": str(ip)})
+        for ip in (mine.ip_address, theirs.ip_address)
+    ]
+    assert [a.status_code for a in answers] == [409, 409]
+    assert answers[0].json() == answers[1].json()
+    detail = answers[1].json()["detail"]
+    assert "cannot be used" in detail and "registered" not in detail

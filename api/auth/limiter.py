@@ -1,41 +1,58 @@
-"""Failed-login counter per (tenant, email, client IP) in Redis, over a fixed window that starts
-at the first failure."""
+"""Budgets for staff password checks, kept in Redis so every API process shares them.
+
+An attempt is counted *before* its password is checked, in one atomic step (api.limits), so a
+hundred parallel guesses for one account see the count move and only the first
+`login_max_failures` are ever checked. Two budgets, over a fixed window that starts at the
+first attempt:
+
+- per account (ISP, e-mail) and client address: `login_max_failures`;
+- per client address across every account (rotating e-mails): `login_address_max_failures`.
+
+A successful login gives its attempts back (the account's counter is cleared, the address's
+returns the one it took), so the budgets count failures and checks in flight. The global
+budget, how many checks may run at once in a process, is in api.security.
+"""
 
 from __future__ import annotations
 
 import hashlib
 
+from api import limits
 from api.config import get_settings
-from api.errors import TooManyRequests
 from api.security import get_redis
 
 
-def _key(tenant_slug: str, email: str, ip: str | None) -> str:
+def _account_key(tenant_slug: str, email: str, ip: str | None) -> str:
     ident = f"{tenant_slug.lower()}\0{email.strip().lower()}\0{ip or '-'}"
     return "login:failures:" + hashlib.sha256(ident.encode()).hexdigest()
 
 
-async def check(tenant_slug: str, email: str, ip: str | None) -> None:
-    """Raise 429 while the limit is reached, whatever the password."""
-    redis = get_redis()
-    key = _key(tenant_slug, email, ip)
-    failures = int(await redis.get(key) or 0)
-    if failures >= get_settings().login_max_failures:
-        ttl = await redis.ttl(key)
-        raise TooManyRequests(
+def _address_key(ip: str | None) -> str:
+    return f"login:address:{ip or '-'}"
+
+
+async def reserve(tenant_slug: str, email: str, ip: str | None) -> None:
+    """Takes one attempt from both budgets; 429 (whatever the password) when either is spent."""
+    settings = get_settings()
+    await limits.take(
+        [
+            (_account_key(tenant_slug, email, ip), settings.login_max_failures),
+            (_address_key(ip), settings.login_address_max_failures),
+        ],
+        int(settings.login_lockout.total_seconds()),
+        [
             "Too many failed logins; wait before trying again",
-            retry_after=ttl if ttl > 0 else 1,
-        )
+            "Too many failed logins from this network; wait before trying again",
+        ],
+    )
 
 
-async def fail(tenant_slug: str, email: str, ip: str | None) -> None:
-    window = int(get_settings().login_lockout.total_seconds())
-    key = _key(tenant_slug, email, ip)
-    async with get_redis().pipeline(transaction=True) as pipe:
-        pipe.set(key, 0, ex=window, nx=True)
-        pipe.incr(key)
-        await pipe.execute()
+async def succeeded(tenant_slug: str, email: str, ip: str | None) -> None:
+    """The right password: the account starts afresh and the address gets its attempt back."""
+    await get_redis().delete(_account_key(tenant_slug, email, ip))
+    await limits.give_back(_address_key(ip))
 
 
-async def reset(tenant_slug: str, email: str, ip: str | None) -> None:
-    await get_redis().delete(_key(tenant_slug, email, ip))
+async def give_back(tenant_slug: str, email: str, ip: str | None) -> None:
+    """An attempt that was never judged (an outage, an overload) is returned to both budgets."""
+    await limits.give_back(_account_key(tenant_slug, email, ip), _address_key(ip))

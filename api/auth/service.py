@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
@@ -33,14 +34,46 @@ def resolve_tenant_slug(subdomain: str | None, body_tenant: str | None) -> str:
 
 
 async def login(*, tenant_slug: str, email: str, password: str, ip: str | None) -> TokenOut:
-    await limiter.check(tenant_slug, email, ip)
-    # This owns its unit of work instead of taking the request's: a failed login must be
-    # audited even though the request then fails with 401.
+    await limiter.reserve(tenant_slug, email, ip)
+    try:
+        ok, tenant, staff = await _check(tenant_slug, email, password, ip)
+    except Exception:
+        # Never judged (database down, too many checks at once): not a wrong password.
+        await limiter.give_back(tenant_slug, email, ip)
+        raise
+    if not ok or staff is None or tenant is None:
+        raise Unauthorized(LOGIN_FAILED)  # the attempt stays counted
+    await limiter.succeeded(tenant_slug, email, ip)
+    token = await create_session(
+        SessionData(
+            staff_id=staff.id,
+            tenant_id=tenant.id,
+            tenant_slug=tenant.slug,
+            email=staff.email,
+            role=staff.role,
+        )
+    )
+    return TokenOut(access_token=token, expires_in=int(get_settings().session_ttl.total_seconds()))
+
+
+async def _check(
+    tenant_slug: str, email: str, password: str, ip: str | None
+) -> tuple[bool, Tenant | None, StaffUser | None]:
+    """Looks the person up, checks the password and audits the attempt."""
+    # The lookup and the record own their units of work instead of taking the request's: a
+    # failed login must be audited even though the request then fails with 401, and no
+    # database connection is held while the password check waits for its turn.
     async with unit_of_work() as session:
         tenant, staff = await _find_staff(session, tenant_slug, email)
-        ok = await verify_password(password, staff.password_hash if staff else None)
+        password_hash = staff.password_hash if staff else None
+    ok = await verify_password(password, password_hash)
+    async with unit_of_work() as session:
         if ok and staff is not None:
-            staff.last_login_at = datetime.now(UTC)
+            await session.execute(
+                update(StaffUser)
+                .where(StaffUser.id == staff.id)
+                .values(last_login_at=datetime.now(UTC))
+            )
             await audit.record(
                 session, _principal(staff), "auth.login", "staff_user", staff.id, ip=ip
             )
@@ -55,20 +88,7 @@ async def login(*, tenant_slug: str, email: str, password: str, ip: str | None) 
                 ip,
                 tenant_id=tenant.id if tenant else None,
             )
-    if not ok or staff is None or tenant is None:
-        await limiter.fail(tenant_slug, email, ip)
-        raise Unauthorized(LOGIN_FAILED)
-    await limiter.reset(tenant_slug, email, ip)
-    token = await create_session(
-        SessionData(
-            staff_id=staff.id,
-            tenant_id=tenant.id,
-            tenant_slug=tenant.slug,
-            email=staff.email,
-            role=staff.role,
-        )
-    )
-    return TokenOut(access_token=token, expires_in=int(get_settings().session_ttl.total_seconds()))
+    return ok, tenant, staff
 
 
 async def _find_staff(

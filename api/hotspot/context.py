@@ -14,11 +14,10 @@ from sqlalchemy import text
 
 from api.config import get_settings
 from api.db import unit_of_work
-from api.netaddr import client_address
+from api.netaddr import client_address, parse_mac
 from api.tenancy import subdomain_slug
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def router_context(request: Request) -> dict[str, Any]:
     mac = q.get("mac", "")
     return {
         "identity": q.get("identity", "")[:64],
-        "mac": mac.upper() if _MAC.match(mac) else "",
+        "mac": parse_mac(mac) or "",
         "ip": q.get("ip", "")[:45],
         "link_login_only": login_target(q.get("link-login-only")) or "",
         "link_orig": q.get("link-orig", "")[:500],

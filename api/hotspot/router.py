@@ -23,6 +23,8 @@ from api.errors import AppError, NotFound
 from api.hotspot import vouchers
 from api.hotspot.context import Isp, isp_for, login_target, portal_base, router_context
 from api.hotspot.strings import LANGUAGES, strings
+from api.limits import Caller
+from api.netaddr import parse_mac
 from api.payments import stk
 
 ROOT = Path(__file__).resolve().parents[2] / "portal"
@@ -114,6 +116,7 @@ async def login_without_js(
     code: Annotated[str, Form(max_length=20)],
     link_login_only: Annotated[str, Form(alias="link-login-only", max_length=500)] = "",
     dst: Annotated[str, Form(max_length=500)] = "",
+    mac: Annotated[str, Form(max_length=17)] = "",
 ) -> Response:
     """Voucher login without JavaScript: checks the code, then sends the phone to the router's
     login with it (RouterOS accepts username/password on GET when HTTP PAP is enabled)."""
@@ -124,7 +127,8 @@ async def login_without_js(
         problem = "That is not a voucher code."
     else:
         try:
-            found = await vouchers.public_status(isp.id, clean, ip)
+            caller = Caller(ip, parse_mac(mac))
+            found = await vouchers.public_status(isp.id, clean, caller)
         except AppError as exc:  # unknown code, or too many wrong ones: said on the page
             problem = exc.detail
         else:

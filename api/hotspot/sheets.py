@@ -15,8 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import cpu
 from api.deps import SessionDep
@@ -24,38 +22,12 @@ from api.errors import NotFound
 from api.hotspot.context import portal_url
 from api.hotspot.sheet_render import SheetPage, render
 from api.tenancy import Principal, require
+from api.vouchers import repository
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 Reader = Annotated[Principal, Depends(require("vouchers:read"))]
 CARDS_PER_PAGE = 300  # 20 A4 sheets of 3 x 5 cards; about 0.6 MB of HTML
 MAX_PAGE = 1_000_000  # keeps OFFSET inside PostgreSQL's bigint however the number is typed
-
-
-async def _batch_head(session: AsyncSession, tenant_id: int, batch: str) -> tuple[int, str, str]:
-    """How many vouchers the batch has, its ISP's name and slug (404 if none)."""
-    result = await session.execute(
-        text("""SELECT count(*) AS n, min(t.name) AS isp, min(t.slug) AS slug
-                  FROM voucher v JOIN tenant t ON t.id = v.tenant_id
-                 WHERE v.tenant_id = :t AND v.batch_id = CAST(:b AS uuid)"""),
-        {"t": tenant_id, "b": batch},
-    )
-    row = result.mappings().one()
-    if not row["n"]:
-        raise NotFound("No such batch")
-    return int(row["n"]), row["isp"], row["slug"]
-
-
-async def _cards(
-    session: AsyncSession, tenant_id: int, batch: str, page: int
-) -> list[tuple[str, str, int]]:
-    result = await session.execute(
-        text("""SELECT v.code, p.name, p.price
-                  FROM voucher v JOIN plan p ON p.id = v.plan_id
-                 WHERE v.tenant_id = :t AND v.batch_id = CAST(:b AS uuid)
-                 ORDER BY v.id LIMIT :n OFFSET :skip"""),
-        {"t": tenant_id, "b": batch, "n": CARDS_PER_PAGE, "skip": (page - 1) * CARDS_PER_PAGE},
-    )
-    return [(r.code, r.name, r.price) for r in result]
 
 
 def _page_url(request: Request, page: int, pages: int) -> str | None:
@@ -75,14 +47,18 @@ async def batch_sheet(
         batch = str(uuid.UUID(batch_id))
     except ValueError:
         raise NotFound("No such batch") from None
-    total, isp, slug = await _batch_head(session, principal.tenant_id, batch)
-    pages = math.ceil(total / CARDS_PER_PAGE)
+    head = await repository.batch_head(session, principal.tenant_id, batch)
+    if not head["n"]:
+        raise NotFound("No such batch")
+    total, pages = int(head["n"]), math.ceil(head["n"] / CARDS_PER_PAGE)
     if page > pages:
         raise NotFound(f"This batch has {pages} sheet pages")
     sheet = SheetPage(
-        isp=isp,
-        portal=portal_url(slug, request.url.scheme),
-        cards=await _cards(session, principal.tenant_id, batch, page),
+        isp=head["isp"],
+        portal=portal_url(head["slug"], request.url.scheme),
+        cards=await repository.batch_cards(
+            session, principal.tenant_id, batch, CARDS_PER_PAGE, (page - 1) * CARDS_PER_PAGE
+        ),
         page=page,
         pages=pages,
         total=total,

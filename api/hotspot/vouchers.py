@@ -1,6 +1,6 @@
 """What the portal may show about a voucher to whoever holds its code: its state, what is left,
-its package and how many devices use it now. Unknown codes count against the client address
-(voucher guessing), like wrong M-Pesa codes on claims."""
+its package and how many devices use it now. Unknown codes count against the phone and its
+address (voucher guessing), like wrong M-Pesa codes on claims."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from api.db import unit_of_work
 from api.errors import NotFound
 
 
-async def public_status(tenant_id: int, code: str, ip: str | None) -> dict[str, Any]:
-    name = limits.key("voucher", tenant_id, ip)
+async def public_status(tenant_id: int, code: str, caller: limits.Caller) -> dict[str, Any]:
     limit = config.get_settings().claim_max_failures * 2
-    await limits.check(name, limit, "Too many wrong voucher codes; wait and try again")
+    message = "Too many wrong voucher codes; wait and try again"
+    await limits.attempt("voucher", tenant_id, caller, limit, message)
     async with unit_of_work() as session:
         result = await session.execute(
             text("""
@@ -33,9 +33,9 @@ async def public_status(tenant_id: int, code: str, ip: str | None) -> dict[str, 
             {"t": tenant_id, "code": code},
         )
         row = result.mappings().first()
-    if row is None:
-        await limits.fail(name)
+    if row is None:  # a guess: the attempt stays counted
         raise NotFound("No such voucher. Check the code and try again.")
+    await limits.succeeded("voucher", tenant_id, caller)
     out = {k: row[k] for k in ("code", "package", "state", "reason", "seconds_left", "bytes_left",
                                "usable_until", "device_limit", "devices_online")}  # fmt: skip
     out["reason"] = out["reason"] or None

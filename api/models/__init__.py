@@ -1,7 +1,10 @@
 from api.models.base import Base
+from api.models.control import CoaRequest, FairUsageRule, FairUsageState
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
+from api.models.portal import PortalSettings, PromoCode
 from api.models.radius import (
+    AuthFailure,
     RadAcct,
     RadCheck,
     RadGroupCheck,
@@ -14,12 +17,18 @@ from api.models.tenancy import AuditEvent, StaffUser, Tenant
 
 __all__ = [
     "AuditEvent",
+    "AuthFailure",
     "Base",
+    "CoaRequest",
+    "FairUsageRule",
+    "FairUsageState",
     "Payment",
     "PaymentEvent",
     "PaymentGrant",
     "PaymentSettings",
     "Plan",
+    "PortalSettings",
+    "PromoCode",
     "RadAcct",
     "RadCheck",
     "RadGroupCheck",

@@ -80,6 +80,7 @@ class Voucher(Base):
         UniqueConstraint("tenant_id", "code"),
         CheckConstraint("status IN ('unused', 'active', 'revoked')", name="status"),
         CheckConstraint("code ~ '^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6,8}$'", name="code"),
+        CheckConstraint("source IN ('batch', 'payment')", name="source"),
         Index("ix_voucher_tenant_id_plan_id", "tenant_id", "plan_id"),
         Index("ix_voucher_tenant_id_issued_at", "tenant_id", text("issued_at DESC")),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,7 @@ class _AttrRow:
 
 class RadCheck(_AttrRow, Base):
     __tablename__ = "radcheck"
+    __table_args__ = (Index("ix_radcheck_tenant_user", "tenant_id", "username", "attribute"),)
     tenant_id: Mapped[int] = _tenant_fk()
     username: Mapped[str] = mapped_column(Text, server_default="")
     op: Mapped[str] = mapped_column(String(2), server_default="==")
@@ -31,6 +32,7 @@ class RadCheck(_AttrRow, Base):
 
 class RadReply(_AttrRow, Base):
     __tablename__ = "radreply"
+    __table_args__ = (Index("ix_radreply_tenant_user", "tenant_id", "username", "attribute"),)
     tenant_id: Mapped[int] = _tenant_fk()
     username: Mapped[str] = mapped_column(Text, server_default="")
     op: Mapped[str] = mapped_column(String(2), server_default="=")
@@ -38,6 +40,9 @@ class RadReply(_AttrRow, Base):
 
 class RadGroupCheck(_AttrRow, Base):
     __tablename__ = "radgroupcheck"
+    __table_args__ = (
+        Index("ix_radgroupcheck_tenant_group", "tenant_id", "groupname", "attribute"),
+    )
     tenant_id: Mapped[int] = _tenant_fk()
     groupname: Mapped[str] = mapped_column(Text, server_default="")
     op: Mapped[str] = mapped_column(String(2), server_default="==")
@@ -45,6 +50,9 @@ class RadGroupCheck(_AttrRow, Base):
 
 class RadGroupReply(_AttrRow, Base):
     __tablename__ = "radgroupreply"
+    __table_args__ = (
+        Index("ix_radgroupreply_tenant_group", "tenant_id", "groupname", "attribute"),
+    )
     tenant_id: Mapped[int] = _tenant_fk()
     groupname: Mapped[str] = mapped_column(Text, server_default="")
     op: Mapped[str] = mapped_column(String(2), server_default="=")
@@ -52,6 +60,7 @@ class RadGroupReply(_AttrRow, Base):
 
 class RadUserGroup(Base):
     __tablename__ = "radusergroup"
+    __table_args__ = (Index("ix_radusergroup_tenant_user", "tenant_id", "username"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = _tenant_fk()
     username: Mapped[str] = mapped_column(Text, server_default="")
@@ -63,6 +72,57 @@ class RadAcct(Base):
     """One row per session. Rows are closed, never deleted."""
 
     __tablename__ = "radacct"
+    # Created by migrations/sql/ for FreeRADIUS's queries and our SQL functions.
+    __table_args__ = (
+        # open sessions of a voucher (device limit, CoA fan-out)
+        Index(
+            "ix_radacct_open_by_user",
+            "tenant_id",
+            "username",
+            postgresql_where=text("acctstoptime IS NULL"),
+        ),
+        # usage sums and the usage log of a voucher
+        Index("ix_radacct_tenant_user_start", "tenant_id", "username", "acctstarttime"),
+        # Accounting-On/Off closes one router's open sessions
+        Index(
+            "ix_radacct_open_by_nas",
+            "nasipaddress",
+            "acctstarttime",
+            postgresql_where=text("acctstoptime IS NULL"),
+        ),
+        # stale-session sweeper
+        Index(
+            "ix_radacct_open_by_update",
+            "acctupdatetime",
+            postgresql_where=text("acctstoptime IS NULL"),
+        ),
+        # a voucher's usage, read by radius_authorize() in one index-only pass
+        Index(
+            "ix_radacct_voucher_sessions",
+            "voucher_id",
+            postgresql_include=[
+                "acctsessiontime",
+                "acctinputoctets",
+                "acctoutputoctets",
+                "acctstoptime",
+                "acctupdatetime",
+                "callingstationid",
+            ],
+            postgresql_where=text("voucher_id IS NOT NULL"),
+        ),
+        # a voucher's open sessions (a Start closes the same device's previous one)
+        Index(
+            "ix_radacct_open_by_voucher",
+            "voucher_id",
+            postgresql_where=text("acctstoptime IS NULL"),
+        ),
+        Index(
+            "ix_radacct_tenant_start",
+            "tenant_id",
+            text("acctstarttime DESC"),
+            text("radacctid DESC"),
+        ),
+    )
     radacctid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
     acctsessionid: Mapped[str] = mapped_column(Text)
@@ -95,6 +155,8 @@ class RadAcct(Base):
     class_: Mapped[str | None] = mapped_column("class", Text)
     # The voucher this session used (NULL for non-voucher users); set by radius_accounting().
     voucher_id: Mapped[int | None] = mapped_column(ForeignKey("voucher.id", ondelete="SET NULL"))
+    # The rate a live session has now, as far as fair usage knows (NULL: not evaluated yet).
+    applied_rate: Mapped[str | None] = mapped_column(Text)
 
 
 class RadPostAuth(Base):
@@ -102,6 +164,9 @@ class RadPostAuth(Base):
     credentials and must not be logged."""
 
     __tablename__ = "radpostauth"
+    __table_args__ = (
+        Index("ix_radpostauth_tenant_user_date", "tenant_id", "username", "authdate"),
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
     username: Mapped[str] = mapped_column(Text)
@@ -114,3 +179,22 @@ class RadPostAuth(Base):
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
     class_: Mapped[str | None] = mapped_column("class", Text)
+
+
+class AuthFailure(Base):
+    """Wrong voucher codes per device (Calling-Station-Id) on one router; calling_station_id '*'
+    is the router as a whole. Written by radius_post_auth(), read by radius_authorize()."""
+
+    __tablename__ = "auth_failure"
+
+    router_id: Mapped[int] = mapped_column(
+        ForeignKey("router.id", ondelete="CASCADE"), primary_key=True
+    )
+    calling_station_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    window_start: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    blocks: Mapped[int] = mapped_column(Integer, server_default="0")

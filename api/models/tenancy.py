@@ -28,6 +28,12 @@ class Tenant(CreatedAt, Base):
         CheckConstraint("slug ~ '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$'", name="slug"),
         CheckConstraint("unused_voucher_days >= 1", name="unused_voucher_days"),
         CheckConstraint("acct_interim_interval BETWEEN 60 AND 3600", name="acct_interim_interval"),
+        CheckConstraint(
+            "guess_max_failures >= 1 AND router_guess_max_failures >= 1"
+            " AND guess_window_seconds BETWEEN 60 AND 86400"
+            " AND guess_block_seconds BETWEEN 10 AND 86400",
+            name="guess_limits",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -38,6 +44,14 @@ class Tenant(CreatedAt, Base):
     acct_interim_interval: Mapped[int] = mapped_column(Integer, server_default="300")
     # An unused voucher stops being valid this many days after issue.
     unused_voucher_days: Mapped[int] = mapped_column(Integer, server_default="30")
+    # Wrong voucher codes (decided in radius_authorize/radius_post_auth, migration 0008): a device
+    # is blocked after guess_max_failures within guess_window_seconds on one router, for
+    # guess_block_seconds doubled per further block; router_guess_max_failures on one router
+    # within the window puts that router under attack.
+    guess_max_failures: Mapped[int] = mapped_column(Integer, server_default="5")
+    guess_window_seconds: Mapped[int] = mapped_column(Integer, server_default="900")
+    guess_block_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
+    router_guess_max_failures: Mapped[int] = mapped_column(Integer, server_default="30")
 
 
 class StaffUser(CreatedAt, Base):

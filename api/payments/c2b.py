@@ -227,20 +227,25 @@ async def _record(
 
 
 async def claim(
-    session: AsyncSession, tenant_id: int, receipt_text: str, plan_id: int, ip: str | None
+    session: AsyncSession,
+    tenant_id: int,
+    receipt_text: str,
+    plan_id: int,
+    caller: limits.Caller,
 ) -> dict[str, object]:
     """ "Already paid? Enter your M-Pesa code": turns an unclaimed (till) or held payment into
-    the chosen package, once. Wrong codes count against the client address."""
-    name = limits.key("claim", tenant_id, ip)
-    await limits.check(
-        name,
+    the chosen package, once. Codes that name no payment count against the phone and its
+    address; a code that does gives its attempt back, whatever happens next."""
+    await limits.attempt(
+        "claim",
+        tenant_id,
+        caller,
         config.get_settings().claim_max_failures,
         "Too many wrong M-Pesa codes; wait and try again",
     )
     try:
         receipt = wire.receipt(receipt_text, "M-Pesa code")
     except wire.Malformed:
-        await limits.fail(name)
         raise BadRequest(
             "That is not an M-Pesa code (10 letters and digits, e.g. SKL4XYZ12A)"
         ) from None
@@ -250,10 +255,10 @@ async def claim(
     )
     payment = result.mappings().first()
     if payment is None:
-        await limits.fail(name)
         raise NotFound(
             "We have not received a payment with this code yet. Check it, or try again in a minute"
         )
+    await limits.succeeded("claim", tenant_id, caller)
     if payment["status"] == "granted":
         raise Conflict("This M-Pesa code has already been used for a voucher")
     plan = await grants.plan_for(session, tenant_id, plan_id)
@@ -271,7 +276,6 @@ async def claim(
     granted = await grants.grant(
         session, payment_id=payment["id"], amount=payment["amount"], plan=plan
     )
-    await limits.reset(name)
     return {
         "status": "paid",
         "receipt": receipt,

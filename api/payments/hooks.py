@@ -102,7 +102,8 @@ async def _door(
                 "source": source,
                 "peer": parse_ip(peer),
                 "fwd": forwarded[:500] if forwarded else None,
-                "body": raw.decode("utf-8", errors="replace"),
+                # Stored as it came, but PostgreSQL text cannot hold a NUL byte.
+                "body": raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
                 "verdict": verdict,
                 "reason": reason,
             },

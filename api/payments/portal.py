@@ -17,8 +17,8 @@ from starlette.types import Receive, Scope, Send
 from api import limits
 from api.config import get_settings
 from api.db import unit_of_work
-from api.deps import ClientIP
-from api.errors import BadRequest, NotFound
+from api.deps import ClientDevice, ClientIP
+from api.errors import NotFound
 from api.hotspot import vouchers
 from api.payments import c2b, grants, stk, streams
 from api.payments.schemas import ClaimIn, PurchaseIn, QuoteIn
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
 POLL = 2.0  # seconds between database reads when no announcement comes
 HEARTBEAT = 15.0
 RETRY_MS = 5000  # SSE reconnection delay we ask browsers for
-PROMO_FAILURES = 10  # wrong promo codes per address per claim_window
+PROMO_FAILURES = 10  # wrong promo codes per device per claim_window
 
 
 async def portal_tenant(request: Request) -> int:
@@ -54,20 +54,17 @@ async def list_plans(tenant_id: TenantId) -> list[dict[str, Any]]:
 
 
 @router.post("/quote")
-async def quote_price(body: QuoteIn, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
+async def quote_price(body: QuoteIn, tenant_id: TenantId, caller: ClientDevice) -> dict[str, Any]:
     """The price to pay for a package with a promo code (422 with the reason if it can't be
     used). The purchase applies the same rules again when it is made."""
     async with unit_of_work() as session:
         plan = await grants.plan_for(session, tenant_id, body.plan_id)
         if plan is None or not plan["active"]:
             raise NotFound("No such package")
-        name = limits.key("promo", tenant_id, ip)
-        await limits.check(name, PROMO_FAILURES, "Too many wrong promo codes; wait and try again")
-        try:
-            price = await promos.quote(session, tenant_id, plan, body.promo_code)
-        except BadRequest:
-            await limits.fail(name)
-            raise
+        message = "Too many wrong promo codes; wait and try again"
+        await limits.attempt("promo", tenant_id, caller, PROMO_FAILURES, message)
+        price = await promos.quote(session, tenant_id, plan, body.promo_code)  # 422: counted
+        await limits.succeeded("promo", tenant_id, caller)
     return {"plan_id": body.plan_id, "list_price": price.list_price, "amount": price.amount,
             "discount": price.discount, "promo_code": price.code}  # fmt: skip
 
@@ -144,15 +141,15 @@ async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> 
 
 
 @router.get("/vouchers/{code}")
-async def voucher_status(code: str, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
+async def voucher_status(code: str, tenant_id: TenantId, caller: ClientDevice) -> dict[str, Any]:
     """A voucher's state and what is left, for its holder (the code is the credential)."""
     clean = code.strip().upper()
     if not 6 <= len(clean) <= 8 or not clean.isalnum():
         raise NotFound("No such voucher. Check the code and try again.")
-    return await vouchers.public_status(tenant_id, clean, ip)
+    return await vouchers.public_status(tenant_id, clean, caller)
 
 
 @router.post("/claims")
-async def claim_payment(body: ClaimIn, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
+async def claim_payment(body: ClaimIn, tenant_id: TenantId, caller: ClientDevice) -> dict[str, Any]:
     async with unit_of_work() as session:
-        return await c2b.claim(session, tenant_id, body.receipt, body.plan_id, ip)
+        return await c2b.claim(session, tenant_id, body.receipt, body.plan_id, caller)

@@ -102,22 +102,20 @@ async def settle_success(
         if receipt is not None:
             await _attach_receipt(session, req, payment_id, receipt)
         return Outcome("duplicate", "already paid; granted once", payment_id)
-    existing = None
-    if receipt is not None:
-        result = await session.execute(
-            text("""SELECT * FROM payment WHERE tenant_id = :tenant_id AND receipt = :receipt
-                    FOR UPDATE"""),
-            {"tenant_id": tenant_id, "receipt": receipt},
-        )
-        existing = result.mappings().first()
+    existing = await _payment_with_receipt(session, tenant_id, receipt)
+    if existing is not None:
+        foreign = _foreign_receipt(req, existing)
+        if foreign is not None:
+            # Marking the purchase paid here would show "paid" with no payment of its own.
+            return Outcome("mismatch", foreign)
     await _mark_paid(session, req, receipt, desc)
     if req["promo_code_id"] is not None:  # once: a paid purchase returned above
         await promos.redeem(session, req["promo_code_id"])
     if existing is not None and existing["status"] == "granted":
-        # Another channel (a C2B confirmation) already granted this very payment.
+        # The C2B echo of this very payment was granted first (a till payment claimed on the
+        # portal): the purchase is paid by it; the lock above makes the link unique.
         await session.execute(
-            text("""UPDATE payment SET stk_request_id = :req
-                     WHERE id = :id AND stk_request_id IS NULL"""),
+            text("UPDATE payment SET stk_request_id = :req WHERE id = :id"),
             {"req": req["id"], "id": existing["id"]},
         )
         return Outcome("duplicate", "granted already through C2B", existing["id"])
@@ -163,6 +161,37 @@ async def settle_success(
     return Outcome("ok", None, payment_id)
 
 
+async def _payment_with_receipt(
+    session: AsyncSession, tenant_id: int, receipt: str | None
+) -> RowMapping | None:
+    """The payment already recorded under this M-Pesa receipt, locked (None for no receipt)."""
+    if receipt is None:
+        return None
+    result = await session.execute(
+        text("""SELECT * FROM payment WHERE tenant_id = :tenant_id AND receipt = :receipt
+                FOR UPDATE"""),
+        {"tenant_id": tenant_id, "receipt": receipt},
+    )
+    return result.mappings().first()
+
+
+def _foreign_receipt(req: RowMapping, payment: RowMapping) -> str | None:
+    """Why a receipt already on record cannot pay this purchase, or None when that record is
+    this push's own C2B echo: not bound to a push, the same amount, and naming this purchase's
+    reference (a till echo names no account). A receipt pays for one thing, once."""
+    receipt = payment["receipt"]
+    if payment["stk_request_id"] is not None:
+        return f"receipt {receipt} already paid another purchase; a receipt pays once"
+    account = (payment["account_reference"] or "").strip().upper()
+    echo = account == req["reference"] or (not account and req["account_type"] == "till")
+    if not echo:
+        named = f"account {account}" if account else "no account"
+        return f"receipt {receipt} is a C2B payment to {named}, not this purchase's"
+    if Decimal(payment["amount"]) != Decimal(req["amount"]):
+        return f"receipt {receipt} paid {payment['amount']}, not this purchase's {req['amount']}"
+    return None
+
+
 async def _mark_paid(
     session: AsyncSession, req: RowMapping, receipt: str | None, desc: str
 ) -> None:
@@ -184,15 +213,17 @@ async def _attach_receipt(
     """A purchase granted on STK Query's word learns its receipt from the late callback."""
     if payment_id is None:
         return
-    await session.execute(
+    attached = await session.scalar(
         text("""
             UPDATE payment SET receipt = :receipt
              WHERE id = :id AND receipt IS NULL
                AND NOT EXISTS (SELECT 1 FROM payment o
                                 WHERE o.tenant_id = payment.tenant_id AND o.receipt = :receipt)
-        """),
+            RETURNING id"""),
         {"id": payment_id, "receipt": receipt},
     )
+    if attached is None:  # it has its receipt, or this one belongs to another payment
+        return
     await session.execute(
         text("UPDATE stk_request SET receipt = :receipt WHERE id = :id AND receipt IS NULL"),
         {"id": req["id"], "receipt": receipt},

@@ -54,12 +54,30 @@ def load(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise Malformed(f"body larger than {MAX_BODY} bytes")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise Malformed(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise Malformed("not JSON: nested too deeply") from None
+    if _has_nul(data):  # PostgreSQL text cannot hold it
+        raise Malformed("a NUL character (\\u0000) in the body")
     if not isinstance(data, dict):
         raise Malformed("not a JSON object")
     return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _text(value: Any, name: str, limit: int = 200, *, required: bool = True) -> str:

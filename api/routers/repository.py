@@ -14,7 +14,9 @@ from api.tenancy import scoped
 
 _CONFLICTS = {
     "uq_router_tenant_id_name": "You already have a router with this name",
-    "uq_router_ip_address": "A router with this IP address is already registered",
+    # Addresses are unique across ISPs (the packet's source names the router), but whose router
+    # holds one is another ISP's business: the same words whoever has it.
+    "uq_router_ip_address": "This IP address cannot be used for a router; use another",
 }
 
 

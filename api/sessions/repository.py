@@ -94,3 +94,8 @@ async def list_(
 async def close_stale(session: AsyncSession) -> int:
     """Closes, across all tenants, the sessions past their grace period; returns how many."""
     return int(await session.scalar(text("SELECT close_stale_sessions()")) or 0)
+
+
+async def prune_auth_failures(session: AsyncSession) -> int:
+    """Forget wrong-code counters idle for a day (guess throttling, migration 0008)."""
+    return int(await session.scalar(text("SELECT prune_auth_failures()")) or 0)

@@ -49,3 +49,7 @@ async def voucher_sessions(
 
 async def close_stale_sessions(session: AsyncSession) -> int:
     return await repository.close_stale(session)
+
+
+async def prune_auth_failures(session: AsyncSession) -> int:
+    return await repository.prune_auth_failures(session)

@@ -20,3 +20,11 @@ async def close_stale_sessions(ctx: dict[str, Any]) -> int:
     if closed:
         log.info("closed %d stale session(s)", closed)
     return closed
+
+
+async def prune_auth_failures(ctx: dict[str, Any]) -> int:
+    """Every hour: drop wrong-code counters (auth_failure) with nothing to remember. FreeRADIUS
+    ignores old rows anyway (their window is over), so this only keeps the table small; running
+    it twice deletes nothing twice."""
+    async with unit_of_work() as session:
+        return await service.prune_auth_failures(session)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Plan, Router, Tenant, Voucher, VoucherDevice
 from api.plans.units import rate_limit_string
-from api.tenancy import scoped
+from api.tenancy import scoped, tenant_sql
 from api.vouchers.schemas import VoucherFilter
 
 _INSERT_BATCH = text("""
@@ -161,3 +161,34 @@ async def update_voucher(session: AsyncSession, voucher: Voucher, values: dict[s
     for field, value in values.items():
         setattr(voucher, field, value)
     await session.flush()
+
+
+async def batch_head(session: AsyncSession, tenant_id: int, batch_id: str) -> RowMapping:
+    """How many vouchers a batch has (0: no such batch), with its ISP's name and slug."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT count(*) AS n, min(t.name) AS isp, min(t.slug) AS slug
+                 FROM voucher v JOIN tenant t ON t.id = v.tenant_id
+                WHERE {tenant:v} AND v.batch_id = CAST(:b AS uuid)""",
+        ),
+        {"b": batch_id},
+    )
+    return result.mappings().one()
+
+
+async def batch_cards(
+    session: AsyncSession, tenant_id: int, batch_id: str, limit: int, offset: int
+) -> list[tuple[str, str, int]]:
+    """(code, package, price) of a slice of the batch, in issue order."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT v.code, p.name, p.price
+                 FROM voucher v JOIN plan p ON p.id = v.plan_id
+                WHERE {tenant:v} AND v.batch_id = CAST(:b AS uuid)
+                ORDER BY v.id LIMIT :n OFFSET :skip""",
+        ),
+        {"b": batch_id, "n": limit, "skip": offset},
+    )
+    return [(r.code, r.name, r.price) for r in result]

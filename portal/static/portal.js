@@ -3,9 +3,10 @@
    and M-Pesa-code entry, the countdown while online, dark mode and the service worker. */
 (function () {
   "use strict";
-  var T = window.T || {};
-  var base = document.body.dataset.base;
   var $ = function (id) { return document.getElementById(id); };
+  // The page's strings come as a JSON data block: the CSP allows no inline script.
+  var T = JSON.parse(($("portal-strings") || {}).textContent || "{}");
+  var base = document.body.dataset.base;
 
   // ---------------------------------------------------------------- dark mode
   var toggle = $("theme-toggle");
@@ -81,8 +82,10 @@
   }
 
   function api(method, path, body) {
+    var headers = body ? { "Content-Type": "application/json" } : {};
+    if (router && router.mac) headers["X-Client-MAC"] = router.mac;  // limits count per phone
     return fetch("/api/v1/portal" + path, {
-      method: method, headers: body ? { "Content-Type": "application/json" } : {},
+      method: method, headers: headers,
       body: body ? JSON.stringify(body) : undefined, cache: "no-store"
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {

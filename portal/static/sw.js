@@ -1,8 +1,8 @@
 /* The portal's service worker: the static assets (CSS, JS, icons) come from the cache so the
    portal opens fast on a slow hotspot link. Pages and everything under /api/ (payment status
    above all) always go to the network and are never cached. */
-var CACHE = "mnetifi-portal-v1";
-var ASSETS = ["static/bootstrap.min.css", "static/portal.css", "static/portal.js",
+var CACHE = "mnetifi-portal-v2";
+var ASSETS = ["static/bootstrap.min.css", "static/portal.css", "static/portal.js", "static/theme.js",
               "static/icon-192.png", "static/icon-512.png"];
 
 self.addEventListener("install", function (event) {

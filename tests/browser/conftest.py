@@ -77,8 +77,16 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     """A fresh phone per test: no cookies, storage, cache or service worker carried over."""
     context = await browser.new_context(**PHONE)
     context.set_default_timeout(10_000)
+    # Chromium reports what the Content-Security-Policy blocked on the console: a page that
+    # needs something the policy forbids fails its test here, whatever the test looked at.
+    blocked: list[str] = []
+    context.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield context
     await context.close()
+    assert not blocked, blocked
 
 
 @pytest.fixture

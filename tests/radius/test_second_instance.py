@@ -75,8 +75,9 @@ def second(tmp_path_factory) -> Iterator[Instance]:
         "RUN_DIR": str(run),
         "DB_HOST": db.host or "127.0.0.1",
         "DB_PORT": str(db.port),
-        "DB_USER": db.username or "",
-        "DB_PASSWORD": db.password or "",
+        # FreeRADIUS's own least-privilege role, as the stack's first instance uses.
+        "DB_USER": os.environ["MNETIFI_RADIUS_DB_USER"],
+        "DB_PASSWORD": os.environ["MNETIFI_RADIUS_DB_PASSWORD"],
         "DB_NAME": db.database or "",
         "AUTH_PORT": str(auth),
         "ACCT_PORT": str(acct),

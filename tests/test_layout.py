@@ -1,0 +1,178 @@
+"""The house rules of api/, checked on the source (issue 12): no import circle between modules
+(function-level imports count: they only hide one), no SQL in the modules that hold HTTP
+routes, and no tenant condition written by hand (tenant queries start from `scoped()` or
+`tenant_sql()` in api/tenancy.py; deliberate cross-tenant SQL lives in the modules listed
+below, and only there).
+
+The KNOWN_* sets are what the code held when these rules were written down: the refactor of
+issue 12 empties them, and a module that leaves one must be taken out (the test says so), so
+they only ever shrink."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+API = ROOT / "api"
+
+# Modules that speak for every ISP at once, by design: the worker's sweeps, the CLI, the money
+# check across ISPs, health. Each query there is cross-tenant on purpose.
+CROSS_TENANT = {
+    "api.cli",
+    "api.worker",
+    "api.health",
+    "api.payments.ledger",
+}
+KNOWN_CIRCLES: set[frozenset[str]] = {
+    frozenset({"api.payments.stk", "api.payments.hooks", "api.payments.c2b"})
+}
+KNOWN_SQL_IN_ROUTES = {
+    "api.hotspot.branding",
+    "api.payments.hooks",
+    "api.sessions.control_router",
+    "api.sessions.fairuse",
+}
+KNOWN_HAND_SCOPED = {
+    "api.hotspot.branding",
+    "api.hotspot.vouchers",
+    "api.payments.c2b",
+    "api.payments.grants",
+    "api.payments.hooks",
+    "api.payments.queries",
+    "api.payments.stk",
+    "api.promos.service",
+    "api.routers.health",
+    "api.sessions.control",
+    "api.sessions.control_router",
+    "api.sessions.fairuse",
+}
+HAND_SCOPE = re.compile(r"tenant_id\s*=\s*:(?!tenant_id\b)|tenant_id\s*=\s*:tenant_id")
+SQL_CALLS = {"text", "select", "execute", "scalar", "scalars", "tenant_sql"}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in API.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """Modules of api/ that `name` imports, at any level of the file."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        found |= {t for t in targets if t in known and t != name}
+    return found
+
+
+def _circles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: set[frozenset[str]] = set()
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.add(frozenset(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circle_in_api() -> None:
+    modules = _modules()
+    known = set(modules)
+    # A package's __init__ importing its own modules is not a circle of design.
+    graph = {
+        name: {t for t in _imports(name, path, known) if not name.startswith(t + ".")}
+        for name, path in modules.items()
+    }
+    circles = _circles(graph)
+    assert circles <= KNOWN_CIRCLES, f"new import circle(s): {circles - KNOWN_CIRCLES}"
+    assert circles == KNOWN_CIRCLES, f"gone, take out of KNOWN_CIRCLES: {KNOWN_CIRCLES - circles}"
+
+
+def _calls(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+    return names
+
+
+def test_route_modules_hold_no_sql() -> None:
+    offenders = set()
+    for name, path in _modules().items():
+        source = path.read_text()
+        if "APIRouter(" not in source:
+            continue
+        if _calls(ast.parse(source)) & SQL_CALLS:
+            offenders.add(name)
+    assert offenders <= KNOWN_SQL_IN_ROUTES, (
+        f"SQL in route modules: {offenders - KNOWN_SQL_IN_ROUTES}"
+    )
+    gone = KNOWN_SQL_IN_ROUTES - offenders
+    assert not gone, f"no SQL left, take out of KNOWN_SQL_IN_ROUTES: {gone}"
+
+
+def test_tenant_conditions_come_from_the_scope_helpers() -> None:
+    offenders = set()
+    for name, path in _modules().items():
+        if name in CROSS_TENANT or name == "api.tenancy":
+            continue
+        if HAND_SCOPE.search(path.read_text()):
+            offenders.add(name)
+    assert offenders <= KNOWN_HAND_SCOPED, (
+        f"tenant_id written by hand (use scoped() or tenant_sql()): {offenders - KNOWN_HAND_SCOPED}"
+    )
+    gone = KNOWN_HAND_SCOPED - offenders
+    assert not gone, f"clean now, take out of KNOWN_HAND_SCOPED: {gone}"
+
+
+def test_the_scope_helper_scopes_and_binds() -> None:
+    from api.tenancy import tenant_sql  # noqa: PLC0415 - the subject, next to the rules
+
+    statement = tenant_sql(
+        7, "SELECT 1 FROM plan p JOIN voucher v ON true WHERE {tenant:p} AND {tenant:v}"
+    )
+    sql = str(statement)
+    assert "p.tenant_id = :tenant_id" in sql and "v.tenant_id = :tenant_id" in sql
+    assert statement.compile().params == {"tenant_id": 7}
+    try:
+        tenant_sql(7, "SELECT 1 FROM plan")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a tenant statement without its scope was accepted")

@@ -1,0 +1,93 @@
+"""Login budgets that hold under parallel attack: the account's count moves before any password
+is checked, rotating e-mails from one address runs into the address's budget, and a flood of
+password checks queues behind a per-process gate instead of taking every core."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api import security
+from api.config import get_settings
+from tests.factories import PASSWORD, make_staff, make_tenant
+
+LOGIN = "/api/v1/auth/login"
+
+
+def _from(app: FastAPI, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+def _address() -> str:
+    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+
+
+async def test_parallel_wrong_passwords_check_only_the_allowed_number(app):
+    tenant = await make_tenant()
+    staff = await make_staff(tenant=tenant)
+    wrong = {"email": staff.email, "password": "not the password", "tenant": tenant.slug}
+    async with _from(app, _address()) as client:
+        answers = await asyncio.gather(*(client.post(LOGIN, json=wrong) for _ in range(100)))
+        codes = [a.status_code for a in answers]
+        assert codes.count(401) == get_settings().login_max_failures, codes
+        assert codes.count(429) == 100 - get_settings().login_max_failures
+        # Locked: even the right password is refused now.
+        right = await client.post(LOGIN, json=wrong | {"password": PASSWORD})
+        assert right.status_code == 429 and int(right.headers["retry-after"]) > 0
+
+
+async def test_rotating_emails_from_one_address_hits_the_address_budget(app):
+    tenant = await make_tenant()
+    staff = await make_staff(tenant=tenant)
+    budget = get_settings().login_address_max_failures
+    address = _address()
+    async with _from(app, address) as client:
+        for n in range(budget):
+            guess = {"email": f"guess{n}@example.com", "password": "x" * 12, "tenant": tenant.slug}
+            assert (await client.post(LOGIN, json=guess)).status_code == 401
+        more = {"email": "one-more@example.com", "password": "x" * 12, "tenant": tenant.slug}
+        refused = await client.post(LOGIN, json=more)
+        assert refused.status_code == 429 and "network" in refused.json()["detail"]
+    # The same staff member from another address is not affected.
+    async with _from(app, _address()) as other:
+        right = {"email": staff.email, "password": PASSWORD, "tenant": tenant.slug}
+        assert (await other.post(LOGIN, json=right)).status_code == 200
+
+
+async def test_successful_logins_do_not_use_up_the_address_budget(app):
+    tenant = await make_tenant()
+    staff = await make_staff(tenant=tenant)
+    right = {"email": staff.email, "password": PASSWORD, "tenant": tenant.slug}
+    async with _from(app, _address()) as client:
+        for _ in range(get_settings().login_address_max_failures + 5):
+            assert (await client.post(LOGIN, json=right)).status_code == 200
+
+
+@pytest.fixture
+def small_gate(monkeypatch):
+    settings = get_settings()
+    monkeypatch.setattr(settings, "password_checks_concurrent", 1)
+    monkeypatch.setattr(settings, "password_checks_waiting", 3)
+    security.password_checks.peak = 0
+    return settings
+
+
+async def test_a_flood_of_password_checks_is_gated_and_the_excess_refused(app, small_gate):
+    tenant = await make_tenant()
+
+    async def attempt(n: int) -> int:
+        body = {"email": f"flood{n}@example.com", "password": "y" * 12, "tenant": tenant.slug}
+        async with _from(app, _address()) as client:  # a botnet: every request its own address
+            return (await client.post(LOGIN, json=body)).status_code
+
+    codes = await asyncio.gather(*(attempt(n) for n in range(40)))
+    assert security.password_checks.peak == 1  # never two argon2 checks at once
+    assert codes.count(503) > 0, codes  # the queue is bounded: the excess is refused at once
+    assert set(codes) == {401, 503}
+    checks = security.password_checks
+    assert checks.admitted == 0 and checks.running == 0
