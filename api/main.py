@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import openapi
-from api.auth.router import router as auth_router
+from api.auth.endpoints import router as auth_router
 from api.db import get_engine
 from api.errors import install_error_handlers
 from api.health import health
@@ -27,16 +27,16 @@ from api.payments.hooks import RedactHookTokens
 from api.payments.hooks import router as hooks_router
 from api.payments.portal import router as portal_router
 from api.payments.router import router as payments_router
-from api.plans.router import router as plans_router
+from api.plans.endpoints import router as plans_router
 from api.promos.router import router as promos_router
+from api.routers.endpoints import router as routers_router
 from api.routers.onboarding import router as onboarding_router
-from api.routers.router import router as routers_router
 from api.security import get_redis
 from api.sessions.control_router import router as control_router
 from api.sessions.fairuse import router as fairuse_router
 from api.sessions.router import router as sessions_router
-from api.settings.router import router as settings_router
-from api.vouchers.router import router as vouchers_router
+from api.settings.endpoints import router as settings_router
+from api.vouchers.endpoints import router as vouchers_router
 
 
 @asynccontextmanager

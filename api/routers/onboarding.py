@@ -1,7 +1,7 @@
 """Routes for bringing routers online and watching them: the RouterOS onboarding script and
 router health.
 
-Include this router before api.routers.router: `/api/v1/routers/health` would otherwise match
+Include this router before api.routers.endpoints: `/api/v1/routers/health` would otherwise match
 `/api/v1/routers/{router_id}` there and be refused as a bad id."""
 
 from __future__ import annotations
