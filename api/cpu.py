@@ -24,6 +24,7 @@ from typing import TypeVar
 from api import cpu_worker
 from api.config import get_settings
 from api.errors import ServiceUnavailable, TooManyRequests
+from api.gates import Gate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,8 +33,11 @@ T = TypeVar("T")
 NICE = 10
 
 _executor: ProcessPoolExecutor | None = None
-_running: asyncio.Semaphore | None = None
-_admitted = 0  # calls running or waiting for a worker, in this process
+_gate = Gate(
+    lambda: get_settings().cpu_processes,
+    lambda: get_settings().cpu_queue,
+    lambda: TooManyRequests("Busy printing other sheets; try again shortly", retry_after=5),
+)
 
 
 def _pool() -> ProcessPoolExecutor:
@@ -51,34 +55,20 @@ def _pool() -> ProcessPoolExecutor:
     return _executor
 
 
-def _semaphore() -> asyncio.Semaphore:
-    global _running
-    if _running is None:
-        _running = asyncio.Semaphore(get_settings().cpu_processes)
-    return _running
-
-
 def admitted() -> int:
     """Calls running or queued now (for tests and metrics)."""
-    return _admitted
+    return _gate.admitted
 
 
 async def run(func: Callable[..., T], *args: object) -> T:
     """`func(*args)` in a worker process. `func` and its arguments must be picklable: a module
     level function and plain data."""
-    global _admitted
-    settings = get_settings()
-    if _admitted >= settings.cpu_processes + settings.cpu_queue:
-        raise TooManyRequests("Busy printing other sheets; try again shortly", retry_after=5)
-    _admitted += 1
     try:
-        async with _semaphore():
+        async with _gate.slot():
             return await asyncio.get_running_loop().run_in_executor(_pool(), partial(func, *args))
     except BrokenProcessPool:
         _reset()
         raise ServiceUnavailable("A printing worker stopped; try again") from None
-    finally:
-        _admitted -= 1
 
 
 def _reset() -> None:

@@ -7,8 +7,6 @@ import asyncio
 import hashlib
 import json
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -17,6 +15,7 @@ from redis.asyncio import Redis
 
 from api.config import get_settings
 from api.errors import ServiceUnavailable
+from api.gates import Gate
 
 pwd_context = CryptContext(schemes=["argon2"], deprecated="auto")
 
@@ -36,43 +35,18 @@ def _dummy_hash() -> str:
     return pwd_context.hash(secrets.token_urlsafe(16))
 
 
-class PasswordChecks:
-    """The process's budget of argon2 checks: `password_checks_concurrent` at once, at most
-    `password_checks_waiting` more queued; beyond that a login is refused at once (503) rather
-    than queued behind a flood. Process-wide because the CPU it protects is."""
-
-    def __init__(self) -> None:
-        self._gate: asyncio.Semaphore | None = None
-        self._size = 0
-        self.admitted = 0  # running or waiting
-        self.running = 0
-        self.peak = 0  # most checks ever running at once (tests, metrics)
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        settings = get_settings()
-        if self._gate is None or self._size != settings.password_checks_concurrent:
-            self._size = settings.password_checks_concurrent
-            self._gate = asyncio.Semaphore(self._size)
-        if self.admitted >= self._size + settings.password_checks_waiting:
-            raise ServiceUnavailable(
-                "Too many sign-ins at once; try again in a few seconds",
-                headers={"Retry-After": "2"},
-            )
-        self.admitted += 1
-        try:
-            async with self._gate:
-                self.running += 1
-                self.peak = max(self.peak, self.running)
-                try:
-                    yield
-                finally:
-                    self.running -= 1
-        finally:
-            self.admitted -= 1
+def _too_many_sign_ins() -> Exception:
+    return ServiceUnavailable(
+        "Too many sign-ins at once; try again in a few seconds", headers={"Retry-After": "2"}
+    )
 
 
-password_checks = PasswordChecks()
+# The process's budget of argon2 checks; process-wide because the CPU it protects is.
+password_checks = Gate(
+    lambda: get_settings().password_checks_concurrent,
+    lambda: get_settings().password_checks_waiting,
+    _too_many_sign_ins,
+)
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:

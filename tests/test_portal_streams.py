@@ -53,6 +53,17 @@ async def gauge_settles(api: httpx.AsyncClient, want: float) -> float:
     return await open_gauge(api)
 
 
+async def subscribers_settle(want: int) -> int:
+    """The pattern subscriptions once they reach `want` (the listener subscribes a moment after
+    the stream's first line, and reconnects on its own), or what they are after 10 s."""
+    for _ in range(200):
+        count = await pattern_subscribers()
+        if count == want:
+            return count
+        await asyncio.sleep(0.05)
+    return count
+
+
 async def pattern_subscribers() -> int:
     """Redis connections subscribed to a pattern: the API's one announcement listener."""
     r = redis.asyncio.Redis.from_url(get_settings().redis_url)
@@ -92,7 +103,7 @@ async def test_streams_per_address_are_capped_and_given_back(api):
         for _ in range(cap - 1):
             assert (await open_stream(outer, api, url, shop.host)).status_code == 200
         assert await open_gauge(api) == cap
-        assert await pattern_subscribers() == 1  # one Redis connection for all the streams
+        assert await subscribers_settle(1) == 1  # one Redis connection for all the streams
         refused = await api.get(url, headers=shop.host)
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
         assert "close some" in refused.json()["detail"]
@@ -103,7 +114,7 @@ async def test_streams_per_address_are_capped_and_given_back(api):
         assert again.status_code == 200
     HELD.clear()
     assert await gauge_settles(api, 0) == 0
-    assert await pattern_subscribers() == 0  # the last stream gone, so is the subscription
+    assert await subscribers_settle(0) == 0  # the last stream gone, so is the subscription
 
 
 async def test_a_stream_ends_when_the_purchase_is_decided(api):
@@ -154,15 +165,11 @@ async def test_announcements_come_back_after_redis_drops_the_subscription(api):
     async with api.stream("GET", url, headers=shop.host) as stream:
         lines = aiter(stream.aiter_lines())
         assert (await anext(lines)).startswith("retry: ")
-        assert await pattern_subscribers() == 1
+        assert await subscribers_settle(1) == 1
         r = redis.asyncio.Redis.from_url(get_settings().redis_url)
         await r.client_kill_filter(_type="pubsub")
         await r.aclose()
-        for _ in range(200):  # the listener reconnects on its own (bounded wait)
-            if await pattern_subscribers() == 1:
-                break
-            await asyncio.sleep(0.05)
-        assert await pattern_subscribers() == 1
+        assert await subscribers_settle(1) == 1  # the listener reconnected on its own
         hook = await api.post(shop.hook(), json=stk_body(checkout, code=1032))
         assert hook.status_code == 200
         rest = [line async for line in lines if line.startswith("data: ")]

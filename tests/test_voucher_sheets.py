@@ -61,10 +61,10 @@ async def test_sheets_beyond_the_queue_are_refused_not_piled_up(client, monkeypa
         "/api/v1/vouchers/batches", headers=headers, json={"plan_id": shop.plan_id, "count": 30}
     )
     url = f"/api/v1/vouchers/batches/{made.json()['batch_id']}/sheet"
-    monkeypatch.setattr(cpu, "_admitted", 5)  # as if cpu_processes + cpu_queue calls were in
+    monkeypatch.setattr(cpu._gate, "admitted", 5)  # as if cpu_processes + cpu_queue calls were in
     busy = await client.get(url, headers=headers)
     assert busy.status_code == 429 and busy.headers["retry-after"]
-    monkeypatch.setattr(cpu, "_admitted", 0)
+    monkeypatch.setattr(cpu._gate, "admitted", 0)
     assert (await client.get(url, headers=headers)).status_code == 200
 
 
