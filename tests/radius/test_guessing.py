@@ -126,3 +126,21 @@ async def test_prune_forgets_rows_idle_for_a_day(new_address):
     await sql("SELECT prune_auth_failures()")
     assert await failure_row(isp, old) is None
     assert await failure_row(isp, recent) is not None
+
+
+async def test_a_blocked_device_is_refused_from_memory_without_a_query(new_address):
+    code = random_code()
+    isp = await make_isp(address=new_address(), codes=[code])
+    guesser, customer = random_mac(), random_mac()
+    guess(isp, guesser, 5)
+    assert login(isp, code, guesser)["Reply-Message"].startswith("Too many wrong codes")
+    # The database forgets the block: the next guesses are still refused for a few seconds,
+    # which only FreeRADIUS's memory can do (they reach no query, so the database is not
+    # asked and writes nothing).
+    await sql("DELETE FROM auth_failure WHERE router_id = :r", r=isp["router_id"])
+    for _ in range(3):
+        reply = login(isp, random_code(), guesser)
+        assert reply["Reply-Message"].startswith("Too many wrong codes"), reply.output
+    assert await failure_row(isp, guesser) is None
+    # Another device on the same router is not in that memory.
+    assert login(isp, code, customer).code == "Access-Accept"
