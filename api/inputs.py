@@ -17,10 +17,10 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.errors import html_page, wants_html
-from api.middleware import send_json
+from api.middleware import HttpMiddleware, send_json
 
 NUL = "\x00"
 NUL_MESSAGE = "contains a NUL character (\\u0000), which is not allowed"
@@ -31,14 +31,8 @@ UNGUARDED_BODIES = ("/hooks/",)
 Problem = dict[str, Any]
 
 
-class InputGuard:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class InputGuard(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = url_problem(scope)
         kind = body_kind(scope)
         if problem is None and kind is not None:

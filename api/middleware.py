@@ -36,6 +36,23 @@ DOCS_PATHS = ("/docs", "/redoc")
 HSTS = "max-age=31536000"
 
 
+class HttpMiddleware:
+    """Pure ASGI middleware that acts on HTTP requests (`http()`); lifespan and the rest pass
+    through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
 def hsts_applies(scope: Scope) -> bool:
     """Strict-Transport-Security outside development and test (production is behind TLS), and
     on any request that arrived over https. Never over plain http in development: a browser
@@ -52,16 +69,10 @@ def policy_for(path: str, content_type: str) -> str:
     return OTHER_CSP
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """CSP, nosniff, no framing, no referrer, HSTS where it applies; no Server header."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         hsts = hsts_applies(scope)
 
         async def send_with_headers(message: Message) -> None:
@@ -92,17 +103,11 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes")
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuses bodies above max_body_bytes with 413: at once when Content-Length says so, else
     while reading (chunked bodies have no length), before a route or a parser holds it all."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = get_settings().max_body_bytes
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
