@@ -28,7 +28,7 @@ from api.payments.hooks import router as hooks_router
 from api.payments.portal import router as portal_router
 from api.payments.router import router as payments_router
 from api.plans.router import router as plans_router
-from api.promos.router import router as promos_router
+from api.promos.endpoints import router as promos_router
 from api.routers.onboarding import router as onboarding_router
 from api.routers.router import router as routers_router
 from api.security import get_redis

@@ -42,7 +42,6 @@ KNOWN_HAND_SCOPED = {
     "api.payments.hooks",
     "api.payments.queries",
     "api.payments.stk",
-    "api.promos.service",
     "api.routers.health",
     "api.sessions.control",
     "api.sessions.control_router",
