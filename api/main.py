@@ -17,9 +17,8 @@ from api.auth.endpoints import router as auth_router
 from api.db import get_engine
 from api.errors import install_error_handlers
 from api.health import health
-from api.hotspot import router as hotspot
-from api.hotspot.branding import router as branding_router
-from api.hotspot.sheets import router as sheets_router
+from api.hotspot import pages as hotspot
+from api.hotspot.endpoints import router as hotspot_router
 from api.inputs import InputGuard, validation_error
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimit, SecurityHeaders
@@ -28,7 +27,7 @@ from api.payments.hooks import router as hooks_router
 from api.payments.portal import router as portal_router
 from api.payments.router import router as payments_router
 from api.plans.endpoints import router as plans_router
-from api.promos.router import router as promos_router
+from api.promos.endpoints import router as promos_router
 from api.routers.endpoints import router as routers_router
 from api.routers.onboarding import router as onboarding_router
 from api.security import get_redis
@@ -82,8 +81,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.include_router(control_router)
     app.include_router(fairuse_router)
-    app.include_router(branding_router)
-    app.include_router(sheets_router)
+    app.include_router(hotspot_router)  # branding, voucher sheets
     hotspot.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow
     app.add_middleware(SecurityHeaders)

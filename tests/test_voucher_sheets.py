@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from api import cpu
-from api.hotspot.sheets import CARDS_PER_PAGE
+from api.hotspot.service import CARDS_PER_PAGE
 from tests.factories import make_user_headers
 from tests.payshop import make_shop, shop_tenant
 

@@ -1,53 +1,20 @@
-"""Who the portal is talking to: the ISP (from the Host header), its branding, and what the
-MikroTik router told us about the phone (from its login.html redirect)."""
+"""Who the portal is talking to: what the MikroTik router told us about the phone (from its
+login.html redirect), and the portal's own address as the phone reaches it. (The ISP comes from
+the Host header: service.isp_for.)"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
-from sqlalchemy import text
 
 from api.config import get_settings
-from api.db import unit_of_work
 from api.netaddr import client_address, parse_mac
-from api.tenancy import subdomain_slug
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
-
-
-@dataclass(frozen=True)
-class Isp:
-    id: int
-    slug: str
-    name: str
-    color: str
-    language: str
-    has_logo: bool
-    support_phone: str | None
-
-
-async def isp_for(request: Request) -> Isp | None:
-    slug = subdomain_slug(request)
-    if slug is None:
-        return None
-    async with unit_of_work() as session:
-        result = await session.execute(
-            text("""
-                SELECT t.id, t.slug, COALESCE(s.display_name, t.name) AS name,
-                       COALESCE(s.primary_color, '#0d6efd') AS color,
-                       COALESCE(s.language, 'en') AS language, s.logo IS NOT NULL AS has_logo,
-                       s.support_phone
-                  FROM tenant t LEFT JOIN portal_settings s ON s.tenant_id = t.id
-                 WHERE t.slug = :slug AND t.active"""),
-            {"slug": slug},
-        )
-        row = result.mappings().first()
-    return Isp(**row) if row is not None else None
 
 
 def chap_hex(value: str | None) -> str:

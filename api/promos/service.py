@@ -4,7 +4,7 @@ price on the portal.
 quote() runs in the purchase's transaction before the STK push, redeem() in the payment's when
 a purchase that used a code is paid. Uses are counted when paid, but a purchase awaiting payment
 holds one for 10 minutes (the customer is typing their PIN), so a code at its cap is not sold
-twice. The domain's few queries live here, all scoped by tenant_id."""
+twice. The SQL is in repository.py."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
 from api.errors import BadRequest, Conflict, NotFound
+from api.promos import repository
 from api.promos.schemas import CODE, PromoCreate, PromoUpdate, check_terms, normalize_code
 from api.tenancy import Principal
 
@@ -32,24 +33,6 @@ NOT_STARTED = "This promo code cannot be used yet."
 ENDED = "This promo code has expired."
 USED_UP = "This promo code has been used up."
 WRONG_PLAN = "This promo code is not valid for this package."
-
-# Purchases awaiting payment that hold a use. The (tenant_id, created_at) index finds them.
-_PENDING = """
-    SELECT count(*) FROM stk_request r
-     WHERE r.tenant_id = p.tenant_id AND r.promo_code_id = p.id AND r.status = 'pending'
-       AND r.created_at > now() - interval '10 minutes'"""
-# Every staff read: one ISP's codes (or one of them), newest first.
-_SELECT = f"""
-    SELECT p.id, p.code, p.kind, p.value, p.plan_id, p.starts_at, p.ends_at, p.max_uses,
-           p.uses, p.active, p.created_at, ({_PENDING}) AS pending,
-           CASE WHEN NOT p.active THEN 'inactive'
-                WHEN p.ends_at <= now() THEN 'ended'
-                WHEN p.max_uses IS NOT NULL AND p.uses >= p.max_uses THEN 'used_up'
-                WHEN p.starts_at > now() THEN 'scheduled'
-                ELSE 'active' END AS status
-      FROM promo_code p
-     WHERE p.tenant_id = :t AND (CAST(:id AS integer) IS NULL OR p.id = :id)
-     ORDER BY p.created_at DESC, p.id DESC"""  # noqa: S608 (constant text, no input)
 
 
 @dataclass(frozen=True)
@@ -75,11 +58,8 @@ async def quote(
         return Quote(list_price=price, amount=price, discount=0, promo_id=None, code=None)
     promo = await _lock_usable(session, tenant_id, normalize_code(code), plan["id"])
     if promo["max_uses"] is not None:
-        pending = await session.scalar(
-            text(f"SELECT ({_PENDING}) FROM promo_code p WHERE p.id = :id"),  # noqa: S608
-            {"id": promo["id"]},
-        )
-        if promo["uses"] + (pending or 0) >= promo["max_uses"]:
+        pending = await repository.pending(session, tenant_id, promo["id"])
+        if promo["uses"] + pending >= promo["max_uses"]:
             raise BadRequest(USED_UP)
     amount = discounted(price, promo["kind"], promo["value"])
     return Quote(
@@ -103,17 +83,7 @@ async def _lock_usable(
 ) -> RowMapping:
     if not CODE.match(code):
         raise BadRequest(UNKNOWN)
-    result = await session.execute(
-        text("""
-            SELECT id, code, kind, value, plan_id, max_uses, uses, active,
-                   coalesce(starts_at > now(), false) AS not_started,
-                   coalesce(ends_at <= now(), false) AS ended
-              FROM promo_code
-             WHERE tenant_id = :t AND code = :code
-               FOR UPDATE"""),
-        {"t": tenant_id, "code": code},
-    )
-    promo = result.mappings().first()
+    promo = await repository.lock_by_code(session, tenant_id, code)
     if promo is None:
         raise BadRequest(UNKNOWN)
     for refused, message in (
@@ -132,9 +102,7 @@ async def redeem(session: AsyncSession, promo_id: int) -> None:
     no-op, and a database error only loses the count (in a savepoint, logged)."""
     try:
         async with session.begin_nested():
-            await session.execute(
-                text("UPDATE promo_code SET uses = uses + 1 WHERE id = :id"), {"id": promo_id}
-            )
+            await repository.count_use(session, promo_id)
     except DBAPIError:
         log.exception("could not count a use of promo %s", promo_id)
 
@@ -143,31 +111,21 @@ async def redeem(session: AsyncSession, promo_id: int) -> None:
 
 
 async def list_promos(session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
-    result = await session.execute(text(_SELECT), {"t": principal.tenant_id, "id": None})
-    return [dict(row) for row in result.mappings()]
+    return await repository.list_(session, principal.tenant_id)
 
 
 async def get_promo(session: AsyncSession, principal: Principal, promo_id: int) -> dict[str, Any]:
-    result = await session.execute(text(_SELECT), {"t": principal.tenant_id, "id": promo_id})
-    promo = result.mappings().first()
+    promo = await repository.get(session, principal.tenant_id, promo_id)
     if promo is None:
         raise NotFound("Promo code not found")
-    return dict(promo)
+    return promo
 
 
 async def create_promo(
     session: AsyncSession, principal: Principal, data: PromoCreate, ip: str | None = None
 ) -> dict[str, Any]:
     await _check_plan(session, principal.tenant_id, data.plan_id)
-    promo_id = await session.scalar(
-        text("""
-            INSERT INTO promo_code (tenant_id, code, kind, value, plan_id, starts_at, ends_at,
-                                    max_uses)
-            VALUES (:t, :code, :kind, :value, :plan_id, :starts_at, :ends_at, :max_uses)
-            ON CONFLICT (tenant_id, code) DO NOTHING
-            RETURNING id"""),
-        {"t": principal.tenant_id, **data.model_dump()},
-    )
+    promo_id = await repository.insert(session, principal.tenant_id, data.model_dump())
     if promo_id is None:
         raise Conflict(
             f"You already have a promo code {data.code} (an inactive one can be reactivated "
@@ -195,14 +153,7 @@ async def update_promo(
         raise BadRequest(str(exc)) from None
     if "plan_id" in values:
         await _check_plan(session, principal.tenant_id, values["plan_id"])
-    await session.execute(
-        text("""
-            UPDATE promo_code
-               SET kind = :kind, value = :value, plan_id = :plan_id, starts_at = :starts_at,
-                   ends_at = :ends_at, max_uses = :max_uses, active = :active
-             WHERE id = :id AND tenant_id = :tenant_id"""),
-        merged | {"id": promo_id, "tenant_id": principal.tenant_id},
-    )
+    await repository.update(session, principal.tenant_id, promo_id, merged)
     details = data.model_dump(mode="json", exclude_unset=True)
     await audit.record(session, principal, "promo.update", "promo_code", promo_id, details, ip)
     return await get_promo(session, principal, promo_id)
@@ -216,31 +167,20 @@ async def deactivate_promo(
     current = await _lock(session, principal.tenant_id, promo_id)
     if not current["active"]:
         return
-    await session.execute(
-        text("UPDATE promo_code SET active = false WHERE id = :id AND tenant_id = :t"),
-        {"id": promo_id, "t": principal.tenant_id},
-    )
+    await repository.deactivate(session, principal.tenant_id, promo_id)
     details = {"code": current["code"]}
     await audit.record(session, principal, "promo.deactivate", "promo_code", promo_id, details, ip)
 
 
 async def _lock(session: AsyncSession, tenant_id: int, promo_id: int) -> dict[str, Any]:
-    result = await session.execute(
-        text("SELECT * FROM promo_code WHERE id = :id AND tenant_id = :t FOR UPDATE"),
-        {"id": promo_id, "t": tenant_id},
-    )
-    promo = result.mappings().first()
+    promo = await repository.lock(session, tenant_id, promo_id)
     if promo is None:
         raise NotFound("Promo code not found")
-    return dict(promo)
+    return promo
 
 
 async def _check_plan(session: AsyncSession, tenant_id: int, plan_id: int | None) -> None:
     if plan_id is None:
         return
-    exists = await session.scalar(
-        text("SELECT EXISTS (SELECT 1 FROM plan WHERE id = :id AND tenant_id = :t)"),
-        {"id": plan_id, "t": tenant_id},
-    )
-    if not exists:
+    if not await repository.plan_exists(session, tenant_id, plan_id):
         raise NotFound("No such plan")

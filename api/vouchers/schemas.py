@@ -19,6 +19,16 @@ MIN_LENGTH, MAX_LENGTH, DEFAULT_LENGTH = 6, 8, 8
 CODE_PATTERN = f"^[{ALPHABET}{ALPHABET.lower()}]{{{MIN_LENGTH},{MAX_LENGTH}}}$"
 CODE_DESCRIPTION = f"{MIN_LENGTH} to {MAX_LENGTH} characters of {ALPHABET}, any case."
 
+_CODE_CHARS = frozenset(ALPHABET)
+
+
+def normalize_code(text: str | None) -> str | None:
+    """A typed voucher code as stored (trimmed, upper case), or None if it cannot be one: the
+    portal's pages and its JSON use this, so a code is judged one way everywhere."""
+    code = (text or "").strip().upper()
+    return code if MIN_LENGTH <= len(code) <= MAX_LENGTH and set(code) <= _CODE_CHARS else None
+
+
 CodePath = Annotated[str, Path(pattern=CODE_PATTERN, description=CODE_DESCRIPTION)]
 Code = Annotated[str, Field(pattern=CODE_PATTERN, description=CODE_DESCRIPTION)]
 

@@ -20,12 +20,15 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import ClientIP
 from api.errors import AppError, NotFound
-from api.hotspot import vouchers
-from api.hotspot.context import Isp, isp_for, login_target, portal_base, router_context
+from api.hotspot import service
+from api.hotspot.context import login_target, portal_base, router_context
+from api.hotspot.schemas import Isp
 from api.hotspot.strings import LANGUAGES, strings
 from api.limits import Caller
 from api.netaddr import parse_mac
 from api.payments import stk
+from api.tenancy import subdomain_slug
+from api.vouchers.schemas import normalize_code
 
 ROOT = Path(__file__).resolve().parents[2] / "portal"
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -33,7 +36,6 @@ mikrotik = Jinja2Templates(directory=ROOT / "mikrotik")
 router = APIRouter(prefix="/hotspotportal", include_in_schema=False)
 static = StaticFiles(directory=ROOT / "static")
 NO_STORE = {"Cache-Control": "no-store"}
-_CODE_CHARS = set("23456789ABCDEFGHJKMNPQRSTUVWXYZ")
 
 
 class UnknownIsp(Exception):
@@ -41,7 +43,7 @@ class UnknownIsp(Exception):
 
 
 async def current_isp(request: Request) -> Isp:
-    isp = await isp_for(request)
+    isp = await service.isp_for(subdomain_slug(request))
     if isp is None:
         raise UnknownIsp
     return isp
@@ -68,16 +70,11 @@ def _page(request: Request, isp: Isp, name: str, **extra: Any) -> HTMLResponse:
     return response
 
 
-def _code(text: str | None) -> str | None:
-    code = (text or "").strip().upper()
-    return code if 6 <= len(code) <= 8 and set(code) <= _CODE_CHARS else None
-
-
 @router.get("")
 @router.get("/")
 async def index(request: Request, isp: IspDep) -> HTMLResponse:
     plans = await stk.plans_on_sale(isp.id)
-    voucher = _code(request.query_params.get("voucher"))
+    voucher = normalize_code(request.query_params.get("voucher"))
     return _page(
         request, isp, "index.html", plans=plans, router=router_context(request), voucher=voucher
     )
@@ -86,7 +83,7 @@ async def index(request: Request, isp: IspDep) -> HTMLResponse:
 @router.get("/online")
 async def online(request: Request, isp: IspDep) -> HTMLResponse:
     plans = await stk.plans_on_sale(isp.id)
-    code = _code(request.query_params.get("code"))
+    code = normalize_code(request.query_params.get("code"))
     return _page(request, isp, "online.html", plans=plans, code=code or "")
 
 
@@ -99,7 +96,7 @@ async def voucher_link(code: str, request: Request, isp: IspDep) -> Response:
 
 @router.get("/qr/{code}.svg")
 async def voucher_qr(code: str, request: Request, isp: IspDep) -> Response:
-    clean = _code(code)
+    clean = normalize_code(code)
     if clean is None:
         raise NotFound("No such voucher")
     url = f"{portal_base(request)}/v/{clean}"
@@ -120,7 +117,7 @@ async def login_without_js(
 ) -> Response:
     """Voucher login without JavaScript: checks the code, then sends the phone to the router's
     login with it (RouterOS accepts username/password on GET when HTTP PAP is enabled)."""
-    clean = _code(code)
+    clean = normalize_code(code)
     target = login_target(link_login_only)
     problem = None
     if clean is None:
@@ -128,7 +125,7 @@ async def login_without_js(
     else:
         try:
             caller = Caller(ip, parse_mac(mac))
-            found = await vouchers.public_status(isp.id, clean, caller)
+            found = await service.public_status(isp.id, clean, caller)
         except AppError as exc:  # unknown code, or too many wrong ones: said on the page
             problem = exc.detail
         else:
@@ -181,7 +178,7 @@ async def service_worker() -> Response:
 
 @router.get("/logo")
 async def logo(isp: IspDep) -> Response:
-    found = await vouchers.logo(isp.id)
+    found = await service.logo(isp.id)
     if found is None:
         raise NotFound("No logo")
     return Response(found[0], media_type=found[1], headers={"Cache-Control": "max-age=3600"})

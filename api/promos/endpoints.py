@@ -1,3 +1,5 @@
+"""Staff routes for promo codes, /api/v1/promos: list, create, read, change, deactivate."""
+
 from __future__ import annotations
 
 from typing import Annotated

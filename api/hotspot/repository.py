@@ -1,0 +1,113 @@
+"""SQL for the portal: the ISP behind a Host, its branding and logo, and what a voucher's
+holder may see of it. Every query on a tenant's rows is scoped by tenant_sql(); the ISP lookup
+by slug reads the tenant table itself (the request names no tenant yet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.hotspot.schemas import BrandingIn, Isp
+from api.tenancy import tenant_sql
+
+
+async def isp_by_slug(session: AsyncSession, slug: str) -> Isp | None:
+    result = await session.execute(
+        text("""
+            SELECT t.id, t.slug, COALESCE(s.display_name, t.name) AS name,
+                   COALESCE(s.primary_color, '#0d6efd') AS color,
+                   COALESCE(s.language, 'en') AS language, s.logo IS NOT NULL AS has_logo,
+                   s.support_phone
+              FROM tenant t LEFT JOIN portal_settings s ON s.tenant_id = t.id
+             WHERE t.slug = :slug AND t.active"""),
+        {"slug": slug},
+    )
+    row = result.mappings().first()
+    return Isp(**row) if row is not None else None
+
+
+async def branding(session: AsyncSession, tenant_id: int) -> dict[str, Any]:
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT t.name, s.display_name,
+                      COALESCE(s.primary_color, '#0d6efd') AS primary_color, s.support_phone,
+                      COALESCE(s.language, 'en') AS language,
+                      s.logo IS NOT NULL AS has_logo
+                 FROM tenant t LEFT JOIN portal_settings s ON {tenant:s}
+                WHERE t.id = :tenant_id""",
+        )
+    )
+    return dict(result.mappings().one())
+
+
+async def save_branding(session: AsyncSession, tenant_id: int, body: BrandingIn) -> None:
+    await session.execute(
+        tenant_sql(
+            tenant_id,
+            """
+            INSERT INTO portal_settings (tenant_id, display_name, primary_color, support_phone,
+                                         language)
+            VALUES (:tenant_id, :name, :color, :phone, :lang)
+            ON CONFLICT (tenant_id) DO UPDATE
+               SET display_name = EXCLUDED.display_name, primary_color = EXCLUDED.primary_color,
+                   support_phone = EXCLUDED.support_phone, language = EXCLUDED.language,
+                   updated_at = now()""",
+        ),
+        {"name": body.display_name, "color": body.primary_color, "phone": body.support_phone,
+         "lang": body.language},
+    )  # fmt: skip
+
+
+async def save_logo(session: AsyncSession, tenant_id: int, data: bytes, kind: str) -> None:
+    await session.execute(
+        tenant_sql(
+            tenant_id,
+            """
+            INSERT INTO portal_settings (tenant_id, logo, logo_type)
+            VALUES (:tenant_id, :logo, :type)
+            ON CONFLICT (tenant_id) DO UPDATE
+               SET logo = EXCLUDED.logo, logo_type = EXCLUDED.logo_type, updated_at = now()""",
+        ),
+        {"logo": data, "type": kind},
+    )
+
+
+async def delete_logo(session: AsyncSession, tenant_id: int) -> None:
+    await session.execute(
+        tenant_sql(
+            tenant_id, "UPDATE portal_settings SET logo = NULL, logo_type = NULL WHERE {tenant}"
+        )
+    )
+
+
+async def logo(session: AsyncSession, tenant_id: int) -> tuple[bytes, str] | None:
+    result = await session.execute(
+        tenant_sql(tenant_id, "SELECT logo, logo_type FROM portal_settings WHERE {tenant}")
+    )
+    row = result.first()
+    return (bytes(row[0]), row[1]) if row is not None and row[0] is not None else None
+
+
+async def voucher_for_holder(session: AsyncSession, tenant_id: int, code: str) -> RowMapping | None:
+    """The voucher with its state as FreeRADIUS would judge it now and its devices online."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """
+            SELECT v.code, v.device_limit, v.rate_limit, p.name AS package, s.*,
+                   (SELECT count(DISTINCT a.callingstationid) FROM radacct a
+                     WHERE a.voucher_id = v.id AND a.acctstoptime IS NULL
+                       AND COALESCE(a.acctupdatetime, a.acctstarttime)
+                           > now() - session_grace(t.acct_interim_interval)) AS devices_online
+              FROM voucher v
+              JOIN tenant t ON t.id = v.tenant_id
+              JOIN plan p ON p.id = v.plan_id
+             CROSS JOIN LATERAL voucher_state(v, t.unused_voucher_days) s
+             WHERE {tenant:v} AND v.code = :code""",
+        ),
+        {"code": code},
+    )
+    return result.mappings().first()

@@ -1,0 +1,146 @@
+"""The portal's rules: which ISP a request is for, what a voucher's holder may see, what a logo
+may be, and how a voucher sheet is cut into pages. SQL is in repository.py."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import URL
+
+from api import audit, config, limits
+from api.db import unit_of_work
+from api.errors import AppError, BadRequest, NotFound
+from api.hotspot import repository
+from api.hotspot.context import portal_url
+from api.hotspot.schemas import BrandingIn, Isp
+from api.hotspot.sheet_render import SheetPage
+from api.tenancy import Principal
+from api.vouchers import repository as vouchers
+
+MAX_LOGO = 64 * 1024
+# What a logo file starts with, per type: the bytes decide, not the client's Content-Type.
+_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/webp": (b"RIFF",),
+}
+CARDS_PER_PAGE = 300  # 20 A4 sheets of 3 x 5 cards; about 0.6 MB of HTML
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    default_detail = "Too large"
+
+
+# ---------------------------------------------------------------- the portal's side
+
+
+async def isp_for(slug: str | None) -> Isp | None:
+    """The active ISP whose portal lives at `slug`.<base_domain>, with its branding."""
+    if slug is None:
+        return None
+    async with unit_of_work() as session:
+        return await repository.isp_by_slug(session, slug)
+
+
+async def public_status(tenant_id: int, code: str, caller: limits.Caller) -> dict[str, Any]:
+    """What the portal may show about a voucher to whoever holds its code: its state, what is
+    left, its package and how many devices use it now. Unknown codes count against the phone
+    and its address (voucher guessing), like wrong M-Pesa codes on claims."""
+    limit = config.get_settings().claim_max_failures * 2
+    message = "Too many wrong voucher codes; wait and try again"
+    await limits.attempt("voucher", tenant_id, caller, limit, message)
+    async with unit_of_work() as session:
+        row = await repository.voucher_for_holder(session, tenant_id, code)
+    if row is None:  # a guess: the attempt stays counted
+        raise NotFound("No such voucher. Check the code and try again.")
+    await limits.succeeded("voucher", tenant_id, caller)
+    out = {k: row[k] for k in ("code", "package", "state", "reason", "seconds_left", "bytes_left",
+                               "usable_until", "device_limit", "devices_online")}  # fmt: skip
+    out["reason"] = out["reason"] or None
+    return out
+
+
+async def logo(tenant_id: int) -> tuple[bytes, str] | None:
+    async with unit_of_work() as session:
+        return await repository.logo(session, tenant_id)
+
+
+# ---------------------------------------------------------------- staff: branding
+
+
+async def branding(session: AsyncSession, tenant_id: int) -> dict[str, Any]:
+    return await repository.branding(session, tenant_id)
+
+
+async def update_branding(
+    session: AsyncSession, principal: Principal, body: BrandingIn, ip: str | None
+) -> dict[str, Any]:
+    await repository.save_branding(session, principal.tenant_id, body)
+    await audit.record(
+        session, principal, "branding.update", "tenant", principal.tenant_id,
+        body.model_dump(), ip,
+    )  # fmt: skip
+    return await repository.branding(session, principal.tenant_id)
+
+
+def logo_type(data: bytes) -> str:
+    """The image type of a logo, judged by its bytes (PNG, JPEG or WebP), or BadRequest."""
+    kind = next((k for k, magic in _MAGIC.items() if data.startswith(magic)), None)
+    if kind is None or (kind == "image/webp" and data[8:12] != b"WEBP"):
+        raise BadRequest("The logo must be a PNG, JPEG or WebP image")
+    return kind
+
+
+async def set_logo(
+    session: AsyncSession, principal: Principal, data: bytes, ip: str | None
+) -> dict[str, Any]:
+    kind = logo_type(data)
+    await repository.save_logo(session, principal.tenant_id, data, kind)
+    details = {"bytes": len(data), "type": kind}
+    await audit.record(
+        session, principal, "branding.logo", "tenant", principal.tenant_id, details, ip
+    )
+    return await repository.branding(session, principal.tenant_id)
+
+
+async def remove_logo(session: AsyncSession, principal: Principal, ip: str | None) -> None:
+    await repository.delete_logo(session, principal.tenant_id)
+    await audit.record(
+        session, principal, "branding.logo_delete", "tenant", principal.tenant_id, None, ip
+    )
+
+
+# ---------------------------------------------------------------- staff: voucher sheets
+
+
+def _page_url(url: URL, page: int, pages: int) -> str | None:
+    return str(url.include_query_params(page=page)) if 1 <= page <= pages else None
+
+
+async def sheet_page(
+    session: AsyncSession, tenant_id: int, batch_id: str, page: int, url: URL
+) -> SheetPage:
+    """Page `page` of a batch's sheet (CARDS_PER_PAGE cards), linked to its neighbours by
+    `url` with another ?page=; NotFound for an unknown batch or a page past the last."""
+    head = await vouchers.batch_head(session, tenant_id, batch_id)
+    if not head["n"]:
+        raise NotFound("No such batch")
+    total, pages = int(head["n"]), math.ceil(head["n"] / CARDS_PER_PAGE)
+    if page > pages:
+        raise NotFound(f"This batch has {pages} sheet pages")
+    return SheetPage(
+        isp=head["isp"],
+        portal=portal_url(head["slug"], url.scheme),
+        cards=await vouchers.batch_cards(
+            session, tenant_id, batch_id, CARDS_PER_PAGE, (page - 1) * CARDS_PER_PAGE
+        ),
+        page=page,
+        pages=pages,
+        total=total,
+        first=(page - 1) * CARDS_PER_PAGE + 1,
+        prev_url=_page_url(url, page - 1, pages),
+        next_url=_page_url(url, page + 1, pages),
+    )
