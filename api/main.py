@@ -32,9 +32,7 @@ from api.promos.router import router as promos_router
 from api.routers.onboarding import router as onboarding_router
 from api.routers.router import router as routers_router
 from api.security import get_redis
-from api.sessions.control_router import router as control_router
-from api.sessions.fairuse import router as fairuse_router
-from api.sessions.router import router as sessions_router
+from api.sessions.endpoints import router as sessions_router
 from api.settings.router import router as settings_router
 from api.vouchers.router import router as vouchers_router
 
@@ -80,8 +78,6 @@ def create_app() -> FastAPI:
         hooks_router,
     ):
         app.include_router(router)
-    app.include_router(control_router)
-    app.include_router(fairuse_router)
     app.include_router(branding_router)
     app.include_router(sheets_router)
     hotspot.install(app)
