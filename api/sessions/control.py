@@ -40,18 +40,6 @@ BATCH = 500  # requests per job: sent concurrently on the worker's one UDP socke
 SESSION_NOT_FOUND = 503  # RFC 5176 Error-Cause: Session-Context-Not-Found
 
 
-async def open_sessions(
-    session: AsyncSession,
-    tenant_id: int,
-    *,
-    voucher_id: int | None = None,
-    radacct_id: int | None = None,
-) -> Sequence[RowMapping]:
-    return await repository.open_sessions(
-        session, tenant_id, voucher_id=voucher_id, radacct_id=radacct_id
-    )
-
-
 def session_attributes(row: RowMapping) -> dict[str, Any]:
     """What identifies a session to RouterOS (never NAS-IP-Address: see the reference, 5.3)."""
     attrs: dict[str, Any] = {"User-Name": row["username"], "Acct-Session-Id": row["acctsessionid"]}
@@ -94,7 +82,7 @@ async def plan(
 async def disconnect_voucher(
     session: AsyncSession, tenant_id: int, voucher_id: int, *, reason: str, actor: str
 ) -> list[int]:
-    rows = await open_sessions(session, tenant_id, voucher_id=voucher_id)
+    rows = await repository.open_sessions(session, tenant_id, voucher_id=voucher_id)
     return await plan(session, tenant_id, rows, kind="disconnect", reason=reason, actor=actor)
 
 
@@ -103,7 +91,7 @@ async def extend_sessions(
 ) -> list[int]:
     """After an extension: CoA the voucher's live sessions with the new Session-Timeout and
     rate (what the next login would get)."""
-    rows = await open_sessions(session, tenant_id, voucher_id=voucher_id)
+    rows = await repository.open_sessions(session, tenant_id, voucher_id=voucher_id)
     if not rows:
         return []
     left, rate = await repository.voucher_time_and_rate(session, tenant_id, voucher_id)
@@ -134,7 +122,7 @@ async def staff_disconnect_voucher(
 async def staff_disconnect_session(
     session: AsyncSession, principal: Principal, session_id: int, ip: str | None
 ) -> list[dict[str, Any]]:
-    rows = await open_sessions(session, principal.tenant_id, radacct_id=session_id)
+    rows = await repository.open_sessions(session, principal.tenant_id, radacct_id=session_id)
     if not rows:
         raise NotFound("No such live session")
     ids = await plan(
@@ -198,7 +186,7 @@ def follow_up(row: RowMapping, outcome: str, cause: int | None) -> FollowUp | No
 async def apply_follow_up(session: AsyncSession, row: RowMapping, action: FollowUp) -> None:
     tenant_id = row["tenant_id"]
     if action == "disconnect":
-        rows = await open_sessions(session, tenant_id, radacct_id=row["radacct_id"])
+        rows = await repository.open_sessions(session, tenant_id, radacct_id=row["radacct_id"])
         await plan(session, tenant_id, rows, kind="disconnect", reason="extended", actor="coa-nak")
     elif action == "close_ghost":
         await repository.close_ghost(session, tenant_id, row["radacct_id"])
