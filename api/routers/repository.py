@@ -61,8 +61,8 @@ async def _flush(session: AsyncSession) -> None:
 # packet's time, but two closes do not come from it: another router's Start ('Superseded', the
 # device moved) sets acctupdatetime to that router's packet time, so such a session counts at its
 # last interim from its own router (start + the Acct-Session-Time that interim reported, which
-# the close keeps); the server's Session-Not-Found close (api/sessions/control.py) sets only
-# acctstoptime, which is therefore never used.
+# the close keeps); the server's Session-Not-Found close (api/sessions/control.py, follow_up)
+# sets only acctstoptime, which is therefore never used.
 _SQL = """
 WITH acct AS (
     SELECT a.nasipaddress,
