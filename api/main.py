@@ -31,9 +31,7 @@ from api.promos.endpoints import router as promos_router
 from api.routers.endpoints import router as routers_router
 from api.routers.onboarding import router as onboarding_router
 from api.security import get_redis
-from api.sessions.control_router import router as control_router
-from api.sessions.fairuse import router as fairuse_router
-from api.sessions.router import router as sessions_router
+from api.sessions.endpoints import router as sessions_router
 from api.settings.endpoints import router as settings_router
 from api.vouchers.endpoints import router as vouchers_router
 
@@ -79,8 +77,6 @@ def create_app() -> FastAPI:
         hooks_router,
     ):
         app.include_router(router)
-    app.include_router(control_router)
-    app.include_router(fairuse_router)
     app.include_router(hotspot_router)  # branding, voucher sheets
     hotspot.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow

@@ -11,7 +11,7 @@ from arq.connections import RedisSettings
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
 from api.payments.verify import repair_events, verify_due
-from api.sessions import control, fairuse
+from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
 from radius.coa import CoAClient
 
@@ -46,8 +46,8 @@ class WorkerSettings:
     on_shutdown = shutdown
     poll_delay = 0.05  # a CoA fan-out should not wait half a second to start
     functions: list[Any] = [
-        func(control.send, name="send_coa", max_tries=5),
-        func(control.send_batch, name="send_coa_batch", max_tries=5),
+        func(session_tasks.send, name="send_coa", max_tries=5),
+        func(session_tasks.send_batch, name="send_coa_batch", max_tries=5),
     ]
     cron_jobs = [
         cron(heartbeat, second=0, run_at_startup=True, unique=True),
@@ -58,7 +58,7 @@ class WorkerSettings:
         cron(verify_due, second={0, 10, 20, 30, 40, 50}, unique=True),
         cron(repair_events, second=45, unique=True),
         # Pending CoA/Disconnect requests and sessions outliving their voucher.
-        cron(control.sweep, second=set(range(0, 60, 2)), unique=True),
+        cron(session_tasks.sweep_coa, second=set(range(0, 60, 2)), unique=True),
         # Fair usage follows the number of users online (sessions start and stop via RADIUS).
-        cron(fairuse.evaluate_all, second=set(range(1, 60, 2)), unique=True),
+        cron(session_tasks.evaluate_fair_usage, second=set(range(1, 60, 2)), unique=True),
     ]

@@ -24,14 +24,14 @@ CROSS_TENANT = {
     "api.worker",
     "api.health",
     "api.payments.ledger",
+    # the worker's queries over every ISP: due CoAs, session sweeps, which ISPs to evaluate
+    "api.sessions.sweeps",
 }
 KNOWN_CIRCLES: set[frozenset[str]] = {
     frozenset({"api.payments.stk", "api.payments.hooks", "api.payments.c2b"})
 }
 KNOWN_SQL_IN_ROUTES = {
     "api.payments.hooks",
-    "api.sessions.control_router",
-    "api.sessions.fairuse",
 }
 KNOWN_HAND_SCOPED = {
     "api.payments.c2b",
@@ -39,10 +39,6 @@ KNOWN_HAND_SCOPED = {
     "api.payments.hooks",
     "api.payments.queries",
     "api.payments.stk",
-    "api.routers.health",
-    "api.sessions.control",
-    "api.sessions.control_router",
-    "api.sessions.fairuse",
 }
 HAND_SCOPE = re.compile(r"tenant_id\s*=\s*:(?!tenant_id\b)|tenant_id\s*=\s*:tenant_id")
 SQL_CALLS = {"text", "select", "execute", "scalar", "scalars", "tenant_sql"}

@@ -1,16 +1,18 @@
 """SQL for routers. Uniqueness (name per tenant, IP globally) is the database's job; here its
-violations become messages."""
+violations become messages. Router health (api/routers/health.py) reads from here too."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Conflict, flush_mapping_violations
 from api.models import Router
-from api.tenancy import scoped
+from api.tenancy import scoped, tenant_sql
 
 _CONFLICTS = {
     "uq_router_tenant_id_name": "You already have a router with this name",
@@ -50,3 +52,71 @@ async def delete(session: AsyncSession, router: Router) -> None:
 
 async def _flush(session: AsyncSession) -> None:
     await flush_mapping_violations(session, _CONFLICTS, Conflict)
+
+
+# ------------------------------------------------------------------ health
+
+# One pass over the tenant's sessions, grouped by router address; never later than a packet the
+# router really sent. A router's stops, interims and Accounting-On all set acctupdatetime to the
+# packet's time, but two closes do not come from it: another router's Start ('Superseded', the
+# device moved) sets acctupdatetime to that router's packet time, so such a session counts at its
+# last interim from its own router (start + the Acct-Session-Time that interim reported, which
+# the close keeps); the server's Session-Not-Found close (api/sessions/control.py, follow_up)
+# sets only acctstoptime, which is therefore never used.
+_SQL = """
+WITH acct AS (
+    SELECT a.nasipaddress,
+           max(CASE WHEN a.acctterminatecause = 'Superseded'
+                    THEN a.acctstarttime + make_interval(secs => COALESCE(a.acctsessiontime, 0))
+                    ELSE GREATEST(a.acctstarttime, a.acctupdatetime) END) AS last_accounting_at,
+           count(*) FILTER (WHERE a.acctstoptime IS NULL
+                              AND a.acctupdatetime > now() - session_grace(t.acct_interim_interval))
+               AS active_sessions
+      FROM radacct a JOIN tenant t ON t.id = a.tenant_id
+     WHERE {tenant:a} {acct_filter}
+     GROUP BY a.nasipaddress
+)
+SELECT r.id, r.name, host(r.ip_address) AS ip_address, r.enabled,
+       acct.last_accounting_at, COALESCE(acct.active_sessions, 0) AS active_sessions,
+       CASE WHEN acct.last_accounting_at > now() - session_grace(t.acct_interim_interval)
+                THEN 'online'
+            WHEN acct.last_accounting_at > now() - CAST(:idle AS interval) THEN 'idle'
+            ELSE 'silent' END AS status,
+       coa.id AS coa_id, coa.kind AS coa_kind, coa.status AS coa_status,
+       coa.error_cause AS coa_error_cause, coa.detail AS coa_detail,
+       coa.attempts AS coa_attempts, coa.created_at AS coa_created_at,
+       coa.finished_at AS coa_finished_at
+  FROM router r
+  JOIN tenant t ON t.id = r.tenant_id
+  LEFT JOIN acct ON acct.nasipaddress = r.ip_address
+  LEFT JOIN LATERAL (
+      SELECT c.id, c.kind, c.status, c.error_cause, c.detail, c.attempts, c.created_at,
+             c.finished_at
+        FROM coa_request c
+       WHERE c.router_id = r.id AND c.tenant_id = r.tenant_id AND c.status <> 'pending'
+       ORDER BY c.created_at DESC, c.id DESC
+       LIMIT 1
+  ) coa ON true
+ WHERE {tenant:r} {router_filter}
+ ORDER BY r.name, r.id
+"""
+# The filters are fixed text; the router id is a bound parameter.
+_ONE = {
+    "{acct_filter}": "AND a.nasipaddress = (SELECT ip_address FROM router "
+    "WHERE id = :r AND {tenant})",
+    "{router_filter}": "AND r.id = :r",
+}
+_ALL = {"{acct_filter}": "", "{router_filter}": ""}
+
+
+async def health(
+    session: AsyncSession, tenant_id: int, *, idle: timedelta, router_id: int | None = None
+) -> Sequence[RowMapping]:
+    """Each router of the tenant (or just `router_id`) with its accounting and last CoA."""
+    sql, params = _SQL, dict[str, Any](idle=idle)
+    filters = _ALL if router_id is None else _ONE
+    for name, value in filters.items():
+        sql = sql.replace(name, value)
+    if router_id is not None:
+        params["r"] = router_id
+    return (await session.execute(tenant_sql(tenant_id, sql), params)).mappings().all()

@@ -10,19 +10,22 @@ extension becomes a Disconnect: the device logs in again and gets its new limits
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import audit
 from api.config import get_settings
-from api.db import after_commit, unit_of_work
+from api.db import after_commit
+from api.errors import NotFound
+from api.sessions import repository
+from api.tenancy import Principal
 
 log = logging.getLogger(__name__)
 
@@ -35,33 +38,6 @@ def round_delays() -> list[timedelta]:
 
 BATCH = 500  # requests per job: sent concurrently on the worker's one UDP socket
 SESSION_NOT_FOUND = 503  # RFC 5176 Error-Cause: Session-Context-Not-Found
-
-# Open sessions, with the router that holds each (by its address within the ISP).
-_OPEN = """
-    SELECT a.radacctid, a.voucher_id, a.username, a.acctsessionid,
-           host(a.framedipaddress) AS framed_ip, a.callingstationid, r.id AS router_id
-      FROM radacct a
-      JOIN router r ON r.tenant_id = a.tenant_id AND r.ip_address = a.nasipaddress
-     WHERE a.tenant_id = :t AND a.acctstoptime IS NULL
-"""
-
-
-async def open_sessions(
-    session: AsyncSession,
-    tenant_id: int,
-    *,
-    voucher_id: int | None = None,
-    radacct_id: int | None = None,
-) -> Sequence[RowMapping]:
-    where, params = "", {"t": tenant_id}
-    if voucher_id is not None:
-        where += " AND a.voucher_id = :v"
-        params["v"] = voucher_id
-    if radacct_id is not None:
-        where += " AND a.radacctid = :s"
-        params["s"] = radacct_id
-    result = await session.execute(text(_OPEN + where + " ORDER BY a.radacctid"), params)
-    return result.mappings().all()
 
 
 def session_attributes(row: RowMapping) -> dict[str, Any]:
@@ -88,25 +64,16 @@ async def plan(
     returns their ids. They are queued for the worker once that transaction commits."""
     if not rows:
         return []
-    result = await session.execute(
-        text("""
-            INSERT INTO coa_request (tenant_id, router_id, radacct_id, voucher_id, kind, reason,
-                                     attributes, actor)
-            SELECT :t, u.router, u.acct, u.voucher, :kind, :reason, CAST(u.attrs AS jsonb),
-                   :actor
-              FROM unnest(CAST(:routers AS integer[]), CAST(:accts AS bigint[]),
-                          CAST(:vouchers AS bigint[]), CAST(:attrs AS text[]))
-                   AS u(router, acct, voucher, attrs)
-            RETURNING id"""),
+    ids = await repository.insert_requests(
+        session, tenant_id,
         {
-            "t": tenant_id, "kind": kind, "reason": reason, "actor": actor,
+            "kind": kind, "reason": reason, "actor": actor,
             "routers": [r["router_id"] for r in rows],
             "accts": [r["radacctid"] for r in rows],
             "vouchers": [r["voucher_id"] for r in rows],
             "attrs": [json.dumps(session_attributes(r) | (change or {})) for r in rows],
         },
     )  # fmt: skip
-    ids = sorted(int(i) for i in result.scalars())
     if ids:
         after_commit(session, lambda: dispatch(ids))
     return ids
@@ -115,7 +82,7 @@ async def plan(
 async def disconnect_voucher(
     session: AsyncSession, tenant_id: int, voucher_id: int, *, reason: str, actor: str
 ) -> list[int]:
-    rows = await open_sessions(session, tenant_id, voucher_id=voucher_id)
+    rows = await repository.open_sessions(session, tenant_id, voucher_id=voucher_id)
     return await plan(session, tenant_id, rows, kind="disconnect", reason=reason, actor=actor)
 
 
@@ -124,22 +91,57 @@ async def extend_sessions(
 ) -> list[int]:
     """After an extension: CoA the voucher's live sessions with the new Session-Timeout and
     rate (what the next login would get)."""
-    rows = await open_sessions(session, tenant_id, voucher_id=voucher_id)
+    rows = await repository.open_sessions(session, tenant_id, voucher_id=voucher_id)
     if not rows:
         return []
-    result = await session.execute(
-        text("""SELECT (voucher_state(v, t.unused_voucher_days)).seconds_left, v.rate_limit
-                  FROM voucher v JOIN tenant t ON t.id = v.tenant_id WHERE v.id = :v"""),
-        {"v": voucher_id},
-    )
-    left, rate = result.one()
+    left, rate = await repository.voucher_time_and_rate(session, tenant_id, voucher_id)
     change = {"Session-Timeout": max(int(left or 0), 1), "Mikrotik-Rate-Limit": rate}
     return await plan(
         session, tenant_id, rows, kind="coa", reason="extended", actor=actor, change=change
     )
 
 
-# ------------------------------------------------------------------ sending (the worker)
+# ------------------------------------------------------------------ staff actions
+
+
+async def staff_disconnect_voucher(
+    session: AsyncSession, principal: Principal, code: str, ip: str | None
+) -> list[dict[str, Any]]:
+    """Disconnects every live session of the voucher, on every router that holds one."""
+    voucher_id = await repository.voucher_id(session, principal.tenant_id, code.strip().upper())
+    if voucher_id is None:
+        raise NotFound("Voucher not found")
+    ids = await disconnect_voucher(
+        session, principal.tenant_id, voucher_id, reason="admin", actor=principal.email
+    )
+    await audit.record(session, principal, "voucher.disconnect", "voucher", voucher_id,
+                       {"sessions": len(ids)}, ip)  # fmt: skip
+    return await repository.requests(session, principal.tenant_id, ids) if ids else []
+
+
+async def staff_disconnect_session(
+    session: AsyncSession, principal: Principal, session_id: int, ip: str | None
+) -> list[dict[str, Any]]:
+    rows = await repository.open_sessions(session, principal.tenant_id, radacct_id=session_id)
+    if not rows:
+        raise NotFound("No such live session")
+    ids = await plan(
+        session, principal.tenant_id, rows, kind="disconnect", reason="admin",
+        actor=principal.email,
+    )  # fmt: skip
+    await audit.record(session, principal, "session.disconnect", "session", session_id, None, ip)
+    return await repository.requests(session, principal.tenant_id, ids) if ids else []
+
+
+async def control_log(
+    session: AsyncSession, principal: Principal, voucher: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Disconnect and CoA requests, newest first, with each router's answer."""
+    code = voucher.upper() if voucher else None
+    return await repository.control_log(session, principal.tenant_id, code, limit)
+
+
+# ------------------------------------------------------------------ queueing and answers
 
 
 async def _pool() -> ArqRedis:
@@ -163,163 +165,31 @@ async def dispatch(ids: Sequence[int], redis: ArqRedis | None = None) -> None:
             await pool.aclose()
 
 
-async def _claim(ids: Sequence[int]) -> list[RowMapping]:
-    """Takes the pending, due requests among `ids` for one exchange: next_try_at moves past the
-    longest exchange, so neither the sweep nor a second run of the job sends them meanwhile
-    (and if this worker dies, the sweep sends them again after that)."""
-    settings = get_settings()
-    longest = settings.coa_timeout * sum(2.0**k for k in range(settings.coa_retries + 1)) + 5
-    async with unit_of_work() as session:
-        result = await session.execute(
-            text("""
-                WITH claimed AS (
-                    UPDATE coa_request SET next_try_at = now() + make_interval(secs => :hold)
-                     WHERE id = ANY(:ids) AND status = 'pending' AND next_try_at <= now()
-                    RETURNING *)
-                SELECT c.*, host(r.ip_address) AS address, r.coa_port, r.secret
-                  FROM claimed c LEFT JOIN router r ON r.id = c.router_id"""),
-            {"ids": list(ids), "hold": longest},
-        )
-        return list(result.mappings().all())
+FollowUp = Literal["disconnect", "close_ghost", "forget_rate"]
 
 
-async def _exchange(client: Any, row: RowMapping) -> Any:
-    from radius.coa import Result, Target  # noqa: PLC0415 - radius/ is importable in the worker
-
-    if row["address"] is None:
-        return Result("timeout", 0, detail="the router was deleted")
-    target = Target(row["address"], row["coa_port"], row["secret"].encode())
-    method = client.disconnect if row["kind"] == "disconnect" else client.change
-    return await method(target, row["attributes"])
-
-
-async def send_batch(ctx: dict[str, Any], request_ids: list[int]) -> dict[str, int]:
-    """arq job: sends the requests that are still pending and due, all at once on the worker's
-    one socket (a fan-out to every session on many routers), and records every answer in one
-    transaction. Idempotent: a request is claimed before it is sent."""
-    rows = await _claim(request_ids)
-    if not rows:
-        return {}
-    results = await asyncio.gather(*(_exchange(ctx["coa"], row) for row in rows))
-    delays = round_delays()
-    again, final = [], []
-    for row, result in zip(rows, results, strict=True):
-        params = {"id": row["id"], "n": result.attempts, "detail": result.detail}
-        if result.outcome == "timeout" and row["rounds"] < len(delays) and row["address"]:
-            again.append(params | {"delay": delays[row["rounds"]]})
-        else:
-            final.append(params | {"status": result.outcome, "cause": result.error_cause})
-    async with unit_of_work() as session:
-        if again:  # another round later: the sweep queues it when next_try_at comes
-            await session.execute(
-                text("""UPDATE coa_request SET rounds = rounds + 1, attempts = attempts + :n,
-                               detail = :detail, next_try_at = now() + CAST(:delay AS interval)
-                         WHERE id = :id AND status = 'pending'"""),
-                again,
-            )
-        if final:
-            await session.execute(
-                text("""UPDATE coa_request SET status = :status, error_cause = :cause,
-                               detail = :detail, attempts = attempts + :n, rounds = rounds + 1,
-                               finished_at = now()
-                         WHERE id = :id AND status = 'pending'"""),
-                final,
-            )
-    for row, result in zip(rows, results, strict=True):
-        if result.outcome != "ack" and not (
-            result.outcome == "timeout" and row["rounds"] < len(delays)
-        ):
-            await _after(row, result.outcome, result.error_cause)
-    counts: dict[str, int] = {"retry": len(again)}
-    for params in final:
-        counts[params["status"]] = counts.get(params["status"], 0) + 1
-    return counts
-
-
-async def send(ctx: dict[str, Any], request_id: int) -> str:
-    """arq job for one request: "ack", "nak", "timeout", "retry" (another round later) or
-    "done" (not pending, or not due: someone else has it)."""
-    counts = await send_batch(ctx, [request_id])
-    return next((outcome for outcome, n in counts.items() if n), "done")
-
-
-async def _after(row: RowMapping, outcome: str, cause: int | None) -> None:
+def follow_up(row: RowMapping, outcome: str, cause: int | None) -> FollowUp | None:
     """What a failed request leads to. A NAKed extension CoA becomes a Disconnect (the device
     re-authenticates with its new limits). A Disconnect NAKed with session-not-found means the
     router has no such session: the open radacct row is a ghost and is closed, so it stops
     counting against the device limit. A fair-usage rate the router did not take is forgotten,
     so the next evaluation sends it again."""
     if row["kind"] == "coa" and row["reason"] == "extended" and outcome == "nak":
-        async with unit_of_work() as session:
-            rows = await open_sessions(session, row["tenant_id"], radacct_id=row["radacct_id"])
-            await plan(
-                session, row["tenant_id"], rows, kind="disconnect", reason="extended",
-                actor="coa-nak",
-            )  # fmt: skip
-    elif row["kind"] == "disconnect" and cause == SESSION_NOT_FOUND and row["radacct_id"]:
-        async with unit_of_work() as session:
-            await session.execute(
-                text("""UPDATE radacct SET acctstoptime = now(),
-                               acctterminatecause = 'Session-Not-Found'
-                         WHERE radacctid = :id AND acctstoptime IS NULL"""),
-                {"id": row["radacct_id"]},
-            )
-    elif row["reason"] == "fair_usage" and row["radacct_id"]:
+        return "disconnect"
+    if row["kind"] == "disconnect" and cause == SESSION_NOT_FOUND and row["radacct_id"]:
+        return "close_ghost"
+    if row["reason"] == "fair_usage" and row["radacct_id"]:
+        return "forget_rate"
+    return None
+
+
+async def apply_follow_up(session: AsyncSession, row: RowMapping, action: FollowUp) -> None:
+    tenant_id = row["tenant_id"]
+    if action == "disconnect":
+        rows = await repository.open_sessions(session, tenant_id, radacct_id=row["radacct_id"])
+        await plan(session, tenant_id, rows, kind="disconnect", reason="extended", actor="coa-nak")
+    elif action == "close_ghost":
+        await repository.close_ghost(session, tenant_id, row["radacct_id"])
+    else:
         rate = (row["attributes"] or {}).get("Mikrotik-Rate-Limit")
-        async with unit_of_work() as session:
-            await session.execute(
-                text("""UPDATE radacct SET applied_rate = NULL
-                         WHERE radacctid = :id AND applied_rate = :rate"""),
-                {"id": row["radacct_id"], "rate": rate},
-            )
-
-
-async def sweep(ctx: dict[str, Any]) -> int:
-    """Every few seconds: queue pending requests whose job was lost (or never queued), and
-    disconnect live sessions of vouchers that can no longer be used (expired, used up, revoked:
-    a router that ignored Session-Timeout, or a revoke made while the worker was down)."""
-    async with unit_of_work() as session:
-        result = await session.execute(
-            text("""
-                WITH outliving AS (
-                    SELECT a.radacctid, a.tenant_id, a.voucher_id, a.username, a.acctsessionid,
-                           host(a.framedipaddress) AS framed_ip, a.callingstationid,
-                           r.id AS router_id, s.state
-                      FROM radacct a
-                      JOIN router r ON r.tenant_id = a.tenant_id AND r.ip_address = a.nasipaddress
-                      JOIN voucher v ON v.id = a.voucher_id
-                      JOIN tenant t ON t.id = a.tenant_id
-                     CROSS JOIN LATERAL voucher_state(v, t.unused_voucher_days) s
-                     WHERE a.acctstoptime IS NULL
-                       AND COALESCE(a.acctupdatetime, a.acctstarttime)
-                           > now() - session_grace(t.acct_interim_interval)
-                       AND s.state IN ('expired', 'exhausted', 'revoked')
-                       AND NOT EXISTS (SELECT 1 FROM coa_request c
-                                        WHERE c.radacct_id = a.radacctid
-                                          AND c.kind = 'disconnect'
-                                          AND (c.status = 'pending'
-                                               OR c.created_at > now() - interval '10 minutes'))
-                )
-                SELECT * FROM outliving LIMIT 500"""),
-        )
-        rows = result.mappings().all()
-        ids: list[int] = []
-        for row in rows:
-            reason = "revoked" if row["state"] == "revoked" else "expired"
-            ids += await plan(
-                session, row["tenant_id"], [row], kind="disconnect", reason=reason,
-                actor="worker",
-            )  # fmt: skip
-        due = await session.execute(
-            text("""SELECT id, rounds FROM coa_request
-                     WHERE status = 'pending' AND next_try_at <= now()
-                       AND created_at < now() - interval '2 seconds'
-                     ORDER BY next_try_at LIMIT 1000""")
-        )
-        stale = [(int(i), int(r)) for i, r in due]
-    # One job id per round: a round already queued is not queued twice.
-    for request_id, rounds in stale:
-        await ctx["redis"].enqueue_job(
-            "send_coa", request_id, _job_id=f"coa:{request_id}:r{rounds}"
-        )
-    return len(ids) + len(stale)
+        await repository.forget_rate(session, tenant_id, row["radacct_id"], rate)

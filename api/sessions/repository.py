@@ -1,6 +1,7 @@
-"""SQL for sessions. radacct rows are FreeRADIUS's; a session is live while it is open and its
-router keeps updating it (the grace period is session_grace(), the SQL the device limit uses).
-The router is matched by address within the session's tenant, never across tenants."""
+"""SQL for sessions and their control, one ISP at a time. radacct rows are FreeRADIUS's; a session
+is live while it is open and its router keeps updating it (the grace period is session_grace(),
+the SQL the device limit uses). The router is matched by address within the session's tenant,
+never across tenants. The worker's queries across every ISP are in api/sessions/sweeps.py."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Interval, RowMapping, Select, and_, func, text, tuple_
+from sqlalchemy import ColumnElement, Interval, RowMapping, Select, and_, func, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import RadAcct, Router, Tenant, Voucher
 from api.sessions.schemas import SessionPage
-from api.tenancy import scoped
+from api.tenancy import scoped, tenant_sql
 
 
 def _live() -> ColumnElement[bool]:
@@ -91,11 +92,118 @@ async def list_(
     return result.mappings().all()
 
 
-async def close_stale(session: AsyncSession) -> int:
-    """Closes, across all tenants, the sessions past their grace period; returns how many."""
-    return int(await session.scalar(text("SELECT close_stale_sessions()")) or 0)
+# ------------------------------------------------------------------ control (Disconnect/CoA)
+
+# Open sessions, with the router that holds each (by its address within the ISP).
+_OPEN = """
+    SELECT a.radacctid, a.voucher_id, a.username, a.acctsessionid,
+           host(a.framedipaddress) AS framed_ip, a.callingstationid, r.id AS router_id
+      FROM radacct a
+      JOIN router r ON r.tenant_id = a.tenant_id AND r.ip_address = a.nasipaddress
+     WHERE {tenant:a} AND a.acctstoptime IS NULL
+"""
 
 
-async def prune_auth_failures(session: AsyncSession) -> int:
-    """Forget wrong-code counters idle for a day (guess throttling, migration 0008)."""
-    return int(await session.scalar(text("SELECT prune_auth_failures()")) or 0)
+async def open_sessions(
+    session: AsyncSession,
+    tenant_id: int,
+    *,
+    voucher_id: int | None = None,
+    radacct_id: int | None = None,
+) -> Sequence[RowMapping]:
+    where, params = "", {}
+    if voucher_id is not None:
+        where += " AND a.voucher_id = :v"
+        params["v"] = voucher_id
+    if radacct_id is not None:
+        where += " AND a.radacctid = :s"
+        params["s"] = radacct_id
+    statement = tenant_sql(tenant_id, _OPEN + where + " ORDER BY a.radacctid")
+    return (await session.execute(statement, params)).mappings().all()
+
+
+async def insert_requests(
+    session: AsyncSession, tenant_id: int, values: dict[str, Any]
+) -> list[int]:
+    """One pending coa_request per session in one statement (the lists in `values` are
+    parallel: routers, accts, vouchers, attrs); returns their ids, sorted."""
+    result = await session.execute(
+        tenant_sql(tenant_id, """
+            INSERT INTO coa_request (tenant_id, router_id, radacct_id, voucher_id, kind, reason,
+                                     attributes, actor)
+            SELECT :tenant_id, u.router, u.acct, u.voucher, :kind, :reason,
+                   CAST(u.attrs AS jsonb), :actor
+              FROM unnest(CAST(:routers AS integer[]), CAST(:accts AS bigint[]),
+                          CAST(:vouchers AS bigint[]), CAST(:attrs AS text[]))
+                   AS u(router, acct, voucher, attrs)
+            RETURNING id"""),
+        values,
+    )  # fmt: skip
+    return sorted(int(i) for i in result.scalars())
+
+
+async def voucher_time_and_rate(
+    session: AsyncSession, tenant_id: int, voucher_id: int
+) -> tuple[Any, str | None]:
+    """Seconds left and rate of a voucher: what its next login would get."""
+    result = await session.execute(
+        tenant_sql(tenant_id, """
+            SELECT (voucher_state(v, t.unused_voucher_days)).seconds_left, v.rate_limit
+              FROM voucher v JOIN tenant t ON t.id = v.tenant_id
+             WHERE {tenant:v} AND v.id = :v"""),
+        {"v": voucher_id},
+    )  # fmt: skip
+    left, rate = result.one()
+    return left, rate
+
+
+async def voucher_id(session: AsyncSession, tenant_id: int, code: str) -> int | None:
+    stmt = scoped(Voucher, tenant_id).where(Voucher.code == code)
+    return await session.scalar(stmt.with_only_columns(Voucher.id))
+
+
+async def requests(session: AsyncSession, tenant_id: int, ids: list[int]) -> list[dict[str, Any]]:
+    result = await session.execute(
+        tenant_sql(tenant_id, """
+            SELECT id, router_id, radacct_id, voucher_id, kind, reason, status, created_at
+              FROM coa_request WHERE {tenant} AND id = ANY(:ids) ORDER BY id"""),
+        {"ids": ids},
+    )  # fmt: skip
+    return [dict(r) for r in result.mappings()]
+
+
+async def control_log(
+    session: AsyncSession, tenant_id: int, code: str | None, limit: int
+) -> list[dict[str, Any]]:
+    result = await session.execute(
+        tenant_sql(tenant_id, """
+            SELECT c.id, c.router_id, r.name AS router, c.radacct_id, v.code AS voucher,
+                   c.kind, c.reason, c.attributes, c.status, c.error_cause, c.detail,
+                   c.attempts, c.rounds, c.actor, c.created_at, c.finished_at
+              FROM coa_request c
+              LEFT JOIN router r ON r.id = c.router_id
+              LEFT JOIN voucher v ON v.id = c.voucher_id
+             WHERE {tenant:c} AND (CAST(:code AS text) IS NULL OR v.code = :code)
+             ORDER BY c.id DESC LIMIT :limit"""),
+        {"code": code, "limit": limit},
+    )  # fmt: skip
+    return [dict(r) for r in result.mappings()]
+
+
+async def close_ghost(session: AsyncSession, tenant_id: int, radacct_id: int) -> None:
+    """Closes an open session its router says it does not have (Session-Not-Found)."""
+    await session.execute(
+        tenant_sql(tenant_id, """
+            UPDATE radacct SET acctstoptime = now(), acctterminatecause = 'Session-Not-Found'
+             WHERE {tenant} AND radacctid = :id AND acctstoptime IS NULL"""),
+        {"id": radacct_id},
+    )  # fmt: skip
+
+
+async def forget_rate(session: AsyncSession, tenant_id: int, radacct_id: int, rate: Any) -> None:
+    await session.execute(
+        tenant_sql(tenant_id, """
+            UPDATE radacct SET applied_rate = NULL
+             WHERE {tenant} AND radacctid = :id AND applied_rate = :rate"""),
+        {"id": radacct_id, "rate": rate},
+    )  # fmt: skip

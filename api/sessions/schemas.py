@@ -1,9 +1,9 @@
-"""Sessions: FreeRADIUS's accounting rows (radacct), as staff read them."""
+"""Sessions: FreeRADIUS's accounting rows (radacct), as staff read them; fair-usage rules."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -11,6 +11,7 @@ from api.deps import DbId
 from api.vouchers.schemas import Code, RouterRef
 
 BIGINT_MAX = 2**63 - 1
+RATE = r"^[0-9]+[kM]?/[0-9]+[kM]?$"
 
 
 def _ip_to_str(value: Any) -> Any:
@@ -59,3 +60,12 @@ class SessionOut(BaseModel):
     bytes_out: int = Field(description="Acct-Output-Octets: received by the device (download).")
     terminate_cause: str | None
     live: bool = Field(description="Open and updated within the ISP's grace period.")
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["router", "isp"] = Field(description="Count users per router, or ISP-wide.")
+    threshold: int = Field(ge=0, le=100_000, description="Applies while users are above this.")
+    rate_limit: str = Field(pattern=RATE, description='Mikrotik-Rate-Limit, e.g. "2M/2M".')
+    plan_id: DbId | None = Field(None, description="Only this plan's sessions (default: all).")

@@ -45,11 +45,3 @@ async def voucher_sessions(
     voucher = await vouchers_service.get_voucher(session, principal, code)
     rows = await repository.list_(session, principal.tenant_id, page, voucher_id=voucher.id)
     return [_out(row) for row in rows]
-
-
-async def close_stale_sessions(session: AsyncSession) -> int:
-    return await repository.close_stale(session)
-
-
-async def prune_auth_failures(session: AsyncSession) -> int:
-    return await repository.prune_auth_failures(session)

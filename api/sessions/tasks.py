@@ -1,12 +1,21 @@
-"""arq jobs for sessions."""
+"""arq jobs for sessions: sending Disconnect/CoA requests (decided and written by
+api/sessions/control.py in the transaction that changed the access, queued after its commit),
+the sweeps over every ISP's sessions, and the fair-usage evaluation. Their queries across ISPs
+are in api/sessions/sweeps.py."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import RowMapping
+
+from api.config import get_settings
 from api.db import unit_of_work
-from api.sessions import service
+from api.sessions import control, fairuse, sweeps
+from radius.coa import CoAClient, Result, Target
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +25,7 @@ async def close_stale_sessions(ctx: dict[str, Any]) -> int:
     Stop), so lists of who is online stay true. Running it twice closes nothing twice, and a
     late interim update reopens a session it closed."""
     async with unit_of_work() as session:
-        closed = await service.close_stale_sessions(session)
+        closed = await sweeps.close_stale(session)
     if closed:
         log.info("closed %d stale session(s)", closed)
     return closed
@@ -27,4 +36,109 @@ async def prune_auth_failures(ctx: dict[str, Any]) -> int:
     ignores old rows anyway (their window is over), so this only keeps the table small; running
     it twice deletes nothing twice."""
     async with unit_of_work() as session:
-        return await service.prune_auth_failures(session)
+        return await sweeps.prune_auth_failures(session)
+
+
+# ------------------------------------------------------------------ sending Disconnect/CoA
+
+
+async def _claim(ids: Sequence[int]) -> list[RowMapping]:
+    """Takes the pending, due requests among `ids` for one exchange: next_try_at moves past the
+    longest exchange, so neither the sweep nor a second run of the job sends them meanwhile
+    (and if this worker dies, the sweep sends them again after that)."""
+    settings = get_settings()
+    longest = settings.coa_timeout * sum(2.0**k for k in range(settings.coa_retries + 1)) + 5
+    async with unit_of_work() as session:
+        return await sweeps.claim(session, ids, longest)
+
+
+async def _exchange(client: CoAClient, row: RowMapping) -> Result:
+    if row["address"] is None:
+        return Result("timeout", 0, detail="the router was deleted")
+    target = Target(row["address"], row["coa_port"], row["secret"].encode())
+    method = client.disconnect if row["kind"] == "disconnect" else client.change
+    return await method(target, row["attributes"])
+
+
+async def send_batch(ctx: dict[str, Any], request_ids: list[int]) -> dict[str, int]:
+    """arq job: sends the requests that are still pending and due, all at once on the worker's
+    one socket (a fan-out to every session on many routers), and records every answer in one
+    transaction. Idempotent: a request is claimed before it is sent."""
+    rows = await _claim(request_ids)
+    if not rows:
+        return {}
+    results = await asyncio.gather(*(_exchange(ctx["coa"], row) for row in rows))
+    delays = control.round_delays()
+    again, final = [], []
+    for row, result in zip(rows, results, strict=True):
+        params = {"id": row["id"], "n": result.attempts, "detail": result.detail}
+        if result.outcome == "timeout" and row["rounds"] < len(delays) and row["address"]:
+            again.append(params | {"delay": delays[row["rounds"]]})
+        else:
+            final.append(params | {"status": result.outcome, "cause": result.error_cause})
+    async with unit_of_work() as session:
+        if again:  # another round later: the sweep queues it when next_try_at comes
+            await sweeps.record_retries(session, again)
+        if final:
+            await sweeps.record_answers(session, final)
+    for row, result in zip(rows, results, strict=True):
+        if result.outcome != "ack" and not (
+            result.outcome == "timeout" and row["rounds"] < len(delays)
+        ):
+            await _after(row, result.outcome, result.error_cause)
+    counts: dict[str, int] = {"retry": len(again)}
+    for params in final:
+        counts[params["status"]] = counts.get(params["status"], 0) + 1
+    return counts
+
+
+async def send(ctx: dict[str, Any], request_id: int) -> str:
+    """arq job for one request: "ack", "nak", "timeout", "retry" (another round later) or
+    "done" (not pending, or not due: someone else has it)."""
+    counts = await send_batch(ctx, [request_id])
+    return next((outcome for outcome, n in counts.items() if n), "done")
+
+
+async def _after(row: RowMapping, outcome: str, cause: int | None) -> None:
+    """What a failed request leads to (control.follow_up), in a transaction of its own."""
+    action = control.follow_up(row, outcome, cause)
+    if action is not None:
+        async with unit_of_work() as session:
+            await control.apply_follow_up(session, row, action)
+
+
+async def sweep_coa(ctx: dict[str, Any]) -> int:
+    """Every few seconds: queue pending requests whose job was lost (or never queued), and
+    disconnect live sessions of vouchers that can no longer be used (expired, used up, revoked:
+    a router that ignored Session-Timeout, or a revoke made while the worker was down)."""
+    async with unit_of_work() as session:
+        rows = await sweeps.outliving_sessions(session)
+        ids: list[int] = []
+        for row in rows:
+            reason = "revoked" if row["state"] == "revoked" else "expired"
+            ids += await control.plan(
+                session, row["tenant_id"], [row], kind="disconnect", reason=reason,
+                actor="worker",
+            )  # fmt: skip
+        stale = await sweeps.due_requests(session)
+    # One job id per round: a round already queued is not queued twice.
+    for request_id, rounds in stale:
+        await ctx["redis"].enqueue_job(
+            "send_coa", request_id, _job_id=f"coa:{request_id}:r{rounds}"
+        )
+    return len(ids) + len(stale)
+
+
+# ------------------------------------------------------------------ fair usage
+
+
+async def evaluate_fair_usage(ctx: dict[str, Any] | None = None) -> int:
+    """Every few seconds: each ISP with fair-usage rules (or state left from removed ones), one
+    transaction per ISP (fairuse.evaluate)."""
+    async with unit_of_work() as session:
+        tenants = await sweeps.fair_usage_tenants(session)
+    planned = 0
+    for tenant_id in tenants:
+        async with unit_of_work() as session:
+            planned += len(await fairuse.evaluate(session, tenant_id))
+    return planned

@@ -12,7 +12,7 @@ import secrets
 import pytest
 
 from api.config import get_settings
-from api.sessions import control
+from api.sessions import tasks
 from radius.coa import CoAClient
 from radius.router_sim import RouterSim
 from tests.factories import accounting, make_user_headers, make_voucher
@@ -166,9 +166,9 @@ async def test_timeouts_are_retried_in_bounded_rounds(new_address, monkeypatch):
 
         async def round_now() -> str:
             await sql("UPDATE coa_request SET next_try_at = now() WHERE id = :i", i=req["id"])
-            return await control.send(ctx, req["id"])
+            return await tasks.send(ctx, req["id"])
 
-        assert await control.send(ctx, req["id"]) == "done"  # not due yet: nobody sends it
+        assert await tasks.send(ctx, req["id"]) == "done"  # not due yet: nobody sends it
         assert await round_now() == "retry"
         [waiting] = await sql("SELECT * FROM coa_request WHERE id = :i", i=req["id"])
         assert waiting["next_try_at"] > waiting["created_at"]  # the next round is an hour away

@@ -1,0 +1,83 @@
+"""HTTP routes for sessions: who is online, staff actions on live sessions (disconnect one
+session, or every session of a voucher on all of the ISP's routers), the log of what each router
+answered, and the ISP's fair-usage rules. Handlers only call the services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from api.deps import ClientIP, IdPath, SessionDep
+from api.sessions import control, fairuse, service
+from api.sessions.schemas import RuleIn, SessionFilter, SessionOut
+from api.tenancy import Principal, require
+from api.vouchers.schemas import CodePath
+
+sessions = APIRouter(tags=["sessions"])
+fair_usage = APIRouter(prefix="/api/v1/fair-usage", tags=["fair usage"])
+
+Reader = Annotated[Principal, Depends(require("sessions:read"))]
+Writer = Annotated[Principal, Depends(require("vouchers:write"))]
+RuleReader = Annotated[Principal, Depends(require("settings:read"))]
+RuleWriter = Annotated[Principal, Depends(require("settings:write"))]
+
+
+@sessions.get("/api/v1/sessions", response_model=list[SessionOut])
+async def list_sessions(
+    query: Annotated[SessionFilter, Query()], principal: Reader, session: SessionDep
+) -> list[SessionOut]:
+    return await service.list_sessions(session, principal, query)
+
+
+@sessions.post("/api/v1/vouchers/{code}/disconnect", status_code=202)
+async def disconnect_voucher(
+    code: CodePath, principal: Writer, session: SessionDep, ip: ClientIP
+) -> dict[str, Any]:
+    """Disconnects every live session of the voucher, on every router that holds one."""
+    return {"requests": await control.staff_disconnect_voucher(session, principal, code, ip)}
+
+
+@sessions.post("/api/v1/sessions/{session_id}/disconnect", status_code=202)
+async def disconnect_session(
+    session_id: IdPath, principal: Writer, session: SessionDep, ip: ClientIP
+) -> dict[str, Any]:
+    return {"requests": await control.staff_disconnect_session(session, principal, session_id, ip)}
+
+
+@sessions.get("/api/v1/sessions/control")
+async def control_log(
+    principal: Reader,
+    session: SessionDep,
+    voucher: Annotated[str | None, Query(max_length=8)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    """Disconnect and CoA requests, newest first, with each router's answer."""
+    return await control.control_log(session, principal, voucher, limit)
+
+
+@fair_usage.get("")
+async def list_rules(principal: RuleReader, session: SessionDep) -> list[dict[str, Any]]:
+    return await fairuse.list_rules(session, principal)
+
+
+@fair_usage.post("", status_code=201)
+async def create_rule(
+    body: RuleIn, principal: RuleWriter, session: SessionDep, ip: ClientIP
+) -> dict[str, Any]:
+    return await fairuse.create_rule(session, principal, body, ip)
+
+
+@fair_usage.delete("/{rule_id}", status_code=204)
+async def delete_rule(
+    rule_id: IdPath, principal: RuleWriter, session: SessionDep, ip: ClientIP
+) -> Response:
+    """Retires a rule; the next evaluation restores the rate of the sessions it throttled."""
+    await fairuse.delete_rule(session, principal, rule_id, ip)
+    return Response(status_code=204)
+
+
+# Included after the routes above are declared (include_router copies them).
+router = APIRouter()
+router.include_router(sessions)
+router.include_router(fair_usage)
