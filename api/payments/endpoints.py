@@ -181,9 +181,11 @@ async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> 
     loop = asyncio.get_running_loop()
     lifetime = get_settings().portal_stream_lifetime.total_seconds()
     deadline, beat = loop.time() + lifetime, loop.time() + HEARTBEAT
-    # retry: if the connection drops while pending, the browser comes back in RETRY_MS, not 3 s.
-    yield f"retry: {RETRY_MS}\n" + stk.sse("status", current)
+    # Watching before the first event goes out: a change announced meanwhile is not left to the
+    # poll, and the announcement listener is subscribing while the client reads the first line.
     with streams.watching(streams.channel(current["id"])) as announced:
+        # retry: if the connection drops while pending, the browser comes back in RETRY_MS.
+        yield f"retry: {RETRY_MS}\n" + stk.sse("status", current)
         while current["status"] == "pending" and loop.time() < deadline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(announced.wait(), POLL)
