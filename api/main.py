@@ -22,10 +22,10 @@ from api.hotspot.endpoints import router as hotspot_router
 from api.inputs import InputGuard, validation_error
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimit, SecurityHeaders
-from api.payments.hooks import RedactHookTokens
-from api.payments.hooks import router as hooks_router
-from api.payments.portal import router as portal_router
-from api.payments.router import router as payments_router
+from api.payments.callbacks import RedactHookTokens
+from api.payments.callbacks import router as hooks_router
+from api.payments.endpoints import portal_router
+from api.payments.endpoints import router as payments_router
 from api.plans.endpoints import router as plans_router
 from api.promos.endpoints import router as promos_router
 from api.routers.endpoints import router as routers_router

@@ -69,7 +69,7 @@ from radius_client import Radius, RadiusLost
 from api import crypto
 from api.config import get_settings
 from api.db import get_engine, unit_of_work
-from api.payments import service
+from api.payments import repository, service
 from api.payments.schemas import PaymentSettingsIn
 from api.payments.stk import new_reference
 from api.tenancy import Principal
@@ -158,7 +158,7 @@ async def make_shop(conn: asyncpg.Connection, run: Path = RUN) -> Shop:
         router_secret(run),
     )
     async with unit_of_work() as session:
-        row = await service.settings_row(session, tenant)
+        row = await repository.settings_row(session, tenant)
         if row is None:
             data = PaymentSettingsIn(
                 environment="sandbox",
@@ -169,7 +169,7 @@ async def make_shop(conn: asyncpg.Connection, run: Path = RUN) -> Shop:
                 passkey=SANDBOX_PASSKEY,
             )
             await service.save_settings(session, Principal.cli(tenant), data)
-            row = await service.settings_row(session, tenant)
+            row = await repository.settings_row(session, tenant)
         token = crypto.decrypt(row.callback_token_enc)
     await get_engine().dispose()
     host = {"host": f"{SLUG}.{get_settings().base_domain}"}

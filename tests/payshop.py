@@ -18,6 +18,7 @@ import httpx
 from api import crypto
 from api.config import get_settings
 from api.db import unit_of_work
+from api.payments import repository as payments_repository
 from api.payments import service as payments_service
 from api.payments.schemas import PaymentSettingsIn
 from api.tenancy import Principal
@@ -72,7 +73,7 @@ async def make_shop(
     )
     async with unit_of_work() as session:
         await payments_service.save_settings(session, Principal.cli(tenant.id), data)
-        row = await payments_service.settings_row(session, tenant.id)
+        row = await payments_repository.settings_row(session, tenant.id)
         assert row is not None and row.callback_token_enc is not None
         token = crypto.decrypt(row.callback_token_enc)
     return Shop(tenant.id, tenant.slug, plan.id, price, token)

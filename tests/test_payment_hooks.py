@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from api.config import get_settings
-from api.payments import hooks, verify
+from api.payments import events as payment_events
+from api.payments import tasks
 from tests.payshop import Shop, events, make_shop, money, new_receipt, phone, stk_body
 from tests.radius.conftest import sql
 
@@ -205,7 +206,7 @@ async def test_a_callback_faster_than_the_push_commit_is_replayed(client):
     await sql(
         "UPDATE stk_request SET checkout_request_id = :c WHERE id = :i", c=checkout, i=req["id"]
     )
-    await hooks.replay_unknown(shop.tenant_id, checkout)
+    await payment_events.replay_unknown(shop.tenant_id, checkout)
     assert await status_of(req) == "paid"
     assert [e["verdict"] for e in await events(shop.tenant_id)] == ["ok"]
 
@@ -219,7 +220,7 @@ async def test_an_event_stored_but_never_judged_is_finished_by_the_worker():
         t=shop.tenant_id,
         b=json.dumps(genuine(req)),
     )
-    await verify.repair_events(older_than=60)  # (the stack's worker may have done it already)
+    await tasks.repair_events(older_than=60)  # (the stack's worker may have done it already)
     assert await status_of(req) == "paid"
     assert [e["verdict"] for e in await events(shop.tenant_id)] == ["ok"]
 

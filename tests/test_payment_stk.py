@@ -10,7 +10,7 @@ import json
 import pytest
 
 from api.db import unit_of_work
-from api.payments import ledger, verify
+from api.payments import ledger, tasks
 from deploy.fakes.daraja_state import DEMO_STORE, DEMO_TILL, SANDBOX_SHORTCODE
 from tests.payshop import (
     buy,
@@ -152,7 +152,7 @@ async def test_no_callback_is_settled_by_stk_query(client):
     await asyncio.sleep(0.3)  # the fake completes the payment but never calls back
     assert (await purchase_row(started["id"]))["status"] == "pending"
     await _due(started["id"])
-    await verify.verify_due()
+    await tasks.verify_due()
     paid = await wait_status(client, shop, started["id"], "paid")
     assert paid["voucher"]["code"]
     [payment] = (await money(shop.tenant_id))["payments"]
@@ -164,7 +164,7 @@ async def test_late_callback_after_query_grant_attaches_the_receipt_only(client)
     started = (await buy(client, shop, "254700000008")).json()
     await asyncio.sleep(0.3)
     await _due(started["id"])
-    await verify.verify_due()
+    await tasks.verify_due()
     await wait_status(client, shop, started["id"], "paid")
     row = await purchase_row(started["id"])
     [late] = await wait_callbacks(row["checkout_request_id"], 1)  # about 3 s later
@@ -185,11 +185,11 @@ async def test_pending_query_waits_and_a_callback_after_giving_up_still_grants(c
     )  # fmt: skip
     started = (await buy(client, shop, msisdn)).json()
     await _due(started["id"])
-    await verify.verify_due()  # "being processed": wait
+    await tasks.verify_due()  # "being processed": wait
     assert (await purchase_row(started["id"]))["status"] == "pending"
 
     await _due(started["id"], created_at="now() - interval '11 minutes'")
-    await verify.verify_due()  # still no answer, and older than stk_give_up_after
+    await tasks.verify_due()  # still no answer, and older than stk_give_up_after
     failed = await wait_status(client, shop, started["id"], "failed")
     assert failed["result_code"] == "no_answer" and "M-Pesa code" in failed["reason"]
 
@@ -203,7 +203,7 @@ async def test_a_query_contradicting_a_paid_callback_never_revokes(client):
     started = (await buy(client, shop, "254700000010")).json()
     paid = await wait_status(client, shop, started["id"], "paid")
     await _due(started["id"])
-    await verify.verify_due()  # (or the stack's worker did it just before: same result)
+    await tasks.verify_due()  # (or the stack's worker did it just before: same result)
     row = await purchase_row(started["id"])
     assert (row["status"], row["query_result_code"]) == ("paid", "1032")
     again = await wait_status(client, shop, started["id"], "paid")

@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit, config, limits
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from api.models import PaymentSettings
-from api.payments import grants, stk, wire
+from api.payments import grants, repository, wire
 from api.payments.daraja import Client, DarajaError, TokenCache, base_url, normalize_phone
-from api.payments.service import account, callback_url, settings_row
+from api.payments.service import account, callback_url
+from api.payments.settle import Outcome, settle_success
 from api.security import get_redis
 from api.tenancy import Principal
 
@@ -67,13 +68,7 @@ async def _voucher(
     """A top-up of the voucher named `ref`, if it exists. Only a voucher that can still be used
     is topped up; money for a spent one is held, to be claimed as a new voucher on the portal
     (a voucher made here would reach nobody: C2B shows no usable phone)."""
-    result = await session.execute(
-        text("""SELECT v.id, v.code, v.plan_id, (voucher_state(v, t.unused_voucher_days)).state
-                  FROM voucher v JOIN tenant t ON t.id = v.tenant_id
-                 WHERE v.tenant_id = :t AND v.code = :c"""),
-        {"t": tenant_id, "c": ref},
-    )
-    found = result.mappings().first()
+    found = await repository.voucher_by_code(session, tenant_id, ref)
     if found is None:
         return None
     live = found if found["state"] in ("unused", "active") else None
@@ -96,13 +91,9 @@ async def resolve(
         plan, choices, note = await _plan_by_amount(session, tenant_id, payment.amount)
         return Target("till", plan=plan, choices=choices, note=note)
     if lock:
-        request = await stk.lock_request(session, tenant_id, reference=ref)
+        request = await repository.lock_request(session, tenant_id, reference=ref)
     else:
-        result = await session.execute(
-            text("SELECT * FROM stk_request WHERE tenant_id = :t AND reference = :r"),
-            {"t": tenant_id, "r": ref},
-        )
-        request = result.mappings().first()
+        request = await repository.request_by_reference(session, tenant_id, ref)
     if request is not None:
         plan = await grants.plan_for(session, tenant_id, request["plan_id"])
         if payment.amount != Decimal(request["amount"]):
@@ -136,14 +127,11 @@ async def validate(
 
 async def confirm(
     session: AsyncSession, tenant_id: int, row: PaymentSettings, payment: wire.C2BPayment
-) -> stk.Outcome:
+) -> Outcome:
     """Money has moved: record it once (by receipt) and grant what it bought, or hold it."""
-    existing = await session.scalar(
-        text("SELECT id FROM payment WHERE tenant_id = :t AND receipt = :r"),
-        {"t": tenant_id, "r": payment.receipt},
-    )
+    existing = await repository.payment_id(session, tenant_id, payment.receipt)
     if existing is not None:
-        return stk.Outcome("duplicate", "receipt already recorded", existing)
+        return Outcome("duplicate", "receipt already recorded", existing)
     if payment.shortcode not in shortcodes(row):
         note = f"paid to {payment.shortcode}, not one of this ISP's numbers"
         return await _record(session, tenant_id, row, payment, "held", note)
@@ -154,7 +142,7 @@ async def confirm(
             # A second payment naming a purchase already paid: its own money, never dropped.
             target.note = f"purchase {target.request['reference']} was already paid ({paid_by})"
         else:
-            outcome = await stk.settle_success(
+            outcome = await settle_success(
                 session,
                 target.request,
                 receipt=payment.receipt,
@@ -191,17 +179,11 @@ async def _record(
     payment: wire.C2BPayment,
     status: str,
     note: str | None,
-) -> stk.Outcome:
-    payment_id = await session.scalar(
-        text("""
-            INSERT INTO payment (tenant_id, source, receipt, amount, currency, phone,
-                                 account_reference, shortcode, paid_at, status, note)
-            VALUES (:t, 'c2b', :receipt, :amount, :currency, :phone, :ref, :shortcode, :paid_at,
-                    :status, :note)
-            ON CONFLICT (tenant_id, receipt) DO NOTHING
-            RETURNING id"""),
+) -> Outcome:
+    payment_id = await repository.insert_c2b_payment(
+        session,
+        tenant_id,
         {
-            "t": tenant_id,
             "receipt": payment.receipt,
             "amount": payment.amount,
             "currency": row.currency,
@@ -214,13 +196,10 @@ async def _record(
         },
     )
     if payment_id is None:  # the insert waited for a concurrent delivery's, which committed
-        existing = await session.scalar(
-            text("SELECT id FROM payment WHERE tenant_id = :t AND receipt = :r"),
-            {"t": tenant_id, "r": payment.receipt},
-        )
-        return stk.Outcome("duplicate", "receipt already recorded", existing)
+        existing = await repository.payment_id(session, tenant_id, payment.receipt)
+        return Outcome("duplicate", "receipt already recorded", existing)
     verdict_note = None if status == "granted" else f"{status}: {note or 'awaiting its claim'}"
-    return stk.Outcome("ok", verdict_note, payment_id)
+    return Outcome("ok", verdict_note, payment_id)
 
 
 # ------------------------------------------------------------------ claims on the portal
@@ -249,11 +228,7 @@ async def claim(
         raise BadRequest(
             "That is not an M-Pesa code (10 letters and digits, e.g. SKL4XYZ12A)"
         ) from None
-    result = await session.execute(
-        text("SELECT * FROM payment WHERE tenant_id = :t AND receipt = :r FOR UPDATE"),
-        {"t": tenant_id, "r": receipt},
-    )
-    payment = result.mappings().first()
+    payment = await repository.lock_payment(session, tenant_id, receipt)
     if payment is None:
         raise NotFound(
             "We have not received a payment with this code yet. Check it, or try again in a minute"
@@ -269,10 +244,7 @@ async def claim(
             f"This payment was {payment['currency']} {payment['amount']:.0f}; choose the "
             "package with that price"
         )
-    await session.execute(
-        text("UPDATE payment SET status = 'granted', note = NULL WHERE id = :id"),
-        {"id": payment["id"]},
-    )
+    await repository.grant_claimed(session, payment["id"])
     granted = await grants.grant(
         session, payment_id=payment["id"], amount=payment["amount"], plan=plan
     )
@@ -295,7 +267,7 @@ async def register_urls(
     """Registers this ISP's validation and confirmation URLs with Daraja (ResponseType
     Completed: if our validation cannot be reached, M-Pesa completes the payment and the
     confirmation still records it)."""
-    row = await settings_row(session, principal.tenant_id)
+    row = await repository.settings_row(session, principal.tenant_id)
     if row is None:
         raise NotFound("M-Pesa is not set up yet")
     shortcode = row.c2b_shortcode or row.till_number or row.shortcode
@@ -315,7 +287,7 @@ async def register_urls(
             if exc.status is None or exc.status >= 500 and "already" not in str(exc).lower():
                 raise ServiceUnavailable(f"Daraja did not register the URLs: {exc}") from exc
             raise BadRequest(f"Daraja refused the registration: {exc}") from exc
-    row.c2b_registered_at = await session.scalar(text("SELECT now()"))
+    row.c2b_registered_at = await repository.db_now(session)
     await audit.record(
         session, principal, "payments.c2b.register", "tenant", principal.tenant_id,
         {"shortcode": shortcode, "api_version": row.c2b_api_version}, ip,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.plans.units import rate_limit_string
 from api.sessions import control
+from api.tenancy import tenant_sql
 from api.vouchers.schemas import ALPHABET
 
 CODE_LENGTH = 8  # 31^8 codes: a sold voucher is a credential worth money
@@ -29,8 +30,8 @@ class Grant:
 
 async def plan_for(session: AsyncSession, tenant_id: int, plan_id: int) -> RowMapping | None:
     result = await session.execute(
-        text("SELECT * FROM plan WHERE id = :id AND tenant_id = :tenant_id"),
-        {"id": plan_id, "tenant_id": tenant_id},
+        tenant_sql(tenant_id, "SELECT * FROM plan WHERE id = :id AND {tenant}"),
+        {"id": plan_id},
     )
     return result.mappings().first()
 
@@ -38,9 +39,11 @@ async def plan_for(session: AsyncSession, tenant_id: int, plan_id: int) -> RowMa
 async def plans_priced(session: AsyncSession, tenant_id: int, amount: Decimal) -> list[RowMapping]:
     """Active plans that cost exactly this much (what a C2B payment of `amount` can buy)."""
     result = await session.execute(
-        text("""SELECT * FROM plan WHERE tenant_id = :tenant_id AND active AND price = :amount
-                ORDER BY id"""),
-        {"tenant_id": tenant_id, "amount": amount},
+        tenant_sql(
+            tenant_id,
+            """SELECT * FROM plan WHERE {tenant} AND active AND price = :amount ORDER BY id""",
+        ),
+        {"amount": amount},
     )
     return list(result.mappings())
 
@@ -52,12 +55,15 @@ async def live_voucher(
     The lock orders this grant with logins starting its clock (radius_post_auth)."""
     where = "v.id = :key" if voucher_id is not None else "v.code = :key"
     result = await session.execute(
-        text(f"""
+        tenant_sql(
+            tenant_id,
+            f"""
             SELECT v.id, v.code, v.plan_id, (voucher_state(v, t.unused_voucher_days)).state
               FROM voucher v JOIN tenant t ON t.id = v.tenant_id
-             WHERE {where} AND v.tenant_id = :tenant_id
-               FOR UPDATE OF v"""),  # noqa: S608 (fixed text, no input)
-        {"key": voucher_id if voucher_id is not None else code, "tenant_id": tenant_id},
+             WHERE {where} AND {{tenant:v}}
+               FOR UPDATE OF v""",  # noqa: S608 (fixed text, no input)
+        ),
+        {"key": voucher_id if voucher_id is not None else code},
     )
     row = result.mappings().first()
     return row if row is not None and row["state"] in ("unused", "active") else None
@@ -69,16 +75,18 @@ async def _new_voucher(
     for _ in range(_ATTEMPTS):
         code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
         result = await session.execute(
-            text("""
+            tenant_sql(
+                plan["tenant_id"],
+                """
                 INSERT INTO voucher (tenant_id, plan_id, code, duration_seconds,
                                      time_quota_seconds, data_quota_bytes, rate_limit,
                                      device_limit, mac_binding, source, phone)
                 VALUES (:tenant_id, :plan_id, :code, :duration, :time_quota, :data_quota,
                         :rate, :devices, :binding, 'payment', :phone)
                 ON CONFLICT (tenant_id, code) DO NOTHING
-                RETURNING id"""),
+                RETURNING id""",
+            ),
             {
-                "tenant_id": plan["tenant_id"],
                 "plan_id": plan["id"],
                 "code": code,
                 "duration": plan["duration_seconds"],
@@ -140,7 +148,6 @@ async def grant(
         voucher_id, code = await _new_voucher(session, plan, phone)
         kind = "new"
     params: dict[str, Any] = {
-        "tenant_id": plan["tenant_id"],
         "payment_id": payment_id,
         "voucher_id": voucher_id,
         "plan_id": plan["id"],
@@ -151,11 +158,14 @@ async def grant(
         "data_quota": plan["data_quota_bytes"],
     }
     await session.execute(
-        text("""
+        tenant_sql(
+            plan["tenant_id"],
+            """
             INSERT INTO payment_grant (tenant_id, payment_id, voucher_id, plan_id, kind, amount,
                                        duration_seconds, time_quota_seconds, data_quota_bytes)
             VALUES (:tenant_id, :payment_id, :voucher_id, :plan_id, :kind, :amount, :duration,
-                    :time_quota, :data_quota)"""),
+                    :time_quota, :data_quota)""",
+        ),
         params,
     )
     return Grant(voucher_id=voucher_id, code=code, kind=kind)

@@ -5,68 +5,77 @@ them must come back empty. `mnetifi payments check` runs it (exit 1 on any viola
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import re
+
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.tenancy import tenant_sql
 
 CHECKS: dict[str, str] = {
     "granted payment without exactly one grant": """
         SELECT p.id FROM payment p LEFT JOIN payment_grant g ON g.payment_id = p.id
-         WHERE p.status = 'granted' {and_p}
+         WHERE p.status = 'granted' AND {tenant:p}
          GROUP BY p.id HAVING count(g.id) <> 1""",
     "grant whose payment is not granted": """
         SELECT g.id FROM payment_grant g LEFT JOIN payment p ON p.id = g.payment_id
-         WHERE (p.id IS NULL OR p.status <> 'granted' OR p.tenant_id <> g.tenant_id) {and_g}""",
+         WHERE (p.id IS NULL OR p.status <> 'granted' OR p.tenant_id <> g.tenant_id)
+           AND {tenant:g}""",
     "ungranted payment with a grant": """
         SELECT p.id FROM payment p JOIN payment_grant g ON g.payment_id = p.id
-         WHERE p.status <> 'granted' {and_p}""",
+         WHERE p.status <> 'granted' AND {tenant:p}""",
     "grant amount differs from its payment": """
         SELECT g.id FROM payment_grant g JOIN payment p ON p.id = g.payment_id
-         WHERE g.amount <> p.amount {and_g}""",
+         WHERE g.amount <> p.amount AND {tenant:g}""",
     "sold voucher without a grant": """
         SELECT v.id FROM voucher v
          WHERE v.source = 'payment'
            AND NOT EXISTS (SELECT 1 FROM payment_grant g
-                            WHERE g.voucher_id = v.id AND g.kind = 'new') {and_v}""",
+                            WHERE g.voucher_id = v.id AND g.kind = 'new') AND {tenant:v}""",
     "paid purchase without its payment": """
         SELECT r.id FROM stk_request r
          WHERE r.status = 'paid'
-           AND NOT EXISTS (SELECT 1 FROM payment p WHERE p.stk_request_id = r.id) {and_r}""",
+           AND NOT EXISTS (SELECT 1 FROM payment p WHERE p.stk_request_id = r.id) AND {tenant:r}""",
     "payment of a purchase that is not paid": """
         SELECT p.id FROM payment p JOIN stk_request r ON r.id = p.stk_request_id
-         WHERE r.status <> 'paid' {and_p}""",
+         WHERE r.status <> 'paid' AND {tenant:p}""",
+}
+COUNTS = {
+    "payments": "SELECT count(*) FROM payment p WHERE true AND {tenant:p}",
+    "grants": "SELECT count(*) FROM payment_grant g WHERE true AND {tenant:g}",
 }
 # Not violations, but money the ISP must act on: shown beside the check.
 PENDING_MONEY = {
-    "unclaimed": "SELECT count(*) FROM payment p WHERE p.status = 'unclaimed' {and_p}",
-    "held": "SELECT count(*) FROM payment p WHERE p.status = 'held' {and_p}",
+    "unclaimed": "SELECT count(*) FROM payment p WHERE p.status = 'unclaimed' AND {tenant:p}",
+    "held": "SELECT count(*) FROM payment p WHERE p.status = 'held' AND {tenant:p}",
     "disputed": """SELECT count(*) FROM stk_request r
                     WHERE r.status = 'paid' AND r.query_result_code IS NOT NULL
-                      AND r.query_result_code <> '0' {and_r}""",
+                      AND r.query_result_code <> '0' AND {tenant:r}""",
 }
 
 
-def _scope(sql: str, tenant_id: int | None) -> str:
-    filters = {k: "" for k in ("and_p", "and_g", "and_v", "and_r")}
+_SCOPE = re.compile(r"AND \{tenant:[a-z]\}")
+
+
+def _statement(sql: str, tenant_id: int | None) -> TextClause:
+    """One ISP's rows through tenant_sql(), the one scoper; every ISP's (the CLI without
+    --tenant) with the scope left out, since then there is no tenant to bind."""
     if tenant_id is not None:
-        filters = {k: f"AND {k[-1]}.tenant_id = :tenant_id" for k in filters}
-    return sql.format(**filters)
+        return tenant_sql(tenant_id, sql)
+    return text(_SCOPE.sub("", sql))
 
 
 async def check(session: AsyncSession, tenant_id: int | None = None) -> dict[str, object]:
     """{"violations": {check: [ids]}, "total": n, "counts": {...}, "pending_money": {...}}."""
     violations: dict[str, list[int]] = {}
     for name, sql in CHECKS.items():
-        rows = await session.scalars(text(_scope(sql, tenant_id)), {"tenant_id": tenant_id})
+        rows = await session.scalars(_statement(sql, tenant_id))
         violations[name] = list(rows)
-    counts = {}
-    for name, table in (("payments", "payment"), ("grants", "payment_grant")):
-        where = "" if tenant_id is None else " WHERE tenant_id = :tenant_id"
-        counts[name] = await session.scalar(
-            text(f"SELECT count(*) FROM {table}{where}"),  # noqa: S608 (fixed names)
-            {"tenant_id": tenant_id},
-        )
+    counts = {
+        name: await session.scalar(_statement(sql, tenant_id)) for name, sql in COUNTS.items()
+    }
     pending = {
-        name: await session.scalar(text(_scope(sql, tenant_id)), {"tenant_id": tenant_id})
+        name: await session.scalar(_statement(sql, tenant_id))
         for name, sql in PENDING_MONEY.items()
     }
     return {

@@ -1,17 +1,19 @@
-"""What staff read about money: payments, purchases and the raw callback log (one ISP's)."""
+"""What staff read about money: payments, purchases and the raw callback log (one ISP's).
+The staff side's share of the payments repository (repository.py holds the money path's)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.tenancy import tenant_sql
 
 
 async def _rows(
     session: AsyncSession, sql: str, tenant_id: int, limit: int, before: int | None
 ) -> list[dict[str, Any]]:
-    result = await session.execute(text(sql), {"t": tenant_id, "limit": limit, "before": before})
+    result = await session.execute(tenant_sql(tenant_id, sql), {"limit": limit, "before": before})
     return [dict(row) for row in result.mappings()]
 
 
@@ -28,7 +30,7 @@ async def payments(
              LEFT JOIN stk_request r ON r.id = p.stk_request_id
              LEFT JOIN payment_grant g ON g.payment_id = p.id
              LEFT JOIN voucher v ON v.id = g.voucher_id
-            WHERE p.tenant_id = :t AND (CAST(:before AS bigint) IS NULL OR p.id < :before)
+            WHERE {tenant:p} AND (CAST(:before AS bigint) IS NULL OR p.id < :before)
             ORDER BY p.id DESC LIMIT :limit""",
         tenant_id,
         limit,
@@ -45,7 +47,7 @@ async def purchases(
                   checkout_request_id, status, result_code, result_desc, receipt,
                   query_result_code, query_attempts, created_at, callback_at, updated_at
              FROM stk_request
-            WHERE tenant_id = :t AND (CAST(:before AS bigint) IS NULL OR id < :before)
+            WHERE {tenant} AND (CAST(:before AS bigint) IS NULL OR id < :before)
             ORDER BY id DESC LIMIT :limit""",
         tenant_id,
         limit,
@@ -62,7 +64,7 @@ async def events(
                   forwarded_for, body, checkout_request_id, receipt, verdict, reason,
                   stk_request_id, payment_id, received_at, processed_at
              FROM payment_event
-            WHERE tenant_id = :t AND (CAST(:before AS bigint) IS NULL OR id < :before)
+            WHERE {tenant} AND (CAST(:before AS bigint) IS NULL OR id < :before)
             ORDER BY id DESC LIMIT :limit""",
         tenant_id,
         limit,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit, config, crypto
 from api.errors import BadRequest, NotFound, ServiceUnavailable
 from api.models import PaymentSettings
+from api.payments import repository
 from api.payments.daraja import Account, DarajaError, TokenCache, base_url
 from api.payments.schemas import PaymentSettingsIn, PaymentSettingsOut
 from api.security import get_redis
@@ -28,13 +28,7 @@ def _out(row: PaymentSettings) -> PaymentSettingsOut:
     )
 
 
-async def settings_row(session: AsyncSession, tenant_id: int) -> PaymentSettings | None:
-    return await session.scalar(
-        select(PaymentSettings).where(PaymentSettings.tenant_id == tenant_id)
-    )
-
-
-_get = settings_row
+_get = repository.settings_row
 CALLBACK_KINDS = ("stk", "c2b/validate", "c2b/confirm")
 
 
@@ -87,7 +81,7 @@ async def save_settings(
 
 async def rotate_secrets(session: AsyncSession) -> int:
     """Re-encrypts every stored secret under the newest key; returns how many rows."""
-    rows = (await session.scalars(select(PaymentSettings).with_for_update())).all()
+    rows = await repository.every_settings_row(session)
     for row in rows:
         for name in (*SECRETS, "callback_token"):
             token = getattr(row, f"{name}_enc")

@@ -1,4 +1,4 @@
-"""What the live purchase status streams (portal.py) hold, bounded and given back.
+"""What the live purchase status streams (endpoints.py) hold, bounded and given back.
 
 Slots: a stream takes one of `portal_streams_total` slots of this process and one of
 `portal_streams_per_address` for its client address, or is refused with 429 before it starts.
@@ -26,12 +26,26 @@ from api.metrics import PORTAL_STREAMS
 from api.security import get_redis
 
 log = logging.getLogger(__name__)
-PATTERN = "purchase:*"  # api.payments.stk.channel()
+PATTERN = "purchase:*"  # channel()
 RETRY_AFTER = 30  # seconds; streams are short, a slot frees up soon
 
 _by_address: Counter[str] = Counter()
 _watchers: dict[str, set[asyncio.Event]] = {}
 _listener: asyncio.Task[None] | None = None
+
+
+def channel(public_id: str) -> str:
+    """Redis pub/sub channel on which a purchase's status changes are announced."""
+    return f"purchase:{public_id}"
+
+
+async def announce(public_id: str) -> None:
+    """Wakes the portal's live status stream; it re-reads the database, so a lost message only
+    costs a poll interval."""
+    try:
+        await get_redis().publish(channel(public_id), "changed")
+    except Exception:  # noqa: BLE001 - the stream polls anyway
+        log.warning("could not announce purchase %s", public_id)
 
 
 def open_streams() -> int:

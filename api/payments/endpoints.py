@@ -1,6 +1,8 @@
-"""The customer's side of paying, on the ISP's own address (<isp>.<base_domain>): start a
-purchase, watch it live (Server-Sent Events), or claim a payment made from the M-Pesa menu.
-Nobody logs in here; the purchase id (a random UUID) is the customer's handle on it."""
+"""The payments HTTP routes: staff reading and setting up an ISP's M-Pesa (/api/v1/payments),
+and the customer's side of paying on the ISP's own address (/api/v1/portal, <isp>.<base_domain>):
+start a purchase, watch it live (Server-Sent Events), or claim a payment made from the M-Pesa
+menu. Nobody logs in on the portal; the purchase id (a random UUID) is the customer's handle on
+it. Daraja's own door is callbacks.py. The routes call services; they hold no SQL."""
 
 from __future__ import annotations
 
@@ -10,26 +12,90 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api import limits
 from api.config import get_settings
 from api.db import unit_of_work
-from api.deps import ClientDevice, ClientIP
+from api.deps import ClientDevice, ClientIP, DbId, SessionDep
 from api.errors import NotFound
 from api.hotspot import vouchers
-from api.payments import c2b, grants, stk, streams
-from api.payments.schemas import ClaimIn, PurchaseIn, QuoteIn
-from api.promos import service as promos
-from api.tenancy import subdomain_slug
+from api.payments import c2b, ledger, queries, service, stk, streams
+from api.payments.schemas import ClaimIn, PaymentSettingsIn, PaymentSettingsOut, PurchaseIn, QuoteIn
+from api.tenancy import Principal, require, subdomain_slug
 
-router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
+router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+
+Reader = Annotated[Principal, Depends(require("settings:read"))]
+Writer = Annotated[Principal, Depends(require("settings:write"))]
+
+
+@router.get("/settings", response_model=PaymentSettingsOut)
+async def get_payment_settings(principal: Reader, session: SessionDep) -> PaymentSettingsOut:
+    return await service.get_settings(session, principal)
+
+
+@router.put("/settings", response_model=PaymentSettingsOut)
+async def save_payment_settings(
+    body: PaymentSettingsIn, principal: Writer, session: SessionDep, ip: ClientIP
+) -> PaymentSettingsOut:
+    return await service.save_settings(session, principal, body, ip)
+
+
+@router.post("/settings/test")
+async def test_payment_settings(
+    principal: Writer, session: SessionDep, ip: ClientIP
+) -> dict[str, str]:
+    return await service.test_connection(session, principal, ip)
+
+
+Payments = Annotated[Principal, Depends(require("payments:read"))]
+Page = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.get("")
+async def list_payments(
+    principal: Payments, session: SessionDep, limit: Page = 50, before: DbId | None = None
+) -> list[dict[str, Any]]:
+    """Money received, newest first, with the voucher each payment bought."""
+    return await queries.payments(session, principal.tenant_id, limit, before)
+
+
+@router.get("/purchases")
+async def list_purchases(
+    principal: Payments, session: SessionDep, limit: Page = 50, before: DbId | None = None
+) -> list[dict[str, Any]]:
+    """STK pushes and what became of them (pending, paid, failed with the reason)."""
+    return await queries.purchases(session, principal.tenant_id, limit, before)
+
+
+@router.get("/events")
+async def list_events(
+    principal: Payments, session: SessionDep, limit: Page = 50, before: DbId | None = None
+) -> list[dict[str, Any]]:
+    """Every callback as it arrived, with its verdict (forged ones included)."""
+    return await queries.events(session, principal.tenant_id, limit, before)
+
+
+@router.get("/check")
+async def money_check(principal: Payments, session: SessionDep) -> dict[str, object]:
+    """The money invariant for this ISP: every payment granted once, every grant paid."""
+    return await ledger.check(session, principal.tenant_id)
+
+
+@router.post("/c2b/register")
+async def register_c2b(principal: Writer, session: SessionDep, ip: ClientIP) -> dict[str, object]:
+    """Registers this ISP's C2B validation and confirmation URLs with Daraja."""
+    return await c2b.register_urls(session, principal, ip)
+
+
+# ------------------------------------------------------------------ the portal (customers)
+
+portal_router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
 POLL = 2.0  # seconds between database reads when no announcement comes
 HEARTBEAT = 15.0
 RETRY_MS = 5000  # SSE reconnection delay we ask browsers for
-PROMO_FAILURES = 10  # wrong promo codes per device per claim_window
 
 
 async def portal_tenant(request: Request) -> int:
@@ -47,29 +113,22 @@ def _purchase_id(text: str) -> str:
         raise NotFound("No such purchase") from None
 
 
-@router.get("/plans")
+@portal_router.get("/plans")
 async def list_plans(tenant_id: TenantId) -> list[dict[str, Any]]:
     """The packages on sale, cheapest first."""
     return await stk.plans_on_sale(tenant_id)
 
 
-@router.post("/quote")
+@portal_router.post("/quote")
 async def quote_price(body: QuoteIn, tenant_id: TenantId, caller: ClientDevice) -> dict[str, Any]:
     """The price to pay for a package with a promo code (422 with the reason if it can't be
     used). The purchase applies the same rules again when it is made."""
-    async with unit_of_work() as session:
-        plan = await grants.plan_for(session, tenant_id, body.plan_id)
-        if plan is None or not plan["active"]:
-            raise NotFound("No such package")
-        message = "Too many wrong promo codes; wait and try again"
-        await limits.attempt("promo", tenant_id, caller, PROMO_FAILURES, message)
-        price = await promos.quote(session, tenant_id, plan, body.promo_code)  # 422: counted
-        await limits.succeeded("promo", tenant_id, caller)
+    price = await stk.quote(tenant_id, body.plan_id, body.promo_code, caller)
     return {"plan_id": body.plan_id, "list_price": price.list_price, "amount": price.amount,
             "discount": price.discount, "promo_code": price.code}  # fmt: skip
 
 
-@router.post("/purchases", status_code=202)
+@portal_router.post("/purchases", status_code=202)
 async def start_purchase(body: PurchaseIn, tenant_id: TenantId, ip: ClientIP) -> dict[str, Any]:
     """Sends the M-Pesa prompt to the phone; the answer comes on the status stream."""
     public_id = await stk.start(
@@ -84,12 +143,12 @@ async def start_purchase(body: PurchaseIn, tenant_id: TenantId, ip: ClientIP) ->
     return await stk.status(tenant_id, public_id)
 
 
-@router.get("/purchases/{purchase_id}")
+@portal_router.get("/purchases/{purchase_id}")
 async def purchase_status(purchase_id: str, tenant_id: TenantId) -> dict[str, Any]:
     return await stk.status(tenant_id, _purchase_id(purchase_id))
 
 
-@router.get("/purchases/{purchase_id}/events")
+@portal_router.get("/purchases/{purchase_id}/events")
 async def purchase_events(
     purchase_id: str, tenant_id: TenantId, request: Request, ip: ClientIP
 ) -> StreamingResponse:
@@ -122,9 +181,11 @@ async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> 
     loop = asyncio.get_running_loop()
     lifetime = get_settings().portal_stream_lifetime.total_seconds()
     deadline, beat = loop.time() + lifetime, loop.time() + HEARTBEAT
-    # retry: if the connection drops while pending, the browser comes back in RETRY_MS, not 3 s.
-    yield f"retry: {RETRY_MS}\n" + stk.sse("status", current)
-    with streams.watching(stk.channel(current["id"])) as announced:
+    # Watching before the first event goes out: a change announced meanwhile is not left to the
+    # poll, and the announcement listener is subscribing while the client reads the first line.
+    with streams.watching(streams.channel(current["id"])) as announced:
+        # retry: if the connection drops while pending, the browser comes back in RETRY_MS.
+        yield f"retry: {RETRY_MS}\n" + stk.sse("status", current)
         while current["status"] == "pending" and loop.time() < deadline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(announced.wait(), POLL)
@@ -140,7 +201,7 @@ async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> 
                 beat = loop.time() + HEARTBEAT
 
 
-@router.get("/vouchers/{code}")
+@portal_router.get("/vouchers/{code}")
 async def voucher_status(code: str, tenant_id: TenantId, caller: ClientDevice) -> dict[str, Any]:
     """A voucher's state and what is left, for its holder (the code is the credential)."""
     clean = code.strip().upper()
@@ -149,7 +210,7 @@ async def voucher_status(code: str, tenant_id: TenantId, caller: ClientDevice) -
     return await vouchers.public_status(tenant_id, clean, caller)
 
 
-@router.post("/claims")
+@portal_router.post("/claims")
 async def claim_payment(body: ClaimIn, tenant_id: TenantId, caller: ClientDevice) -> dict[str, Any]:
     async with unit_of_work() as session:
         return await c2b.claim(session, tenant_id, body.receipt, body.plan_id, caller)

@@ -1,4 +1,4 @@
-"""Verification and repair, run by the worker.
+"""The worker's jobs (arq): STK Query verification, and the repair of unjudged callbacks.
 
 Callbacks get lost, arrive late, or never come (sandbox especially). A push with no answer
 after `stk_query_after` is asked about through STK Query every `stk_query_interval`: "still
@@ -7,6 +7,9 @@ passed the hook's checks, or Safaricom's own answer to our authenticated query);
 fails it. After `stk_give_up_after` it shows as failed, and a late success still grants.
 A push paid on a callback's word is queried once more; a contradiction is recorded, never
 acted on (the sandbox is known to contradict real payments).
+
+The two sweeps below (due pushes, unjudged events) read across every ISP on purpose: one worker
+serves them all. Everything else goes through the tenant-scoped repository.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from sqlalchemy import text
 
 from api import config
 from api.db import unit_of_work
-from api.payments import hooks, stk
+from api.payments import events, repository, settle, streams
 from api.payments.daraja import PENDING, Client, DarajaError, TokenCache, base_url
-from api.payments.service import account, settings_row
+from api.payments.service import account
 from api.security import get_redis
 
 log = logging.getLogger(__name__)
@@ -68,16 +71,14 @@ async def verify_due(
 
 async def _stop_querying(request_id: int) -> None:
     async with unit_of_work() as session:
-        await session.execute(
-            text("UPDATE stk_request SET next_query_at = NULL WHERE id = :id"), {"id": request_id}
-        )
+        await repository.stop_querying(session, request_id)
 
 
 async def _verify_one(
     http: httpx.AsyncClient, settings: config.Settings, item: dict[str, Any]
 ) -> str:
     async with unit_of_work() as session:
-        row = await settings_row(session, item["tenant_id"])
+        row = await repository.settings_row(session, item["tenant_id"])
     if row is None:
         return "no_account"
     url = base_url(row.environment, settings.daraja_url)
@@ -103,21 +104,15 @@ async def _verify_one(
 
 async def _settle(item: dict[str, Any], code: str, desc: str) -> str:
     async with unit_of_work() as session:
-        req = await stk.lock_request(session, item["tenant_id"], request_id=item["id"])
+        req = await repository.lock_request(session, item["tenant_id"], request_id=item["id"])
         if req is None:
             return "gone"
         was = req["status"]
         if code != "no_answer":
-            await session.execute(
-                text("UPDATE stk_request SET query_result_code = :code WHERE id = :id"),
-                {"code": code, "id": req["id"]},
-            )
+            await repository.query_answered(session, req["id"], code)
         if was == "paid":
             # The confirmation query of a paid push: record what it said, never revoke.
-            await session.execute(
-                text("UPDATE stk_request SET next_query_at = NULL WHERE id = :id"),
-                {"id": req["id"]},
-            )
+            await repository.stop_querying(session, req["id"])
             if code != "0":
                 log.warning(
                     "tenant %s: STK Query says %s for paid purchase %s (kept paid)",
@@ -126,14 +121,14 @@ async def _settle(item: dict[str, Any], code: str, desc: str) -> str:
                 return "contradicted"
             return "confirmed"
         if code == "0":
-            outcome = await stk.settle_success(
+            outcome = await settle.settle_success(
                 session, req, receipt=None, amount=None, phone=None, paid_at=None
             )
             result = "paid" if outcome.verdict == "ok" else outcome.verdict
         else:
-            await stk.settle_failure(session, req, code, desc)
+            await settle.settle_failure(session, req, code, desc)
             result = "failed"
-    await stk.announce(str(item["public_id"]))
+    await streams.announce(str(item["public_id"]))
     return result
 
 
@@ -150,5 +145,5 @@ async def repair_events(ctx: dict[str, Any] | None = None, *, older_than: float 
             )
         ).all()
     for event_id in ids:
-        await hooks.judge(event_id)
+        await events.judge(event_id)
     return len(ids)

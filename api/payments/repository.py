@@ -1,0 +1,414 @@
+"""The SQL of the money path: an ISP's M-Pesa account, its purchases (stk_request), the
+payments they and C2B bring (payment), and every callback as it arrived (payment_event).
+
+Each tenant query starts from `tenant_sql()` or `scoped()`; rows reached by their primary key
+after a tenant-scoped lock (or by an event whose tenant the door decided) are updated by id.
+Nothing here commits: the caller's unit of work holds the payment, its grant and the status
+change in one transaction, and the locks are taken in the order the callers ask for them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import PaymentSettings
+from api.tenancy import scoped, tenant_sql
+
+# ------------------------------------------------------------------ the ISP and its account
+
+
+async def settings_row(session: AsyncSession, tenant_id: int) -> PaymentSettings | None:
+    return await session.scalar(scoped(PaymentSettings, tenant_id))
+
+
+async def every_settings_row(session: AsyncSession) -> list[PaymentSettings]:
+    """Every ISP's account, locked: across ISPs on purpose (`mnetifi secrets rotate`)."""
+    return list((await session.scalars(select(PaymentSettings).with_for_update())).all())
+
+
+async def active_tenant(session: AsyncSession, slug: str) -> RowMapping | None:
+    result = await session.execute(
+        text("SELECT id, slug, name FROM tenant WHERE slug = :slug AND active"), {"slug": slug}
+    )
+    return result.mappings().first()
+
+
+async def db_now(session: AsyncSession) -> datetime:
+    return await session.scalar(text("SELECT now()"))  # type: ignore[return-value]
+
+
+async def plans_on_sale(session: AsyncSession, tenant_id: int) -> list[dict[str, Any]]:
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """
+            SELECT p.id, p.name, p.price, COALESCE(s.currency, 'KES') AS currency,
+                   p.duration_seconds, p.time_quota_seconds, p.data_quota_bytes,
+                   p.upload_kbps, p.download_kbps, p.device_limit
+              FROM plan p LEFT JOIN payment_settings s ON s.tenant_id = p.tenant_id
+             WHERE {tenant:p} AND p.active AND p.price > 0
+             ORDER BY p.price, p.id""",
+        )
+    )
+    return [dict(row) for row in result.mappings()]
+
+
+async def voucher_exists(session: AsyncSession, tenant_id: int, code: str) -> bool:
+    found = await session.scalar(
+        tenant_sql(tenant_id, "SELECT 1 FROM voucher WHERE {tenant} AND code = :c"), {"c": code}
+    )
+    return bool(found)
+
+
+async def voucher_by_code(session: AsyncSession, tenant_id: int, code: str) -> RowMapping | None:
+    """The voucher and its state, unlocked (grants.live_voucher locks)."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT v.id, v.code, v.plan_id, (voucher_state(v, t.unused_voucher_days)).state
+                 FROM voucher v JOIN tenant t ON t.id = v.tenant_id
+                WHERE {tenant:v} AND v.code = :c""",
+        ),
+        {"c": code},
+    )
+    return result.mappings().first()
+
+
+# ------------------------------------------------------------------ purchases (stk_request)
+
+
+async def lock_request(
+    session: AsyncSession, tenant_id: int, *, checkout_id: str | None = None,
+    reference: str | None = None, request_id: int | None = None,
+) -> RowMapping | None:  # fmt: skip
+    key: object
+    if checkout_id is not None:
+        where, key = "checkout_request_id = :key", checkout_id
+    elif reference is not None:
+        where, key = "reference = :key", reference
+    else:
+        where, key = "id = :key", request_id
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            f"SELECT * FROM stk_request WHERE {{tenant}} AND {where} FOR UPDATE",  # noqa: S608
+        ),
+        {"key": key},
+    )
+    return result.mappings().first()
+
+
+async def request_by_reference(
+    session: AsyncSession, tenant_id: int, reference: str
+) -> RowMapping | None:
+    result = await session.execute(
+        tenant_sql(tenant_id, "SELECT * FROM stk_request WHERE {tenant} AND reference = :r"),
+        {"r": reference},
+    )
+    return result.mappings().first()
+
+
+async def open_push(
+    session: AsyncSession, tenant_id: int, phone: str, window: timedelta
+) -> RowMapping | None:
+    """The phone's newest pending push within the debounce window."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT public_id, plan_id, voucher_id, amount FROM stk_request
+                WHERE {tenant} AND phone = :phone AND status = 'pending'
+                  AND created_at > now() - CAST(:window AS interval)
+                ORDER BY created_at DESC LIMIT 1""",
+        ),
+        {"phone": phone, "window": window},
+    )
+    return result.mappings().first()
+
+
+async def pushes_since(session: AsyncSession, tenant_id: int, phone: str, window: timedelta) -> int:
+    count = await session.scalar(
+        tenant_sql(
+            tenant_id,
+            """SELECT count(*) FROM stk_request
+                WHERE {tenant} AND phone = :phone
+                  AND created_at > now() - CAST(:window AS interval)""",
+        ),
+        {"phone": phone, "window": window},
+    )
+    return int(count or 0)
+
+
+async def insert_request(
+    session: AsyncSession, tenant_id: int, values: dict[str, Any]
+) -> RowMapping:
+    """values: plan, voucher, phone, amount, list_price, promo, type, ref, mac, ip."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """
+            INSERT INTO stk_request (tenant_id, plan_id, voucher_id, phone, amount,
+                                     list_price, promo_code_id, account_type, reference,
+                                     client_mac, client_ip)
+            VALUES (:tenant_id, :plan, :voucher, :phone, :amount, :list_price, :promo, :type,
+                    :ref, :mac, :ip)
+            RETURNING id, public_id, reference, amount""",
+        ),
+        values,
+    )
+    return result.mappings().one()
+
+
+async def push_refused(session: AsyncSession, request_id: int, desc: str) -> None:
+    await session.execute(
+        text("""UPDATE stk_request SET status = 'failed', result_code = 'push_refused',
+                       result_desc = :desc, updated_at = now() WHERE id = :id"""),
+        {"id": request_id, "desc": desc[:300]},
+    )
+
+
+async def push_sent(
+    session: AsyncSession, request_id: int, merchant: str | None, checkout: str | None,
+    query_after: timedelta,
+) -> None:  # fmt: skip
+    await session.execute(
+        text("""UPDATE stk_request
+                   SET merchant_request_id = :merchant, checkout_request_id = :checkout,
+                       next_query_at = now() + CAST(:after AS interval), updated_at = now()
+                 WHERE id = :id"""),
+        {"id": request_id, "merchant": merchant, "checkout": checkout, "after": query_after},
+    )
+
+
+async def mark_paid(
+    session: AsyncSession, request_id: int, receipt: str | None, desc: str,
+    confirm: timedelta | None,
+) -> None:  # fmt: skip
+    await session.execute(
+        text("""UPDATE stk_request SET status = 'paid', receipt = COALESCE(:receipt, receipt),
+                       result_code = '0', result_desc = :desc, updated_at = now(),
+                       next_query_at = now() + CAST(:confirm AS interval)
+                 WHERE id = :id"""),
+        {"id": request_id, "receipt": receipt, "desc": desc, "confirm": confirm},
+    )
+
+
+async def mark_failed(session: AsyncSession, request_id: int, code: str, desc: str) -> None:
+    await session.execute(
+        text("""UPDATE stk_request SET status = 'failed', result_code = :code, result_desc = :desc,
+                       next_query_at = NULL, updated_at = now()
+                 WHERE id = :id"""),
+        {"id": request_id, "code": code, "desc": desc[:300]},
+    )
+
+
+async def request_receipt(session: AsyncSession, request_id: int, receipt: str) -> None:
+    await session.execute(
+        text("UPDATE stk_request SET receipt = :receipt WHERE id = :id AND receipt IS NULL"),
+        {"id": request_id, "receipt": receipt},
+    )
+
+
+async def callback_seen(session: AsyncSession, request_id: int) -> None:
+    await session.execute(
+        text("UPDATE stk_request SET callback_at = COALESCE(callback_at, now()) WHERE id = :id"),
+        {"id": request_id},
+    )
+
+
+async def stop_querying(session: AsyncSession, request_id: int) -> None:
+    await session.execute(
+        text("UPDATE stk_request SET next_query_at = NULL WHERE id = :id"), {"id": request_id}
+    )
+
+
+async def query_answered(session: AsyncSession, request_id: int, code: str) -> None:
+    await session.execute(
+        text("UPDATE stk_request SET query_result_code = :code WHERE id = :id"),
+        {"code": code, "id": request_id},
+    )
+
+
+async def purchase_status(
+    session: AsyncSession, tenant_id: int, public_id: str
+) -> RowMapping | None:
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """
+            SELECT r.public_id, r.status, r.amount, r.phone, r.plan_id, r.result_code,
+                   r.result_desc, r.receipt, r.created_at, s.currency,
+                   v.code AS voucher_code, g.kind AS grant_kind
+              FROM stk_request r
+              JOIN payment_settings s ON s.tenant_id = r.tenant_id
+              LEFT JOIN payment p ON p.stk_request_id = r.id
+              LEFT JOIN payment_grant g ON g.payment_id = p.id
+              LEFT JOIN voucher v ON v.id = g.voucher_id
+             WHERE {tenant:r} AND r.public_id = CAST(:id AS uuid)""",
+        ),
+        {"id": public_id},
+    )
+    return result.mappings().first()
+
+
+# ------------------------------------------------------------------ payments
+
+
+async def payment_of_request(session: AsyncSession, request_id: int) -> int | None:
+    return await session.scalar(
+        text("SELECT id FROM payment WHERE stk_request_id = :id"), {"id": request_id}
+    )
+
+
+async def lock_payment(session: AsyncSession, tenant_id: int, receipt: str) -> RowMapping | None:
+    """The payment recorded under this M-Pesa receipt, locked."""
+    result = await session.execute(
+        tenant_sql(tenant_id, "SELECT * FROM payment WHERE {tenant} AND receipt = :r FOR UPDATE"),
+        {"r": receipt},
+    )
+    return result.mappings().first()
+
+
+async def payment_id(session: AsyncSession, tenant_id: int, receipt: str) -> int | None:
+    return await session.scalar(
+        tenant_sql(tenant_id, "SELECT id FROM payment WHERE {tenant} AND receipt = :r"),
+        {"r": receipt},
+    )
+
+
+async def bind_payment(session: AsyncSession, payment_id: int, request_id: int) -> None:
+    await session.execute(
+        text("UPDATE payment SET stk_request_id = :req WHERE id = :id"),
+        {"req": request_id, "id": payment_id},
+    )
+
+
+async def grant_bound_payment(session: AsyncSession, payment_id: int, request_id: int) -> None:
+    await session.execute(
+        text("""UPDATE payment SET stk_request_id = :req, status = 'granted'
+                 WHERE id = :id"""),
+        {"req": request_id, "id": payment_id},
+    )
+
+
+async def insert_stk_payment(
+    session: AsyncSession, req: RowMapping, receipt: str | None, paid_at: datetime | None
+) -> int:
+    payment_id = await session.scalar(
+        tenant_sql(
+            req["tenant_id"],
+            """
+            INSERT INTO payment (tenant_id, source, receipt, stk_request_id, amount, currency,
+                                 phone, account_reference, paid_at, status)
+            SELECT :tenant_id, 'stk', :receipt, :req, :amount, s.currency, :phone,
+                   :reference, :paid_at, 'granted'
+              FROM payment_settings s WHERE {tenant:s}
+            RETURNING id""",
+        ),
+        {
+            "receipt": receipt,
+            "req": req["id"],
+            "amount": req["amount"],
+            "phone": req["phone"],
+            "reference": req["reference"],
+            "paid_at": paid_at,
+        },
+    )
+    return int(payment_id)  # type: ignore[arg-type]
+
+
+async def attach_receipt(session: AsyncSession, payment_id: int, receipt: str) -> int | None:
+    """Sets the receipt of a payment that has none, unless another payment holds it."""
+    return await session.scalar(
+        text("""
+            UPDATE payment SET receipt = :receipt
+             WHERE id = :id AND receipt IS NULL
+               AND NOT EXISTS (SELECT 1 FROM payment o
+                                WHERE o.tenant_id = payment.tenant_id AND o.receipt = :receipt)
+            RETURNING id"""),
+        {"id": payment_id, "receipt": receipt},
+    )
+
+
+async def insert_c2b_payment(
+    session: AsyncSession, tenant_id: int, values: dict[str, Any]
+) -> int | None:
+    """values: receipt, amount, currency, phone, ref, shortcode, paid_at, status, note. None
+    when the receipt is on record already (a concurrent delivery committed it first)."""
+    return await session.scalar(
+        tenant_sql(
+            tenant_id,
+            """
+            INSERT INTO payment (tenant_id, source, receipt, amount, currency, phone,
+                                 account_reference, shortcode, paid_at, status, note)
+            VALUES (:tenant_id, 'c2b', :receipt, :amount, :currency, :phone, :ref, :shortcode,
+                    :paid_at, :status, :note)
+            ON CONFLICT (tenant_id, receipt) DO NOTHING
+            RETURNING id""",
+        ),
+        values,
+    )
+
+
+async def grant_claimed(session: AsyncSession, payment_id: int) -> None:
+    await session.execute(
+        text("UPDATE payment SET status = 'granted', note = NULL WHERE id = :id"),
+        {"id": payment_id},
+    )
+
+
+# ------------------------------------------------------------------ callbacks (payment_event)
+
+
+async def insert_event(session: AsyncSession, tenant_id: int | None, values: dict[str, Any]) -> int:
+    """values: kind, source, peer, fwd, body, verdict, reason. `tenant_id` is None when no ISP
+    takes payments at the URL (a forged call is stored too)."""
+    event_id = await session.scalar(
+        text("""
+            INSERT INTO payment_event (tenant_id, kind, source_ip, peer_ip, forwarded_for,
+                                       body, verdict, reason, processed_at)
+            VALUES (:tenant, :kind, :source, :peer, :fwd, :body, :verdict, :reason,
+                    CASE WHEN :verdict = 'received' THEN NULL ELSE now() END)
+            RETURNING id"""),
+        {"tenant": tenant_id, **values},
+    )
+    return int(event_id)  # type: ignore[arg-type]
+
+
+async def lock_event(session: AsyncSession, event_id: int) -> RowMapping:
+    result = await session.execute(
+        text("SELECT * FROM payment_event WHERE id = :id FOR UPDATE"), {"id": event_id}
+    )
+    return result.mappings().one()
+
+
+async def finish_event(
+    session: AsyncSession, event_id: int, verdict: str, reason: str | None, found: dict[str, Any]
+) -> None:
+    """found: checkout, receipt, req, pay (None keeps what the event has)."""
+    await session.execute(
+        text("""
+            UPDATE payment_event
+               SET verdict = :verdict, reason = :reason, processed_at = now(),
+                   checkout_request_id = COALESCE(:checkout, checkout_request_id),
+                   receipt = COALESCE(:receipt, receipt),
+                   stk_request_id = COALESCE(:req, stk_request_id),
+                   payment_id = COALESCE(:pay, payment_id)
+             WHERE id = :id"""),
+        {"id": event_id, "verdict": verdict, "reason": reason, **found},
+    )
+
+
+async def unknown_events(session: AsyncSession, tenant_id: int, checkout_id: str) -> list[int]:
+    ids = await session.scalars(
+        tenant_sql(
+            tenant_id,
+            """SELECT id FROM payment_event
+                WHERE verdict = 'unknown' AND checkout_request_id = :c
+                  AND {tenant} ORDER BY id""",
+        ),
+        {"c": checkout_id},
+    )
+    return list(ids)
