@@ -51,7 +51,7 @@ class PaymentSettings(Base):
     passkey_enc: Mapped[str] = mapped_column(Text)
     initiator_name: Mapped[str | None] = mapped_column(Text)
     initiator_password_enc: Mapped[str | None] = mapped_column(Text)
-    # The secret in this ISP's callback URLs (api/payments/hooks.py), encrypted like the others.
+    # The secret in this ISP's callback URLs (api/payments/events.py), encrypted like the others.
     callback_token_enc: Mapped[str | None] = mapped_column(Text)
     c2b_api_version: Mapped[str] = mapped_column(Text, server_default="v2")
     c2b_registered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
