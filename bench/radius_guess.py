@@ -208,7 +208,9 @@ def main() -> int:
             print(
                 f"  round {i + 1}: {quiet[-1].per_s:,.0f} auth/s quiet, {run.per_s:,.0f} while "
                 f"guessing ({guess_run.codes.get(loadgen.ACCESS_REJECT, 0)}"
-                f"/{guess_run.sent} rejected); guesser blocked: {bool(state and state['blocked'])}",
+                f"/{guess_run.sent} rejected, the guessing client used "
+                f"{guess_run.generator_cpu_s / guess_run.elapsed_s:.0%} of a core); "
+                f"guesser blocked: {bool(state and state['blocked'])}",
                 flush=True,
             )
     finally:
