@@ -29,7 +29,7 @@ from pathlib import Path
 import asyncpg
 import dataset
 import loadgen
-from common import RUN, dsn_of, load_env, router_secret
+from common import RUN, dsn_of, load_env, postmaster_pid, router_secret, server_cpu
 
 ROUTER = "127.78.0.1"
 GUESSER = "02:BA:D0:00:00:01"
@@ -186,6 +186,9 @@ def main() -> int:
     users = asyncio.run(prepare(dsn, secret, args.vouchers))
     port = env["MNETIFI_RADIUS_AUTH_PORT"]
     warm_up(port, secret)
+    radius_pid = int((args.run_dir / "radius" / "radiusd.pid").read_text())
+    postmaster = postmaster_pid(dsn["port"])
+    cpu = {"quiet": 0.0, "noisy": 0.0, "good": 0, "guesses": 0}
     good = loadgen.Blaster(("127.0.0.1", int(port)), ROUTER, secret.encode(), 4)
     bad = loadgen.Blaster(("127.0.0.1", int(port)), ROUTER, secret.encode(), 4)
     key = secret.encode()
@@ -196,12 +199,18 @@ def main() -> int:
             asyncio.run(prepare(dsn, secret, args.vouchers))  # a fresh, unblocked guesser
             # Fresh packets per phase: FreeRADIUS answers a repeated packet (same source port,
             # id and authenticator) from its cache for cleanup_delay seconds.
+            before = server_cpu(radius_pid, postmaster)
             quiet.append(saturation(good, good_logins(users, key, args.requests, 4), args.window))
+            cpu["quiet"] += (server_cpu(radius_pid, postmaster) - before).total_s
             seconds = args.requests / quiet[-1].per_s * 1.5 + 2
             packets = good_logins(users, key, args.requests, 4)
+            before = server_cpu(radius_pid, postmaster)
             run, guess_run = under_guessing(
                 good, bad, packets, args.window, args.guess_rate, seconds, key
             )
+            cpu["noisy"] += (server_cpu(radius_pid, postmaster) - before).total_s
+            cpu["good"] += run.sent
+            cpu["guesses"] += guess_run.sent
             noisy.append(run)
             state = asyncio.run(guesser_state(dsn))
             blocked &= bool(state and state["blocked"])
@@ -219,6 +228,10 @@ def main() -> int:
     q = sorted(quiet, key=lambda r: r.per_s)[len(quiet) // 2]
     n = sorted(noisy, key=lambda r: r.per_s)[len(noisy) // 2]
     refused = sum(r.sent - r.codes.get(loadgen.ACCESS_ACCEPT, 0) for r in quiet + noisy)
+    # Server CPU (FreeRADIUS + PostgreSQL) per good login, and what a blocked guess adds: the
+    # cost the server pays, without the load generators that share this machine's cores.
+    per_good = cpu["quiet"] / max(cpu["good"], 1) * 1e6
+    per_guess = (cpu["noisy"] - per_good / 1e6 * cpu["good"]) / max(cpu["guesses"], 1) * 1e6
     print(
         f"\ngood codes, no guesses:           {q.per_s:>7,.0f} auth/s  "
         f"p99 {q.percentile(0.99):.2f} ms"
@@ -226,6 +239,9 @@ def main() -> int:
         f"p99 {n.percentile(0.99):.2f} ms"
         f"\nratio {n.per_s / q.per_s:.2f}x (target >= 0.9x); guessing device blocked: "
         f"{'yes' if blocked else 'NO'}; good logins refused: {refused}"
+        f"\nserver CPU (FreeRADIUS + PostgreSQL): {per_good:.0f} µs per good login, "
+        f"{per_guess:.0f} µs per guess; at the server's own capacity {args.guess_rate:,.0f} "
+        f"guesses/s leave {1 - args.guess_rate * per_guess / max(q.per_s * per_good, 1):.2f}x"
         f"\n{args.vouchers:,} vouchers, {args.requests:,} logins per phase, median of "
         f"{args.rounds}; {os.cpu_count()} cores shared by all processes"
     )
