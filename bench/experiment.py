@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -73,12 +74,29 @@ async def snapshot(conn: asyncpg.Connection) -> tuple[dict, dict, dict, dict]:
     return dict(functions), dict(indexes), dict(constraints), dict(options)
 
 
+# The snapshot of the schema as deployed, kept on disk while an experiment runs: a run that is
+# killed before it restores (or hangs on a change the server cannot use) leaves it behind, and
+# the next run restores from it first instead of taking the experiment's leftovers as deployed.
+PENDING = RUN / "experiment" / "deployed-schema.json"
+
+
 async def take_snapshot(dsn: dict) -> tuple[dict, dict, dict, dict]:
+    if PENDING.exists():
+        print(f"restoring the schema a killed experiment left changed ({PENDING})", flush=True)
+        await restore(dsn, tuple(json.loads(PENDING.read_text())))
+        PENDING.unlink()
     conn = await asyncpg.connect(**dsn)
     try:
-        return await snapshot(conn)
+        saved = await snapshot(conn)
     finally:
         await conn.close()
+    PENDING.parent.mkdir(parents=True, exist_ok=True)
+    PENDING.write_text(json.dumps(saved))
+    return saved
+
+
+def done_with_snapshot() -> None:
+    PENDING.unlink(missing_ok=True)
 
 
 async def restore(dsn: dict, saved: tuple[dict, dict, dict, dict]) -> None:
@@ -174,6 +192,7 @@ def accounting(args: argparse.Namespace) -> None:
             asyncio.run(restore(dsn, saved))
     finally:
         asyncio.run(restore(dsn, saved))
+        done_with_snapshot()
 
 
 def build_steps(
@@ -257,6 +276,7 @@ def main() -> None:
             asyncio.run(restore(dsn, saved))
     finally:
         asyncio.run(restore(dsn, saved))
+        done_with_snapshot()
         for proc in procs:
             proc.terminate()
             proc.wait()

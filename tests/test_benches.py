@@ -25,9 +25,15 @@ BENCHES = {
     "experiment": [*TINY, "--requests", "300", "--rounds", "1", "@noop.sql"],
     "radius_guess": ["--quick"],
     "sheet_load": ["--quick"],
+    # This checkout against itself: the driver and its reading of the benches' output.
+    "before_after": [".", "--tiny", "--rounds", "1"],
 }
 # What a tiny run must still show (beyond exiting 0).
-SHOWS = {"radius_guess": "guessing device blocked: yes", "sheet_load": "callback p99 ratio"}
+SHOWS = {
+    "radius_guess": "guessing device blocked: yes",
+    "sheet_load": "callback p99 ratio",
+    "before_after": "payments/s, 10 in flight",
+}
 
 
 def _clean_env() -> dict[str, str]:
