@@ -91,6 +91,14 @@ def subdomain_slug(request: Request) -> str | None:
     return slug if slug and "." not in slug else None
 
 
+def portal_url(slug: str, scheme: str) -> str:
+    """An ISP's portal as phones reach it, for things made ahead of a visit (voucher sheets,
+    router scripts): https in production, otherwise the scheme the request came in on."""
+    settings = get_settings()
+    scheme = "https" if settings.environment == "production" else scheme
+    return f"{scheme}://{slug}.{settings.base_domain}/hotspotportal"
+
+
 def bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -72,11 +72,3 @@ def portal_base(request: Request) -> str:
     if client_address(peer, "203.0.113.1", settings.trusted_proxies) != peer:
         scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
     return f"{scheme}://{request.headers.get('host', '')}/hotspotportal"
-
-
-def portal_url(slug: str, scheme: str) -> str:
-    """An ISP's portal as phones reach it, for things made ahead of a visit (voucher sheets,
-    router scripts): https in production, otherwise the scheme the request came in on."""
-    settings = get_settings()
-    scheme = "https" if settings.environment == "production" else scheme
-    return f"{scheme}://{slug}.{settings.base_domain}/hotspotportal"

@@ -17,15 +17,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api import cpu
-from api.deps import ClientIP, SessionDep
+from api.deps import ClientDevice, ClientIP, SessionDep
 from api.errors import NotFound
 from api.hotspot import service
 from api.hotspot.schemas import BrandingIn
 from api.hotspot.sheet_render import render
+from api.payments.endpoints import TenantId
 from api.tenancy import Principal, require
+from api.vouchers.schemas import normalize_code
 
 branding = APIRouter(prefix="/api/v1/branding", tags=["branding"])
 sheets = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
+portal = APIRouter(prefix="/api/v1/portal", tags=["portal"])
 Reader = Annotated[Principal, Depends(require("settings:read"))]
 Writer = Annotated[Principal, Depends(require("settings:write"))]
 VoucherReader = Annotated[Principal, Depends(require("vouchers:read"))]
@@ -89,6 +92,16 @@ async def batch_sheet(
     return HTMLResponse(body, headers=headers)
 
 
+@portal.get("/vouchers/{code}")
+async def voucher_status(code: str, tenant_id: TenantId, caller: ClientDevice) -> dict[str, Any]:
+    """A voucher's state and what is left, for its holder."""
+    clean = normalize_code(code)
+    if clean is None:  # cannot be a code: no guess to count
+        raise NotFound("No such voucher. Check the code and try again.")
+    return await service.public_status(tenant_id, clean, caller)
+
+
 router = APIRouter()
 router.include_router(branding)
 router.include_router(sheets)
+router.include_router(portal)

@@ -13,10 +13,9 @@ from api import audit, config, limits
 from api.db import unit_of_work
 from api.errors import AppError, BadRequest, NotFound
 from api.hotspot import repository
-from api.hotspot.context import portal_url
 from api.hotspot.schemas import BrandingIn, Isp
 from api.hotspot.sheet_render import SheetPage
-from api.tenancy import Principal
+from api.tenancy import Principal, portal_url
 from api.vouchers import repository as vouchers
 
 MAX_LOGO = 64 * 1024

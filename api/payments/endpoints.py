@@ -20,11 +20,9 @@ from api.config import get_settings
 from api.db import unit_of_work
 from api.deps import ClientDevice, ClientIP, DbId, SessionDep
 from api.errors import NotFound
-from api.hotspot import service as hotspot
 from api.payments import c2b, ledger, queries, service, stk, streams
 from api.payments.schemas import ClaimIn, PaymentSettingsIn, PaymentSettingsOut, PurchaseIn, QuoteIn
 from api.tenancy import Principal, require, subdomain_slug
-from api.vouchers.schemas import normalize_code
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 
@@ -200,15 +198,6 @@ async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> 
             elif loop.time() > beat:
                 yield ": still waiting\n\n"
                 beat = loop.time() + HEARTBEAT
-
-
-@portal_router.get("/vouchers/{code}")
-async def voucher_status(code: str, tenant_id: TenantId, caller: ClientDevice) -> dict[str, Any]:
-    """A voucher's state and what is left, for its holder (the code is the credential)."""
-    clean = normalize_code(code)
-    if clean is None:  # cannot be a code: no guess to count
-        raise NotFound("No such voucher. Check the code and try again.")
-    return await hotspot.public_status(tenant_id, clean, caller)
 
 
 @portal_router.post("/claims")

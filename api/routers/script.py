@@ -17,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import audit
 from api.config import RadiusServer, get_settings
 from api.errors import NotFound
-from api.hotspot.context import portal_url
 from api.models import Router, Tenant
 from api.routers import service
-from api.tenancy import Principal
+from api.tenancy import Principal, portal_url
 
 TAG = "mnetifi"  # comment= on every entry the script adds, so running it again replaces them
 # RouterOS string escapes (Manual:Scripting, "Constant Escape Sequences"): `$` would substitute
