@@ -26,6 +26,7 @@ from api.plans.schemas import PlanCreate
 from api.plans.units import parse_duration, parse_rate, parse_size
 from api.routers import service as routers_service
 from api.routers.schemas import RouterCreate
+from api.sessions import control as session_control
 from api.sessions import service as sessions_service
 from api.sessions.schemas import SessionFilter, SessionOut
 from api.settings import service as settings_service
@@ -139,7 +140,7 @@ async def voucher_show(session: AsyncSession, args: argparse.Namespace) -> list[
 
 async def voucher_revoke(session: AsyncSession, args: argparse.Namespace) -> list[str]:
     principal = await _principal(session, args.tenant)
-    voucher = await vouchers_service.revoke_voucher(session, principal, args.code)
+    voucher = await session_control.revoke_voucher(session, principal, args.code)
     return await _voucher_lines(session, principal, voucher)
 
 

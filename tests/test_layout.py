@@ -98,6 +98,27 @@ def test_no_import_circle_in_api() -> None:
     assert not _circles(graph), f"import circle(s): {_circles(graph)}"
 
 
+def _package(module: str) -> str:
+    """`api.sessions.control` -> `api.sessions`; a top-level module is its own room."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_circle_between_packages() -> None:
+    """Rooms stand above what they use: the portal above payments, payments above sessions,
+    sessions above vouchers and routers. Two packages that import each other (at any level of
+    a file) have no such order."""
+    modules = _modules()
+    known = set(modules)
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges = graph.setdefault(_package(name), set())
+        edges |= {_package(t) for t in _imports(name, path, known)} - {_package(name)}
+    for targets in list(graph.values()):
+        for t in targets:
+            graph.setdefault(t, set())
+    assert not _circles(graph), f"packages importing each other: {_circles(graph)}"
+
+
 def _calls(tree: ast.AST) -> set[str]:
     names = set()
     for node in ast.walk(tree):

@@ -26,6 +26,8 @@ from api.db import after_commit
 from api.errors import NotFound
 from api.sessions import repository
 from api.tenancy import Principal
+from api.vouchers import service as vouchers_service
+from api.vouchers.schemas import VoucherDetail
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,19 @@ async def extend_sessions(
 
 
 # ------------------------------------------------------------------ staff actions
+
+
+async def revoke_voucher(
+    session: AsyncSession, principal: Principal, code: str, ip: str | None = None
+) -> VoucherDetail:
+    """Idempotent. The next login is refused, and the devices online now get a
+    Disconnect-Request on every router (sent once this commits)."""
+    voucher, revoked = await vouchers_service.revoke(session, principal, code, ip)
+    if revoked:
+        await disconnect_voucher(
+            session, principal.tenant_id, voucher.id, reason="revoked", actor=principal.email
+        )
+    return await vouchers_service.get_detail(session, principal, voucher.code)
 
 
 async def staff_disconnect_voucher(

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import ClientIP, IdPath, SessionDep
 from api.sessions import control, fairuse, service
-from api.sessions.schemas import RuleIn, SessionFilter, SessionOut
+from api.sessions.schemas import RuleIn, SessionFilter, SessionOut, SessionPage
 from api.tenancy import Principal, require
-from api.vouchers.schemas import CodePath
+from api.vouchers.schemas import CodePath, VoucherDetail
 
 sessions = APIRouter(tags=["sessions"])
 fair_usage = APIRouter(prefix="/api/v1/fair-usage", tags=["fair usage"])
@@ -28,6 +28,25 @@ async def list_sessions(
     query: Annotated[SessionFilter, Query()], principal: Reader, session: SessionDep
 ) -> list[SessionOut]:
     return await service.list_sessions(session, principal, query)
+
+
+@sessions.get("/api/v1/vouchers/{code}/sessions", response_model=list[SessionOut])
+async def voucher_sessions(
+    code: CodePath,
+    page: Annotated[SessionPage, Query()],
+    principal: Reader,
+    session: SessionDep,
+) -> list[SessionOut]:
+    """What the voucher was used for: its sessions, newest first."""
+    return await service.voucher_sessions(session, principal, code, page)
+
+
+@sessions.post("/api/v1/vouchers/{code}/revoke", response_model=VoucherDetail)
+async def revoke_voucher(
+    code: CodePath, principal: Writer, session: SessionDep, ip: ClientIP
+) -> VoucherDetail:
+    """Refuses the voucher's next login and disconnects its devices online now."""
+    return await control.revoke_voucher(session, principal, code, ip)
 
 
 @sessions.post("/api/v1/vouchers/{code}/disconnect", status_code=202)

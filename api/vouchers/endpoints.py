@@ -5,8 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import ClientIP, SessionDep
-from api.sessions import service as sessions_service
-from api.sessions.schemas import SessionOut, SessionPage
 from api.tenancy import Principal, require
 from api.vouchers import service
 from api.vouchers.schemas import (
@@ -24,7 +22,6 @@ router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 Reader = Annotated[Principal, Depends(require("vouchers:read"))]
 Generator = Annotated[Principal, Depends(require("vouchers:generate"))]
 Writer = Annotated[Principal, Depends(require("vouchers:write"))]
-SessionReader = Annotated[Principal, Depends(require("sessions:read"))]
 
 
 @router.post("/batches", response_model=BatchOut, status_code=201)
@@ -52,20 +49,3 @@ async def update_voucher(
     code: CodePath, body: VoucherUpdate, principal: Writer, session: SessionDep, ip: ClientIP
 ) -> VoucherDetail:
     return await service.update_voucher(session, principal, code, body, ip)
-
-
-@router.post("/{code}/revoke", response_model=VoucherDetail)
-async def revoke_voucher(
-    code: CodePath, principal: Writer, session: SessionDep, ip: ClientIP
-) -> VoucherDetail:
-    return await service.revoke_voucher(session, principal, code, ip)
-
-
-@router.get("/{code}/sessions", response_model=list[SessionOut])
-async def voucher_sessions(
-    code: CodePath,
-    page: Annotated[SessionPage, Query()],
-    principal: SessionReader,
-    session: SessionDep,
-) -> list[SessionOut]:
-    return await sessions_service.voucher_sessions(session, principal, code, page)

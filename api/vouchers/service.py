@@ -13,7 +13,6 @@ from api import audit
 from api.errors import Conflict, Forbidden, NotFound
 from api.models import Plan, Voucher
 from api.plans import service as plans_service
-from api.sessions import control
 from api.tenancy import Principal, allowed
 from api.vouchers import repository
 from api.vouchers.schemas import (
@@ -121,20 +120,18 @@ async def get_detail(session: AsyncSession, principal: Principal, code: str) -> 
     return VoucherDetail.model_validate({**base, **state, "devices": devices})
 
 
-async def revoke_voucher(
+async def revoke(
     session: AsyncSession, principal: Principal, code: str, ip: str | None = None
-) -> VoucherDetail:
-    """Idempotent. FreeRADIUS reads the voucher on every login, so the next login is refused,
-    and the voucher's live sessions get a Disconnect-Request on every router."""
+) -> tuple[Voucher, bool]:
+    """Idempotent: the voucher, and whether this call revoked it. FreeRADIUS reads the voucher
+    on every login, so the next login is refused; disconnecting the devices online now is
+    session control's part (api.sessions.control.revoke_voucher)."""
     voucher = await get_voucher(session, principal, code)
-    if await repository.revoke(session, voucher):
+    revoked = await repository.revoke(session, voucher)
+    if revoked:
         # The code is a credential: the log names the voucher by id.
         await audit.record(session, principal, "voucher.revoke", "voucher", voucher.id, None, ip)
-        # Devices online now are disconnected on every router (sent once this commits).
-        await control.disconnect_voucher(
-            session, principal.tenant_id, voucher.id, reason="revoked", actor=principal.email
-        )
-    return await get_detail(session, principal, voucher.code)
+    return voucher, revoked
 
 
 async def update_voucher(

@@ -14,8 +14,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from api.db import unit_of_work
+from api.sessions import control
 from api.tenancy import Principal
-from api.vouchers import service as vouchers_service
 from radius.hotspot import HotspotSimulator
 from tests.browser.conftest import portal_url, screenshot
 from tests.factories import make_voucher
@@ -144,7 +144,7 @@ async def test_voucher_login_through_the_router(page, shop, hotspot):
 
 async def _revoke(shop: Shop, code: str) -> None:
     async with unit_of_work() as session:
-        await vouchers_service.revoke_voucher(session, Principal.cli(shop.tenant_id), code)
+        await control.revoke_voucher(session, Principal.cli(shop.tenant_id), code)
 
 
 async def _expire(shop: Shop, code: str) -> None:
