@@ -173,6 +173,13 @@ class Settings(BaseSettings):
     session_ttl: timedelta = Field(
         timedelta(hours=12), description="Lifetime of a staff login token."
     )
+    session_idle: timedelta = Field(
+        timedelta(minutes=30), description="A staff session unused this long ends."
+    )
+    session_absolute: timedelta = Field(
+        timedelta(hours=12),
+        description="A staff session ends this long after its login, used or not.",
+    )
     login_max_failures: int = Field(10, description="Failed logins per email+IP before a lockout.")
     login_lockout: timedelta = Field(
         timedelta(minutes=15), description="Window of the login limits."
