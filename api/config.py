@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     login_lockout: timedelta = Field(
         timedelta(minutes=15), description="Window of the login limits."
     )
+    login_account_max_failures: int = Field(
+        50, description="Failed logins for one account from every address before a lockout."
+    )
     login_address_max_failures: int = Field(
         30, description="Failed logins from one client address, any account, before a lockout."
     )

@@ -19,16 +19,26 @@ from api import config
 from api.errors import TooManyRequests
 from api.security import get_redis
 
-# KEYS: counters; ARGV[1]: window (s); ARGV[2..]: each counter's budget. Returns 0 when taken,
-# else the 1-based index of the first spent budget and its seconds left.
+# KEYS: counters; ARGV[1]: window (s); ARGV[2]: 1 for growing lockouts; ARGV[3..]: each
+# counter's budget. Returns 0 when taken, else the 1-based index of the first spent budget and its
+# seconds left. With growing lockouts, the attempt that spends a budget stretches that counter's
+# life to window x 2^k, k being how many times it was spent before within a day (its sibling
+# "<key>:spent"), at most a day: each lockout of the same account or address lasts twice as long.
 _TAKE = """
 for i, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 2]) then
     return {i, redis.call('TTL', key)}
   end
 end
-for _, key in ipairs(KEYS) do
-  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  if ARGV[2] == '1' and n == tonumber(ARGV[i + 2]) then
+    local spent = redis.call('INCR', key .. ':spent')
+    redis.call('EXPIRE', key .. ':spent', 86400)
+    local lockout = math.min(tonumber(ARGV[1]) * 2 ^ (spent - 1), 86400)
+    redis.call('EXPIRE', key, math.max(lockout, redis.call('TTL', key)))
+  end
 end
 return {0, 0}
 """
@@ -42,10 +52,13 @@ return 0
 """
 
 
-async def take(budgets: list[tuple[str, int]], window: int, messages: list[str]) -> None:
-    """One attempt from each (key, budget); 429 with messages[i] if budget i is spent."""
+async def take(
+    budgets: list[tuple[str, int]], window: int, messages: list[str], *, growing: bool = False
+) -> None:
+    """One attempt from each (key, budget); 429 with messages[i] if budget i is spent. Redis
+    down is an error (503), never a free attempt."""
     keys = [key for key, _ in budgets]
-    args = [str(window), *(str(limit) for _, limit in budgets)]
+    args = [str(window), "1" if growing else "0", *(str(limit) for _, limit in budgets)]
     spent, ttl = await get_redis().eval(_TAKE, len(keys), *keys, *args)  # type: ignore[misc]
     if spent:
         raise TooManyRequests(messages[int(spent) - 1], retry_after=max(int(ttl), 1))

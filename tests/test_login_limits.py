@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from api import security
+from api import limits, security
+from api.auth import limiter
 from api.config import get_settings
 from tests.factories import PASSWORD, make_staff, make_tenant
 
@@ -91,3 +94,52 @@ async def test_a_flood_of_password_checks_is_gated_and_the_excess_refused(app, s
     assert set(codes) == {401, 503}
     checks = security.password_checks
     assert checks.admitted == 0 and checks.running == 0
+
+
+async def test_one_account_guessed_from_many_addresses_is_locked(app, monkeypatch):
+    monkeypatch.setattr(get_settings(), "login_account_max_failures", 6)
+    tenant = await make_tenant()
+    staff = await make_staff(tenant=tenant)
+    wrong = {"email": staff.email, "password": "not the password", "tenant": tenant.slug}
+    for _ in range(6):  # a botnet: every address stays far below its own budget
+        async with _from(app, _address()) as client:
+            assert (await client.post(LOGIN, json=wrong)).status_code == 401
+    async with _from(app, _address()) as client:
+        refused = await client.post(LOGIN, json=wrong | {"password": PASSWORD})
+        assert refused.status_code == 429 and "this account" in refused.json()["detail"]
+    # Another account of the same ISP is not affected.
+    other = await make_staff(tenant=tenant)
+    async with _from(app, _address()) as client:
+        ok = {"email": other.email, "password": PASSWORD, "tenant": tenant.slug}
+        assert (await client.post(LOGIN, json=ok)).status_code == 200
+
+
+async def test_each_lockout_of_the_same_account_lasts_twice_as_long(app, monkeypatch):
+    monkeypatch.setattr(get_settings(), "login_max_failures", 2)
+    monkeypatch.setattr(get_settings(), "login_lockout", timedelta(seconds=2))
+    tenant = await make_tenant()
+    staff = await make_staff(tenant=tenant)
+    wrong = {"email": staff.email, "password": "not the password", "tenant": tenant.slug}
+    waits = []
+    async with _from(app, _address()) as client:
+        for _ in range(3):
+            for _ in range(2):
+                assert (await client.post(LOGIN, json=wrong)).status_code == 401
+            locked = await client.post(LOGIN, json=wrong)
+            assert locked.status_code == 429
+            waits.append(int(locked.headers["retry-after"]))
+            await asyncio.sleep(waits[-1] + 1.1)
+    assert waits[0] <= 2 and 2 < waits[1] <= 4 and 4 < waits[2] <= 8, waits
+
+
+async def test_logins_are_refused_while_redis_is_down(app, monkeypatch):
+    tenant = await make_tenant()
+    staff = await make_staff(tenant=tenant)
+    down = Redis.from_url("redis://127.0.0.1:9/0", decode_responses=True, socket_timeout=1)
+    monkeypatch.setattr(limits, "get_redis", lambda: down)
+    monkeypatch.setattr(limiter, "get_redis", lambda: down)
+    right = {"email": staff.email, "password": PASSWORD, "tenant": tenant.slug}
+    async with _from(app, _address()) as client:
+        answer = await client.post(LOGIN, json=right)
+    assert answer.status_code == 503 and "access_token" not in answer.text
+    await down.aclose()

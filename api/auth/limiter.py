@@ -6,7 +6,13 @@ hundred parallel guesses for one account see the count move and only the first
 first attempt:
 
 - per account (ISP, e-mail) and client address: `login_max_failures`;
+- per account from every address (a botnet on one account): `login_account_max_failures`;
 - per client address across every account (rotating e-mails): `login_address_max_failures`.
+
+Each time a budget is spent again within a day its lockout doubles (15 min, 30 min, 1 h, ... at
+most a day): a patient guesser gets ever fewer tries. Wrong second-factor codes take from the
+same budgets as wrong passwords. Redis being down refuses the login (503): the limits fail
+closed.
 
 A successful login gives its attempts back (the account's counter is cleared, the address's
 returns the one it took), so the budgets count failures and checks in flight. The global
@@ -27,6 +33,11 @@ def _account_key(tenant_slug: str, email: str, ip: str | None) -> str:
     return "login:failures:" + hashlib.sha256(ident.encode()).hexdigest()
 
 
+def _whole_account_key(tenant_slug: str, email: str) -> str:
+    ident = f"{tenant_slug.lower()}\0{email.strip().lower()}"
+    return "login:account:" + hashlib.sha256(ident.encode()).hexdigest()
+
+
 def _address_key(ip: str | None) -> str:
     return f"login:address:{ip or '-'}"
 
@@ -37,22 +48,30 @@ async def reserve(tenant_slug: str, email: str, ip: str | None) -> None:
     await limits.take(
         [
             (_account_key(tenant_slug, email, ip), settings.login_max_failures),
+            (_whole_account_key(tenant_slug, email), settings.login_account_max_failures),
             (_address_key(ip), settings.login_address_max_failures),
         ],
         int(settings.login_lockout.total_seconds()),
         [
             "Too many failed logins; wait before trying again",
+            "Too many failed logins for this account; wait before trying again",
             "Too many failed logins from this network; wait before trying again",
         ],
+        growing=True,
     )
 
 
 async def succeeded(tenant_slug: str, email: str, ip: str | None) -> None:
-    """The right password: the account starts afresh and the address gets its attempt back."""
+    """The right password: the account starts afresh here, and the account (everywhere) and the
+    address get this attempt back. Past lockouts still count towards the next one's length."""
     await get_redis().delete(_account_key(tenant_slug, email, ip))
-    await limits.give_back(_address_key(ip))
+    await limits.give_back(_whole_account_key(tenant_slug, email), _address_key(ip))
 
 
 async def give_back(tenant_slug: str, email: str, ip: str | None) -> None:
     """An attempt that was never judged (an outage, an overload) is returned to both budgets."""
-    await limits.give_back(_account_key(tenant_slug, email, ip), _address_key(ip))
+    await limits.give_back(
+        _account_key(tenant_slug, email, ip),
+        _whole_account_key(tenant_slug, email),
+        _address_key(ip),
+    )
