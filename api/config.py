@@ -170,6 +170,16 @@ class Settings(BaseSettings):
         "RouterOS checks them with the secret of the /radius entry of that address; unset: the "
         "route's own address.",
     )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for e-mail to staff.")
+    smtp_port: int = Field(25, description="Its port (587 with starttls, 465 with tls).")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        "starttls", description="none (only for a server on this machine), starttls or tls."
+    )
+    smtp_username: str = Field("", description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_from: str = Field("", description="Sender address of e-mail; unset: noreply@base_domain.")
+    smtp_from_name: str = Field("mnetifi", description="Sender name of e-mail.")
+    smtp_timeout: float = Field(10.0, description="Seconds to wait for the SMTP server.")
     session_ttl: timedelta = Field(
         timedelta(hours=12), description="Lifetime of a staff login token."
     )

@@ -43,6 +43,7 @@ BEFORE_PORTS = {
     "MNETIFI_ACCT_PORT": "31843",
     "MNETIFI_API_PORT": "18110",
     "MNETIFI_DARAJA_PORT": "18212",
+    "MNETIFI_SMTP_PORT": "18412",
 }
 TINY = {
     "radius_auth": [

@@ -12,7 +12,8 @@
 #                                       the same database (router failover), on the ports below
 #
 # Ports and directories can be overridden with MNETIFI_PG_PORT, MNETIFI_REDIS_PORT,
-# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT, MNETIFI_DARAJA_PORT and MNETIFI_RUN_DIR;
+# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT, MNETIFI_DARAJA_PORT, MNETIFI_SMTP_PORT
+# and MNETIFI_RUN_DIR;
 # the second FreeRADIUS's with MNETIFI_AUTH2_PORT and MNETIFI_ACCT2_PORT (default: the first's + 2).
 set -euo pipefail
 
@@ -22,9 +23,9 @@ PROFILE=${2:-dev}
 [ "$CMD" = test ] && PROFILE=test
 
 case "$PROFILE" in
-  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000  d_daraja=18200 ;;
-  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 d_daraja=18201 ;;
-  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 d_daraja=18202 ;;
+  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000  d_daraja=18200 d_smtp=18400 ;;
+  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 d_daraja=18201 d_smtp=18401 ;;
+  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 d_daraja=18202 d_smtp=18402 ;;
   *) echo "unknown stack '$PROFILE' (dev, test or bench)" >&2; exit 2 ;;
 esac
 PG_PORT=${MNETIFI_PG_PORT:-$d_pg}
@@ -33,6 +34,7 @@ AUTH_PORT=${MNETIFI_AUTH_PORT:-$d_auth}
 ACCT_PORT=${MNETIFI_ACCT_PORT:-$d_acct}
 API_PORT=${MNETIFI_API_PORT:-$d_api}
 DARAJA_PORT=${MNETIFI_DARAJA_PORT:-$d_daraja}
+SMTP_PORT=${MNETIFI_SMTP_PORT:-$d_smtp}
 AUTH2_PORT=${MNETIFI_AUTH2_PORT:-$((AUTH_PORT + 2))}
 ACCT2_PORT=${MNETIFI_ACCT2_PORT:-$((ACCT_PORT + 2))}
 RUN=${MNETIFI_RUN_DIR:-$ROOT/.run/$PROFILE}
@@ -224,6 +226,9 @@ export MNETIFI_RADIUS_STATUS_SOURCE=$STATUS_CLIENT_IP
 export MNETIFI_RADIUS_SERVERS=127.0.0.1:$AUTH_PORT:$ACCT_PORT,127.0.0.1:$AUTH2_PORT:$ACCT2_PORT
 export MNETIFI_API_URL=http://127.0.0.1:$API_PORT
 export MNETIFI_DARAJA_URL=http://127.0.0.1:$DARAJA_PORT
+export MNETIFI_SMTP_HOST=127.0.0.1
+export MNETIFI_SMTP_PORT=$SMTP_PORT
+export MNETIFI_SMTP_TLS=none
 export MNETIFI_PUBLIC_URL=http://127.0.0.1:$API_PORT
 export MNETIFI_CALLBACK_ALLOWLIST=$CALLBACK_ALLOWLIST
 export MNETIFI_TRUSTED_PROXIES=$TRUSTED_PROXIES
@@ -246,6 +251,20 @@ start_daraja() {
     sleep 0.1
   done
   tail -20 "$RUN/daraja.log" >&2; die "the fake Daraja did not start"
+}
+
+# The local SMTP server (deploy/fakes/mailbox.py): mail to staff lands in $RUN/mailbox.
+start_mailbox() {
+  stop_pid "mailbox" "$RUN/mailbox.pid"
+  log "starting the local SMTP server on 127.0.0.1:$SMTP_PORT (mail kept in $RUN/mailbox)"
+  (cd "$ROOT" && exec setsid "$PY" -m deploy.fakes.mailbox --port "$SMTP_PORT" --dir "$RUN/mailbox" \
+     >"$RUN/mailbox.log" 2>&1 </dev/null) & echo $! >"$RUN/mailbox.pid"
+  for _ in $(seq 100); do
+    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $SMTP_PORT), 1).close()" 2>/dev/null && return
+    kill -0 "$(cat "$RUN/mailbox.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -20 "$RUN/mailbox.log" >&2; die "the local SMTP server did not start"
 }
 
 start_app() {
@@ -305,6 +324,7 @@ mnetifi is up ($PROFILE stack)
   RADIUS       127.0.0.1 auth $AUTH_PORT, acct $ACCT_PORT
   Fake Daraja  http://127.0.0.1:$DARAJA_PORT  app demo-consumer-key / demo-consumer-secret, paybill 174379 (sandbox passkey)
   PostgreSQL   127.0.0.1:$PG_PORT db mnetifi     Redis 127.0.0.1:$REDIS_PORT
+  Mail         SMTP 127.0.0.1:$SMTP_PORT; every message kept in $RUN/mailbox/
   Admin login  tenant demo, admin@demo.mnetifi.com / $(cat "$RUN/secrets/demo-admin-password")
   CLI          source $RUN/env && mnetifi --help
   Log a demo voucher in, as the demo router (127.0.0.1) would:
@@ -329,12 +349,14 @@ up() {
   start_redis
   start_freeradius
   start_daraja
+  start_mailbox
   start_app
   if [ "$PROFILE" = dev ]; then seed_demo; print_summary; fi
 }
 
 down() {
   stop_pid "fake Daraja" "$RUN/daraja.pid"
+  stop_pid mailbox "$RUN/mailbox.pid"
   stop_pid worker "$RUN/worker.pid"
   stop_pid API "$RUN/api.pid"
   stop_pid FreeRADIUS "$RUN/radius/radiusd.pid"
