@@ -1,5 +1,6 @@
 from api.models.base import Base
 from api.models.control import CoaRequest, FairUsageRule, FairUsageState
+from api.models.identity import ApiToken, RecoveryCode, SecondFactor, StaffLink
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.portal import PortalSettings, PromoCode
@@ -16,6 +17,7 @@ from api.models.radius import (
 from api.models.tenancy import AuditEvent, StaffUser, Tenant
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "AuthFailure",
     "Base",
@@ -36,7 +38,10 @@ __all__ = [
     "RadPostAuth",
     "RadReply",
     "RadUserGroup",
+    "RecoveryCode",
     "Router",
+    "SecondFactor",
+    "StaffLink",
     "StaffUser",
     "StkRequest",
     "Tenant",

@@ -52,6 +52,8 @@ class Tenant(CreatedAt, Base):
     guess_window_seconds: Mapped[int] = mapped_column(Integer, server_default="900")
     guess_block_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
     router_guess_max_failures: Mapped[int] = mapped_column(Integer, server_default="30")
+    # Every staff member must use a second factor (TOTP or SMS); until enrolled they can only enrol.
+    require_second_factor: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class StaffUser(CreatedAt, Base):
