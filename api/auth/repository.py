@@ -1,12 +1,14 @@
-"""SQL of staff identity: second factors, recovery codes and API tokens. Every statement starts
-from the tenant scope (`scoped()` or `tenant_sql()`)."""
+"""SQL of staff identity: second factors, recovery codes, API tokens and one-time links. Every
+statement starts from the tenant scope (`scoped()` or `tenant_sql()`), but the two that find a
+token or a link by its hash: those are credentials that name their ISP themselves, looked up
+before anyone is known, like a login's e-mail and ISP."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import RecoveryCode, SecondFactor
+from api.models import ApiToken, RecoveryCode, SecondFactor, StaffLink
 from api.tenancy import scoped, tenant_sql
 
 
@@ -84,3 +86,74 @@ async def unused_recovery_codes(session: AsyncSession, tenant_id: int, staff_id:
         ).bindparams(staff_id=staff_id)
     )
     return int(result.scalar_one())
+
+
+# ------------------------------------------------------------------ API tokens
+
+
+async def insert_token(session: AsyncSession, tenant_id: int, **values: object) -> ApiToken:
+    token = ApiToken(tenant_id=tenant_id, **values)
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def tokens(session: AsyncSession, tenant_id: int) -> list[ApiToken]:
+    stmt = scoped(ApiToken, tenant_id).order_by(ApiToken.revoked_at.is_not(None), ApiToken.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def revoke_token(session: AsyncSession, tenant_id: int, token_id: int) -> ApiToken | None:
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            "UPDATE api_token SET revoked_at = COALESCE(revoked_at, now())"
+            " WHERE {tenant} AND id = :id RETURNING id",
+        ).bindparams(id=token_id)
+    )
+    if result.first() is None:
+        return None
+    token = await session.scalar(scoped(ApiToken, tenant_id).where(ApiToken.id == token_id))
+    if token is not None:
+        await session.refresh(token)
+    return token
+
+
+async def token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
+    """The live token with this hash, of whichever ISP: the token names its tenant (the caller
+    then checks the host's). Its last use is recorded at most once a minute."""
+    result = await session.execute(
+        text(
+            "UPDATE api_token SET last_used_at = now()"
+            " WHERE token_hash = :hash AND revoked_at IS NULL"
+            " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
+        ),
+        {"hash": token_hash},
+    )
+    del result
+    stmt = select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    return await session.scalar(stmt)
+
+
+# ------------------------------------------------------------------ one-time links
+
+
+async def insert_link(session: AsyncSession, tenant_id: int, **values: object) -> StaffLink:
+    link = StaffLink(tenant_id=tenant_id, **values)
+    session.add(link)
+    await session.flush()
+    return link
+
+
+async def use_link(session: AsyncSession, token_hash: str, purpose: str) -> StaffLink | None:
+    """Marks the live link used and returns it; None if unknown, used or expired. One guarded
+    UPDATE: a link clicked twice at once works once. A link names its ISP, like a token."""
+    result = await session.execute(
+        text(
+            "UPDATE staff_link SET used_at = now() WHERE token_hash = :hash AND purpose = :purpose"
+            " AND used_at IS NULL AND expires_at > now() RETURNING id"
+        ),
+        {"hash": token_hash, "purpose": purpose},
+    )
+    row = result.first()
+    return None if row is None else await session.get(StaffLink, row[0])
