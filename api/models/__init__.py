@@ -1,5 +1,6 @@
 from api.models.base import Base
 from api.models.control import CoaRequest, FairUsageRule, FairUsageState
+from api.models.messaging import SmsMessage, SmsSettings
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.portal import PortalSettings, PromoCode
@@ -37,6 +38,8 @@ __all__ = [
     "RadReply",
     "RadUserGroup",
     "Router",
+    "SmsMessage",
+    "SmsSettings",
     "StaffUser",
     "StkRequest",
     "Tenant",
