@@ -9,6 +9,7 @@ never sent again: one cause, at most one SMS."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -17,8 +18,8 @@ from api.db import unit_of_work
 from api.sms import service
 
 log = logging.getLogger(__name__)
-QUEUED_GRACE = "15 seconds"
-SENDING_LIMIT = "5 minutes"
+QUEUED_GRACE = timedelta(seconds=15)
+SENDING_LIMIT = timedelta(minutes=5)
 
 
 async def sweep_sms(ctx: dict[str, Any] | None = None, *, most: int = 200) -> dict[str, int]:
