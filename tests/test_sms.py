@@ -128,6 +128,10 @@ async def test_a_wrong_isp_key_fails_the_message_with_the_reason(client):
     row = await message(await queue(tenant.id, phone()))
     assert (row["status"], row["account"]) == ("failed", "isp")
     assert "refused the username or API key" in row["error"]
+    # Told at once, it is the ISP's to fix (422), not an outage (503).
+    response = await client.post(f"{SETTINGS}/test", headers=headers, json={"to": phone()})
+    assert response.status_code == 422
+    assert "refused the username or API key" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -93,15 +93,15 @@ async def send_sms(
 
 async def send_now(tenant_id: int | None, to: str, body: str, purpose: str, key: str) -> SmsOut:
     """Queues (committed), sends, and returns the outcome; raises ServiceUnavailable (503) when
-    Africa's Talking could not be asked, SmsNotSent (422) when it refused the message."""
+    Africa's Talking could not be asked, SmsNotSent (422) when it refused the message or the
+    account (a wrong key), or there is no account."""
     async with unit_of_work() as session:
         message_id, _ = await _enqueue(session, tenant_id, to, body, purpose, key)
-    out = await deliver(message_id)
+    unavailable = await _send(message_id)
+    out = await _current(message_id)
     if out.status == "failed":
-        reason = out.error or "no reason given"
-        if out.status_code is None:
-            raise ServiceUnavailable(f"The SMS was not sent: {reason}")
-        raise SmsNotSent(f"The SMS was not sent: {reason}")
+        error = ServiceUnavailable if unavailable else SmsNotSent
+        raise error(f"The SMS was not sent: {out.error or 'no reason given'}")
     return out
 
 
@@ -150,30 +150,42 @@ async def _call(account: Account, to: str, body: str) -> Outcome:
         return await africastalking.send(http, settings.at_url, account, to, body)
 
 
-async def deliver(message_id: int) -> SmsOut:
-    """Sends a queued message (once: the claim is committed before Africa's Talking is called)
-    and records the answer; returns the message as it then stands."""
+async def _send(message_id: int) -> bool:
+    """Claims a queued message and sends it (once: the claim is committed before Africa's
+    Talking is called), recording the answer. True when Africa's Talking could not be asked
+    (unreachable, or a 5xx): the failure is the provider's, not the message's or the account's."""
     async with unit_of_work() as session:
         row = await repository.claim(session, message_id)
         account = await account_for(session, row["tenant_id"]) if row else None
-    if row is not None:
-        outcome, error = None, None
-        if account is None:
-            error = "no SMS account: the ISP has none and the platform's is not configured"
-        else:
-            try:
-                outcome = await _call(account, row["recipient"], row["body"])
-            except ProviderError as exc:
-                error = str(exc)
-        async with unit_of_work() as session:
-            await repository.record_answer(session, message_id, _answer(account, outcome, error))
-        log.info("sms %s: %s", message_id, "sent" if outcome and outcome.accepted else error
-                 or (outcome.status if outcome else "failed"))  # fmt: skip
+    if row is None:
+        return False
+    outcome, error, unavailable = None, None, False
+    if account is None:
+        error = "no SMS account: the ISP has none and the platform's is not configured"
+    else:
+        try:
+            outcome = await _call(account, row["recipient"], row["body"])
+        except ProviderError as exc:
+            error, unavailable = str(exc), exc.status is None or exc.status >= 500
+    async with unit_of_work() as session:
+        await repository.record_answer(session, message_id, _answer(account, outcome, error))
+    log.info("sms %s: %s", message_id, "sent" if outcome and outcome.accepted else error
+             or (outcome.status if outcome else "failed"))  # fmt: skip
+    return unavailable
+
+
+async def _current(message_id: int) -> SmsOut:
     async with unit_of_work() as session:
         current = await repository.by_id(session, message_id)
     if current is None:
         raise NotFound("No such message")
     return SmsOut.model_validate(current)
+
+
+async def deliver(message_id: int) -> SmsOut:
+    """Sends a queued message if nobody has yet; returns the message as it then stands."""
+    await _send(message_id)
+    return await _current(message_id)
 
 
 async def _deliver_quietly(message_id: int) -> None:
