@@ -9,6 +9,8 @@ import json
 import logging
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -460,3 +462,25 @@ async def test_each_isp_sees_only_its_own_account_and_messages(client):
     assert (await client.get("/api/v1/sms/messages", headers=b_headers)).json() == []
     assert (await client.delete(SETTINGS, headers=b_headers)).status_code == 404
     assert (await client.get(SETTINGS, headers=a_headers)).json()["has_api_key"] is True
+
+
+async def test_the_cli_sets_an_account_with_the_key_from_the_environment():
+    tenant = await make_tenant()
+    env = {k: v for k, v in os.environ.items() if k.startswith("MNETIFI_") or k == "PATH"}
+
+    def cli(*args: str, key: str | None = None) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "api.cli", "sms", "account", "--tenant", *args]
+        extra = {"AT_API_KEY": key} if key else {}
+        return subprocess.run(command, env=env | extra, capture_output=True, text=True, timeout=60)
+
+    first = await asyncio.to_thread(cli, tenant.slug, "--username", "demo-isp")
+    assert first.returncode == 1 and "api_key" in first.stderr + first.stdout
+    saved = await asyncio.to_thread(
+        cli, tenant.slug, "--username", "demo-isp", "--sender-id", "DEMOISP", key=ISP["api_key"]
+    )
+    assert saved.returncode == 0, saved.stderr
+    assert "has_api_key: True" in saved.stdout and "sends_with: isp" in saved.stdout
+    assert ISP["api_key"] not in saved.stdout + saved.stderr
+    to = phone()
+    assert (await message(await queue(tenant.id, to)))["account"] == "isp"
+    assert [m["from"] for m in await received(to)] == ["DEMOISP"]

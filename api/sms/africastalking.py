@@ -4,7 +4,7 @@ docs.africastalking.com/sms/sending and /sms/deliveryreports):
     POST {base}/version1/messaging      (base: https://api.africastalking.com, sandbox
                                          https://api.sandbox.africastalking.com)
     apiKey: <key>   Accept: application/json   Content-Type: application/x-www-form-urlencoded
-    username=...&to=%2B2547...&message=...[&from=SENDER]
+    username=...&to=%2B2547...&message=...&bulkSMSMode=1[&from=SENDER]
 
     201 {"SMSMessageData": {"Message": "Sent to 1/1 Total Cost: KES 0.8000",
          "Recipients": [{"statusCode": 101, "number": "+2547...", "status": "Success",
@@ -106,7 +106,8 @@ def parse_answer(data: Any, to: str) -> Outcome:
 async def send(
     http: httpx.AsyncClient, base_url: str, account: Account, to: str, body: str
 ) -> Outcome:
-    form = {"username": account.username, "to": to, "message": body}
+    # bulkSMSMode=1 as the SDK sends it (AT: "must be set to 1 for bulk messages").
+    form = {"username": account.username, "to": to, "message": body, "bulkSMSMode": "1"}
     if account.sender_id:
         form["from"] = account.sender_id
     headers = {"apiKey": account.api_key, "Accept": "application/json"}

@@ -5,8 +5,10 @@ How a message goes out ("decided in the transaction, sent after commit", as STK 
 transaction; the row's idempotency key is UNIQUE, so one cause sends one message however often
 (or concurrently) it is asked. Once that transaction commits, the same process sends it at once
 (`api.db.after_commit`, no queue hop: a one-time code must arrive in seconds), and nothing is
-sent if it rolls back. A sender first claims the row (queued -> sending, committed) and only then
-calls Africa's Talking, so two senders never send one message; a process that dies mid-call
+sent if it rolls back. In a request that is before the response goes out, so the response waits
+for Africa's Talking (at most MNETIFI_AT_TIMEOUT) and the message's status is known by then.
+A sender first claims the row (queued -> sending, committed) and only then calls Africa's
+Talking, so two senders never send one message; a process that dies mid-call
 leaves it "sending", which the worker marks failed rather than risk sending it twice. A message
 whose after-commit send never ran (the process stopped) is sent by the worker's sweep
 (tasks.py). Callers that need the outcome at once (a "send a test SMS" button) use `send_now`,
