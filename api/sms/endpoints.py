@@ -80,7 +80,7 @@ async def delivery_report(request: Request) -> JSONResponse:
         fields = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
     except (UnicodeDecodeError, ValueError):
         return _refused(400, "a delivery report is a form-encoded (UTF-8) body")
-    if "\x00" in text:
+    if any("\x00" in name + value for name, value in fields.items()):
         return _refused(400, "a delivery report holds no NUL characters")
     moved = await service.apply_report(fields)
     return JSONResponse({"status": "applied" if moved else "ignored"})

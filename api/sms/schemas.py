@@ -50,6 +50,9 @@ class SmsTestIn(BaseModel):
 
 
 class SmsOut(BaseModel):
+    """A message as staff see it: no text, and not Africa's Talking's message id (with the
+    number, that id is what a delivery report must name to be believed)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -57,7 +60,6 @@ class SmsOut(BaseModel):
     purpose: str
     status: str
     account: str | None
-    provider_message_id: str | None
     provider_status: str | None
     status_code: int | None
     cost: Decimal | None
