@@ -54,7 +54,7 @@ async def message(message_id: int) -> dict:
 
 
 async def settled(message_id: int, *statuses: str) -> dict:
-    """The message once its delivery report has come (the fake reports after ~100 ms)."""
+    """The message once its delivery report has come (the fake reports after ~300 ms)."""
     for _ in range(60):
         row = await message(message_id)
         if row["status"] in statuses:
@@ -247,8 +247,8 @@ async def test_the_sweep_sends_what_was_left_queued_and_abandons_hung_sends():
         "WHERE id = :i",
         i=hung_id,
     )
-    await sweep_sms()
-    assert (await message(left_id))["status"] == "sent"
+    await sweep_sms()  # (the stack's worker may sweep it first: still one message)
+    assert (await message(left_id))["status"] in ("sent", "delivered")
     assert len(await received(left)) == 1
     row = await message(hung_id)
     assert row["status"] == "failed" and "not sent again" in row["error"]
@@ -330,7 +330,7 @@ async def test_a_report_naming_another_number_is_ignored(client):
         row = await message(message_id)
         assert (row["status"], row["error"]) == ("failed", "Rejected: UserInBlackList")
     finally:
-        await post_config(dlr_delay_ms=100)
+        await post_config(dlr_delay_ms=300)
 
 
 async def post_config(**changes) -> None:

@@ -11,7 +11,7 @@ AT endpoint
                              "messageId"}]}}. A wrong apiKey or username: 401, plain text.
                              A missing field: 400, plain text.
 Every accepted message gets a delivery report, form-encoded (id, status, phoneNumber,
-networkCode, failureReason, retryCount), POSTed ``dlr_delay_ms`` (100 ms) later to
+networkCode, failureReason, retryCount), POSTed ``dlr_delay_ms`` (300 ms) later to
 ``callback_url`` (env FAKE_AT_CALLBACK_URL, or POST /__fake__/config): the URL an ISP sets on
 AT's dashboard, here our API's /hooks/sms/delivery.
 
@@ -81,7 +81,7 @@ class State:
         text = os.environ.get("FAKE_AT_ACCOUNTS", DEFAULT_ACCOUNTS)
         self.accounts = dict(item.split(":", 1) for item in text.split(",") if ":" in item)
         self.callback_url: str | None = os.environ.get("FAKE_AT_CALLBACK_URL") or None
-        self.dlr_delay_ms = 100
+        self.dlr_delay_ms = 300
         self.messages: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[None]] = set()
