@@ -79,7 +79,9 @@ async def record_answer(session: AsyncSession, message_id: int, values: dict[str
 async def apply_report(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """A delivery report onto its message, forward only: a final report (delivered/failed) moves
     a sent message once; a progress report (Buffered, ...) only notes AT's word on a message
-    that is still sent. Returns the message's id, or None if the report changed nothing."""
+    that is still sent. Returns the message's id, or None if the report changed nothing. A
+    report that beat our own record of the send (the id not stored yet) is ignored too: Africa's
+    Talking's reports come seconds after its answer, ours is recorded in milliseconds."""
     return await session.scalar(
         text("""
             UPDATE sms_message
