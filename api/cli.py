@@ -31,6 +31,8 @@ from api.sessions import service as sessions_service
 from api.sessions.schemas import SessionFilter, SessionOut
 from api.settings import service as settings_service
 from api.settings.schemas import SettingsUpdate
+from api.sms import service as sms_service
+from api.sms.schemas import SmsSettingsIn
 from api.tenancy import Principal
 from api.tenants import service as tenants_service
 from api.tenants.schemas import TenantCreate
@@ -183,7 +185,11 @@ async def settings_show_or_update(session: AsyncSession, args: argparse.Namespac
 
 async def secrets_rotate(session: AsyncSession, args: argparse.Namespace) -> list[str]:
     rows = await payments_service.rotate_secrets(session)
-    return [f"re-encrypted the secrets of {rows} M-Pesa account(s) with the newest key"]
+    sms_rows = await sms_service.rotate_secrets(session)
+    return [
+        f"re-encrypted the secrets of {rows} M-Pesa account(s) with the newest key",
+        f"re-encrypted the API keys of {sms_rows} SMS account(s) with the newest key",
+    ]
 
 
 async def secrets_derived_key(session: AsyncSession, args: argparse.Namespace) -> list[str]:
@@ -217,6 +223,17 @@ async def payments_check(session: AsyncSession, args: argparse.Namespace) -> lis
     if report["total"]:
         raise Failed(lines)
     return lines
+
+
+async def sms_account(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    """Sets an ISP's Africa's Talking account; the API key comes from AT_API_KEY (never the
+    command line, which others can see)."""
+    principal = await _principal(session, args.tenant)
+    values = {"username": args.username, "sender_id": args.sender_id}
+    key = os.environ.get("AT_API_KEY")
+    data = SmsSettingsIn.model_validate(values | ({"api_key": key} if key else {}))
+    saved = await sms_service.save_settings(session, principal, data)
+    return [f"{field}: {value}" for field, value in saved.model_dump().items()]
 
 
 async def payments_account(session: AsyncSession, args: argparse.Namespace) -> list[str]:
@@ -360,6 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--till-number")
     p.add_argument("--c2b-shortcode")
     p.set_defaults(run=payments_account)
+
+    sms = groups.add_parser("sms", help="text messages").add_subparsers(dest="cmd", required=True)
+    p = sms.add_parser(
+        "account", help="set an ISP's Africa's Talking account (API key from AT_API_KEY)"
+    )
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--username", required=True)
+    p.add_argument("--sender-id")
+    p.set_defaults(run=sms_account)
     return parser
 
 

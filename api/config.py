@@ -107,6 +107,32 @@ class Settings(BaseSettings):
         description="Comma-separated addresses/networks of reverse proxies whose "
         "X-Forwarded-For is believed (callback allowlist, login limits, audit).",
     )
+    at_url: str = Field(
+        "https://api.africastalking.com",
+        description="Africa's Talking base URL (sandbox: https://api.sandbox.africastalking.com; "
+        "the fake in dev and test), for the platform's and every ISP's SMS.",
+    )
+    at_username: str | None = Field(
+        None,
+        description="The platform's Africa's Talking username (platform messages, and ISPs "
+        "without an SMS account of their own).",
+    )
+    at_api_key: SecretStr | None = Field(
+        None, description="The platform's Africa's Talking API key."
+    )
+    at_sender_id: str | None = Field(
+        None,
+        description="The platform's sender id or shortcode; unset: Africa's Talking's default.",
+    )
+    at_timeout: float = Field(
+        10.0, description="Seconds to wait for Africa's Talking to accept a message."
+    )
+    sms_callback_allowlist: str = Field(
+        "",
+        description="Comma-separated addresses/networks SMS delivery reports may come from; "
+        "empty: any (Africa's Talking publishes no list; a report is only believed for a "
+        "message id it gave us and the number we sent to).",
+    )
     stk_debounce: timedelta = Field(
         timedelta(seconds=60),
         description="A repeat purchase from a phone with a push this recent and still open "
@@ -251,7 +277,7 @@ class Settings(BaseSettings):
             RadiusServer(self.radius_host, self.radius_auth_port, self.radius_acct_port),
         )
 
-    @field_validator("callback_allowlist", "trusted_proxies")
+    @field_validator("callback_allowlist", "trusted_proxies", "sms_callback_allowlist")
     @classmethod
     def _networks(cls, value: str) -> str:
         networks(value)  # raises ValueError naming the bad entry

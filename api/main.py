@@ -33,6 +33,8 @@ from api.routers.onboarding import router as onboarding_router
 from api.security import get_redis
 from api.sessions.endpoints import router as sessions_router
 from api.settings.endpoints import router as settings_router
+from api.sms.endpoints import hooks_router as sms_hooks_router
+from api.sms.endpoints import router as sms_router
 from api.vouchers.endpoints import router as vouchers_router
 
 
@@ -74,6 +76,8 @@ def create_app() -> FastAPI:
         settings_router,
         payments_router,
         portal_router,
+        sms_router,
+        sms_hooks_router,  # before hooks_router: /hooks/sms/delivery is not a Daraja hook
         hooks_router,
     ):
         app.include_router(router)

@@ -44,6 +44,7 @@ BEFORE_PORTS = {
     "MNETIFI_API_PORT": "18110",
     "MNETIFI_DARAJA_PORT": "18212",
     "MNETIFI_SMTP_PORT": "18412",
+    "MNETIFI_AT_PORT": "18312",
 }
 TINY = {
     "radius_auth": [

@@ -12,8 +12,8 @@
 #                                       the same database (router failover), on the ports below
 #
 # Ports and directories can be overridden with MNETIFI_PG_PORT, MNETIFI_REDIS_PORT,
-# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT, MNETIFI_DARAJA_PORT, MNETIFI_SMTP_PORT
-# and MNETIFI_RUN_DIR;
+# MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT, MNETIFI_DARAJA_PORT, MNETIFI_SMTP_PORT,
+# MNETIFI_AT_PORT (the fake Africa's Talking) and MNETIFI_RUN_DIR;
 # the second FreeRADIUS's with MNETIFI_AUTH2_PORT and MNETIFI_ACCT2_PORT (default: the first's + 2).
 set -euo pipefail
 
@@ -23,9 +23,9 @@ PROFILE=${2:-dev}
 [ "$CMD" = test ] && PROFILE=test
 
 case "$PROFILE" in
-  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000  d_daraja=18200 d_smtp=18400 ;;
-  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 d_daraja=18201 d_smtp=18401 ;;
-  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 d_daraja=18202 d_smtp=18402 ;;
+  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000  d_daraja=18200 d_smtp=18400 d_at=18300 ;;
+  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 d_daraja=18201 d_smtp=18401 d_at=18301 ;;
+  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 d_daraja=18202 d_smtp=18402 d_at=18302 ;;
   *) echo "unknown stack '$PROFILE' (dev, test or bench)" >&2; exit 2 ;;
 esac
 PG_PORT=${MNETIFI_PG_PORT:-$d_pg}
@@ -35,6 +35,7 @@ ACCT_PORT=${MNETIFI_ACCT_PORT:-$d_acct}
 API_PORT=${MNETIFI_API_PORT:-$d_api}
 DARAJA_PORT=${MNETIFI_DARAJA_PORT:-$d_daraja}
 SMTP_PORT=${MNETIFI_SMTP_PORT:-$d_smtp}
+AT_PORT=${MNETIFI_AT_PORT:-$d_at}
 AUTH2_PORT=${MNETIFI_AUTH2_PORT:-$((AUTH_PORT + 2))}
 ACCT2_PORT=${MNETIFI_ACCT2_PORT:-$((ACCT_PORT + 2))}
 RUN=${MNETIFI_RUN_DIR:-$ROOT/.run/$PROFILE}
@@ -230,6 +231,10 @@ export MNETIFI_SMTP_HOST=127.0.0.1
 export MNETIFI_SMTP_PORT=$SMTP_PORT
 export MNETIFI_SMTP_TLS=none
 export MNETIFI_PUBLIC_URL=http://127.0.0.1:$API_PORT
+export MNETIFI_AT_URL=http://127.0.0.1:$AT_PORT
+export MNETIFI_AT_USERNAME=mnetifi-platform
+export MNETIFI_AT_API_KEY=demo-platform-api-key
+export MNETIFI_AT_SENDER_ID=MNETIFI
 export MNETIFI_CALLBACK_ALLOWLIST=$CALLBACK_ALLOWLIST
 export MNETIFI_TRUSTED_PROXIES=$TRUSTED_PROXIES
 export MNETIFI_RUN_DIR=$RUN
@@ -265,6 +270,22 @@ start_mailbox() {
     sleep 0.1
   done
   tail -20 "$RUN/mailbox.log" >&2; die "the local SMTP server did not start"
+}
+
+# The fake Africa's Talking (deploy/fakes/africastalking.py): bulk SMS on loopback, posting
+# delivery reports to this stack's API.
+start_africastalking() {
+  stop_pid "fake Africa's Talking" "$RUN/africastalking.pid"
+  log "starting the fake Africa's Talking on http://127.0.0.1:$AT_PORT"
+  (cd "$ROOT" && FAKE_AT_CALLBACK_URL=http://127.0.0.1:$API_PORT/hooks/sms/delivery exec setsid \
+     "$PY" -m uvicorn deploy.fakes.africastalking:app --host 127.0.0.1 --port "$AT_PORT" \
+     >"$RUN/africastalking.log" 2>&1 </dev/null) & echo $! >"$RUN/africastalking.pid"
+  for _ in $(seq 100); do
+    "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$AT_PORT/__fake__/health', timeout=1)" 2>/dev/null && return
+    kill -0 "$(cat "$RUN/africastalking.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -20 "$RUN/africastalking.log" >&2; die "the fake Africa's Talking did not start"
 }
 
 start_app() {
@@ -311,6 +332,9 @@ seed_demo() {
       DARAJA_PASSKEY=bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919 \
       "$mn" payments account --tenant demo --shortcode 174379 >/dev/null
   fi
+  # SMS through the fake Africa's Talking's demo account (also on stacks seeded before SMS).
+  AT_API_KEY=demo-isp-api-key "$mn" sms account --tenant demo --username demo-isp \
+    --sender-id DEMOISP >/dev/null
 }
 
 print_summary() {
@@ -323,6 +347,7 @@ mnetifi is up ($PROFILE stack)
   API          http://127.0.0.1:$API_PORT        (OpenAPI: http://127.0.0.1:$API_PORT/docs, health: /healthz)
   RADIUS       127.0.0.1 auth $AUTH_PORT, acct $ACCT_PORT
   Fake Daraja  http://127.0.0.1:$DARAJA_PORT  app demo-consumer-key / demo-consumer-secret, paybill 174379 (sandbox passkey)
+  Fake SMS     http://127.0.0.1:$AT_PORT  Africa's Talking; what each phone received: /__fake__/messages
   PostgreSQL   127.0.0.1:$PG_PORT db mnetifi     Redis 127.0.0.1:$REDIS_PORT
   Mail         SMTP 127.0.0.1:$SMTP_PORT; every message kept in $RUN/mailbox/
   Admin login  tenant demo, admin@demo.mnetifi.com / $(cat "$RUN/secrets/demo-admin-password")
@@ -350,6 +375,7 @@ up() {
   start_freeradius
   start_daraja
   start_mailbox
+  start_africastalking
   start_app
   if [ "$PROFILE" = dev ]; then seed_demo; print_summary; fi
 }
@@ -357,6 +383,7 @@ up() {
 down() {
   stop_pid "fake Daraja" "$RUN/daraja.pid"
   stop_pid mailbox "$RUN/mailbox.pid"
+  stop_pid "fake Africa's Talking" "$RUN/africastalking.pid"
   stop_pid worker "$RUN/worker.pid"
   stop_pid API "$RUN/api.pid"
   stop_pid FreeRADIUS "$RUN/radius/radiusd.pid"
@@ -367,7 +394,7 @@ down() {
 
 status() {
   local pid
-  for p in api worker daraja radius/radiusd radius2/radiusd; do
+  for p in api worker daraja mailbox africastalking radius/radiusd radius2/radiusd; do
     pid=$(cat "$RUN/$p.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$p: running ($pid)"; else echo "$p: stopped"; fi
   done

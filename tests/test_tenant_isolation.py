@@ -15,8 +15,10 @@ from fastapi.routing import APIRoute
 
 from api import crypto
 from api.config import get_settings
+from api.db import unit_of_work
 from api.main import create_app
 from api.models import Plan, RadAcct, Router, Voucher
+from api.sms.service import send_sms
 from tests.factories import accounting, count, make_plan, make_router, make_user_headers
 from tests.payshop import new_receipt, phone, stk_body
 from tests.radius.conftest import sql
@@ -45,12 +47,15 @@ LIST_IDS = {
     "/api/v1/fair-usage": "rule_ids",
     "/api/v1/routers/health": "router_ids",
     "/api/v1/promos": "promo_ids",
+    "/api/v1/sms/messages": "sms_ids",
 }
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
 # values, so the walk's order does not matter); A's stay as they were (the snapshot).
 OWN_SETTINGS = "/api/v1/settings"
 # Likewise its own M-Pesa account (secrets are write-only, so the shortcode tells whose it is).
 OWN_PAYMENTS = "/api/v1/payments/settings"
+# And its own SMS account (the key is write-only; the username tells whose it is).
+OWN_SMS = "/api/v1/sms/settings"
 # Actions on the caller's own account: as B they act on B's (a failure must not be a 500).
 OWN_ACTIONS = {
     "/api/v1/payments/settings/test",
@@ -58,11 +63,13 @@ OWN_ACTIONS = {
     "/api/v1/payments/check",
     "/api/v1/branding",
     "/api/v1/branding/logo",
+    "/api/v1/sms/settings/test",
 }
 # Bodies for those actions (as B, on B's own account).
 OWN_BODIES = {
     ("PUT", "/api/v1/branding"): {"json": {"display_name": "B's WiFi"}},
     ("PUT", "/api/v1/branding/logo"): {"content": b"\x89PNG\r\n\x1a\n" + bytes(32)},
+    ("POST", "/api/v1/sms/settings/test"): {"json": {"to": "+254712345678"}},
 }
 # The customer portal: no login, the ISP comes from the Host header. Called on B's address
 # with A's plan, purchase and receipt, each must be unknown there.
@@ -92,6 +99,7 @@ class World:
     promo: dict[str, Any]  # a promo code of its plan, as the API shows it
     batch_id: str  # the batch its codes came from (printable sheet)
     rule: dict[str, Any]  # a fair-usage rule of its plan
+    sms: dict[str, Any]  # its SMS account as saved, and the id of a message it sent
 
     @property
     def host(self) -> dict[str, str]:
@@ -121,6 +129,7 @@ class World:
             "promo_ids": {self.promo["id"]},
             "coa_ids": set(),
             "rule_ids": {self.rule["id"]},
+            "sms_ids": {self.sms["message_id"]},
         }[kind]
 
     @property
@@ -129,7 +138,7 @@ class World:
         sale = [self.sale[k] for k in ("receipt", "voucher_code", "phone", "public_id")]
         return {
             self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets,
-            *sale, self.promo["code"],
+            *sale, self.promo["code"], self.sms["username"], self.sms["api_key"],
         }  # fmt: skip
 
 
@@ -191,6 +200,12 @@ async def make_world(client) -> World:
     rule_body = {"scope": "router", "threshold": 500, "rate_limit": "2M/2M", "plan_id": plan.id}
     rule = await client.post(f"{PREFIX}/fair-usage", headers=headers, json=rule_body)
     assert rule.status_code == 201, rule.text
+    sms = {"username": f"u-{tenant.slug}", "api_key": f"atkey-{tenant.slug}"}
+    saved_sms = await client.put(f"{PREFIX}/sms/settings", headers=headers, json=sms)
+    assert saved_sms.status_code == 200, saved_sms.text
+    async with unit_of_work() as session:
+        sms["message_id"] = await send_sms(session, tenant.id, "+254712345678", "hi", "otp",
+                                           f"world-{tenant.slug}")  # fmt: skip
     return World(
         tenant.id,
         headers,
@@ -205,6 +220,7 @@ async def make_world(client) -> World:
         promo.json(),
         batch.json()["batch_id"],
         rule.json(),
+        sms,
     )
 
 
@@ -253,6 +269,8 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/payments/purchases",
         f"{PREFIX}/promos",
         f"{PREFIX}/promos/{world.promo['id']}",
+        f"{PREFIX}/sms/settings",
+        f"{PREFIX}/sms/messages",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -302,6 +320,8 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         response = await client.request(method, path, headers=b.headers, json=body)
         if response.status_code != 200 or response.json()["shortcode"] != b.payments["shortcode"]:
             return f"not B's own M-Pesa account: {response.status_code} {response.text}"
+    elif path == OWN_SMS:
+        return await _own_sms(client, method, path, a, b)
     elif path in OWN_ACTIONS:
         body = OWN_BODIES.get((method, path))
         response = await client.request(method, path, headers=b.headers, **body or {})
@@ -339,6 +359,18 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
     elif not (method == "POST" and path in CREATE_OWN_ONLY):
         return "not covered by the tenant walker; teach this test"
     return None
+
+
+async def _own_sms(client, method: str, path: str, a: World, b: World) -> str | None:
+    """B reads, replaces or removes its own SMS account, never A's (then B's is put back)."""
+    body = {k: b.sms[k] for k in ("username", "api_key")} if method == "PUT" else None
+    response = await client.request(method, path, headers=b.headers, json=body)
+    restored = {k: b.sms[k] for k in ("username", "api_key")}
+    await client.put(path, headers=b.headers, json=restored)
+    if response.status_code != 200 or response.json()["username"] not in (b.sms["username"], None):
+        return f"not B's own SMS account: {response.status_code} {response.text}"
+    leaks = _leaks(response.json(), a, "sms_ids")
+    return f"shows A's {leaks}" if leaks else None
 
 
 async def _portal_attack(client, method: str, path: str, a: World, b: World) -> str | None:

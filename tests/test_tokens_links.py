@@ -49,9 +49,9 @@ async def test_a_token_is_shown_once_stored_hashed_and_found_until_revoked() -> 
         audited = await s.scalar(
             text(
                 "SELECT count(*) FROM audit_event"
-                " WHERE object_type = 'api_token' AND object_id = :id"
+                " WHERE object_type = 'api_token' AND object_id = :id AND tenant_id = :t"
             ),
-            {"id": str(token.id)},
+            {"id": str(token.id), "t": owner.tenant_id},
         )
         assert audited == 2
 

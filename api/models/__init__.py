@@ -1,6 +1,7 @@
 from api.models.base import Base
 from api.models.control import CoaRequest, FairUsageRule, FairUsageState
 from api.models.identity import ApiToken, RecoveryCode, SecondFactor, StaffLink
+from api.models.messaging import SmsMessage, SmsSettings
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.portal import PortalSettings, PromoCode
@@ -42,6 +43,8 @@ __all__ = [
     "Router",
     "SecondFactor",
     "StaffLink",
+    "SmsMessage",
+    "SmsSettings",
     "StaffUser",
     "StkRequest",
     "Tenant",

@@ -80,9 +80,7 @@ class StaffLink(CreatedAt, Base):
     role: Mapped[str | None] = mapped_column(Text)
     router_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
-    created_by: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_user.id", ondelete="SET NULL")
-    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -103,8 +101,6 @@ class ApiToken(CreatedAt, Base):
     token_hash: Mapped[str] = mapped_column(Text, unique=True)
     prefix: Mapped[str] = mapped_column(Text)  # the first characters, to tell tokens apart
     permissions: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_by: Mapped[int | None] = mapped_column(
-        ForeignKey("staff_user.id", ondelete="SET NULL")
-    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

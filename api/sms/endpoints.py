@@ -1,0 +1,86 @@
+"""SMS routes: an ISP's Africa's Talking account (owners and admins), its recent messages, and
+the delivery-report hook Africa's Talking posts to.
+
+The hook is unauthenticated (Africa's Talking signs nothing), so it believes a report only for a
+message id it gave us and the number we sent to, moves a status only forward, acknowledges
+reports it ignores (AT would otherwise retry them), and answers bad input with 400, never 500.
+Africa's Talking publishes no source addresses; MNETIFI_SMS_CALLBACK_ALLOWLIST can still limit
+the hook to known ones (empty by default)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.config import get_settings
+from api.deps import ClientIP, SessionDep, client_ip
+from api.netaddr import contains, networks
+from api.sms import service
+from api.sms.schemas import SmsOut, SmsSettingsIn, SmsSettingsOut, SmsTestIn
+from api.tenancy import Principal, require
+
+router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
+hooks_router = APIRouter(include_in_schema=False)
+
+Reader = Annotated[Principal, Depends(require("settings:read"))]
+Writer = Annotated[Principal, Depends(require("settings:write"))]
+MAX_REPORT = 4096  # a delivery report is a handful of short fields
+
+
+@router.get("/settings", response_model=SmsSettingsOut)
+async def get_sms_settings(principal: Reader, session: SessionDep) -> SmsSettingsOut:
+    return await service.get_settings(session, principal)
+
+
+@router.put("/settings", response_model=SmsSettingsOut)
+async def save_sms_settings(
+    body: SmsSettingsIn, principal: Writer, session: SessionDep, ip: ClientIP
+) -> SmsSettingsOut:
+    return await service.save_settings(session, principal, body, ip)
+
+
+@router.delete("/settings", response_model=SmsSettingsOut)
+async def delete_sms_settings(
+    principal: Writer, session: SessionDep, ip: ClientIP
+) -> SmsSettingsOut:
+    return await service.delete_settings(session, principal, ip)
+
+
+@router.post("/settings/test", response_model=SmsOut)
+async def send_test_sms(body: SmsTestIn, principal: Writer) -> SmsOut:
+    return await service.send_test(principal, body.to)
+
+
+@router.get("/messages", response_model=list[SmsOut])
+async def recent_messages(
+    principal: Reader, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[SmsOut]:
+    return await service.recent(session, principal, limit)
+
+
+def _refused(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+@hooks_router.post(service.REPORT_PATH)
+async def delivery_report(request: Request) -> JSONResponse:
+    allow = get_settings().sms_callback_allowlist
+    if allow and not contains(networks(allow), client_ip(request)):
+        return _refused(403, "delivery reports are not accepted from this address")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_REPORT:
+            return _refused(413, "a delivery report is a few short form fields")
+    try:
+        text = raw.decode("utf-8")
+        fields = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
+    except (UnicodeDecodeError, ValueError):
+        return _refused(400, "a delivery report is a form-encoded (UTF-8) body")
+    if any("\x00" in name + value for name, value in fields.items()):
+        return _refused(400, "a delivery report holds no NUL characters")
+    moved = await service.apply_report(fields)
+    return JSONResponse({"status": "applied" if moved else "ignored"})

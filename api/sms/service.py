@@ -1,0 +1,324 @@
+"""Sending SMS, and an ISP's Africa's Talking account.
+
+How a message goes out ("decided in the transaction, sent after commit", as STK pushes are):
+`send_sms(session, tenant_id, to, body, purpose, key)` writes an outbox row in the caller's
+transaction; the row's idempotency key is UNIQUE, so one cause sends one message however often
+(or concurrently) it is asked. Once that transaction commits, the same process sends it at once
+(`api.db.after_commit`, no queue hop: a one-time code must arrive in seconds), and nothing is
+sent if it rolls back. In a request that is before the response goes out, so the response waits
+for Africa's Talking (at most MNETIFI_AT_TIMEOUT) and the message's status is known by then.
+A sender first claims the row (queued -> sending, committed) and only then calls Africa's
+Talking, so two senders never send one message; a process that dies mid-call
+leaves it "sending", which the worker marks failed rather than risk sending it twice. A message
+whose after-commit send never ran (the process stopped) is sent by the worker's sweep
+(tasks.py). Callers that need the outcome at once (a "send a test SMS" button) use `send_now`,
+which raises an error a person can act on.
+
+Which account sends: an ISP's message goes out on the ISP's own account when it has saved one
+(its sender id, its bill), else on the platform's (MNETIFI_AT_*); platform messages (tenant None)
+always on the platform's. Decided when the message is sent, not when it is queued."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import unicodedata
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import audit, config, crypto
+from api.db import after_commit, unit_of_work
+from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from api.models import SmsSettings
+from api.sms import africastalking, repository
+from api.sms.africastalking import Account, Outcome, ProviderError
+from api.sms.schemas import E164, SmsOut, SmsSettingsIn, SmsSettingsOut
+from api.tenancy import Principal
+
+log = logging.getLogger(__name__)
+_PHONE = re.compile(E164)
+_PURPOSE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
+MAX_BODY = 1600
+REPORT_PATH = "/hooks/sms/delivery"
+
+
+class SmsNotSent(BadRequest):
+    """Africa's Talking refused the message (a wrong number, no credit...): 422, the reason."""
+
+
+# ------------------------------------------------------------------ queueing
+
+
+def _check(to: str, body: str, purpose: str, key: str) -> None:
+    if not _PHONE.match(to):
+        raise BadRequest(f"{to[:20]!r} is not a phone number in E.164 form (+254712345678)")
+    if not body.strip() or len(body) > MAX_BODY or "\x00" in body:
+        raise BadRequest(f"an SMS body is 1 to {MAX_BODY} characters")
+    if not _PURPOSE.match(purpose):
+        raise BadRequest("purpose is a short lowercase word such as 'otp' or 'invite'")
+    if not key or len(key) > 200 or any(unicodedata.category(c) == "Cc" for c in key):
+        raise BadRequest("an idempotency key is 1 to 200 printable characters")
+
+
+async def _enqueue(
+    session: AsyncSession, tenant_id: int | None, to: str, body: str, purpose: str, key: str
+) -> tuple[int, bool]:
+    """The message's id, and whether this call created it. Keys are per ISP (and the platform's
+    apart), so two ISPs choosing the same key never collide."""
+    _check(to, body, purpose, key)
+    scoped_key = f"{'platform' if tenant_id is None else tenant_id}:{key}"
+    values = {"key": scoped_key, "recipient": to, "body": body, "purpose": purpose}
+    new_id = await repository.insert_message(session, tenant_id, values)
+    if new_id is not None:
+        return new_id, True
+    row = await repository.by_key(session, scoped_key)
+    if row is None:  # pragma: no cover - the conflicting row exists once its holder commits
+        raise ServiceUnavailable("the message could not be queued, try again")
+    if (row.recipient, row.body, row.purpose) != (to, body, purpose):
+        raise Conflict("this idempotency key was already used for a different message")
+    return row.id, False
+
+
+async def send_sms(
+    session: AsyncSession, tenant_id: int | None, to: str, body: str, purpose: str, key: str
+) -> int:
+    """Queues one SMS in the caller's transaction and sends it once that commits; returns the
+    message id. The same key again (even concurrently) is the same message, sent once."""
+    message_id, created = await _enqueue(session, tenant_id, to, body, purpose, key)
+    if created:
+        after_commit(session, lambda: _deliver_quietly(message_id))
+    return message_id
+
+
+async def send_now(tenant_id: int | None, to: str, body: str, purpose: str, key: str) -> SmsOut:
+    """Queues (committed), sends, and returns the outcome; raises ServiceUnavailable (503) when
+    Africa's Talking could not be asked, SmsNotSent (422) when it refused the message or the
+    account (a wrong key), or there is no account."""
+    async with unit_of_work() as session:
+        message_id, _ = await _enqueue(session, tenant_id, to, body, purpose, key)
+    unavailable = await _send(message_id)
+    out = await _current(message_id)
+    if out.status == "failed":
+        error = ServiceUnavailable if unavailable else SmsNotSent
+        raise error(f"The SMS was not sent: {out.error or 'no reason given'}")
+    return out
+
+
+# ------------------------------------------------------------------ sending
+
+
+def platform_account() -> Account | None:
+    settings = config.get_settings()
+    if not settings.at_username or settings.at_api_key is None:
+        return None
+    key = settings.at_api_key.get_secret_value()
+    return Account(settings.at_username, key, settings.at_sender_id, "platform")
+
+
+def _isp_account(row: SmsSettings) -> Account:
+    """The decrypted account, in memory only."""
+    return Account(row.username, crypto.decrypt(row.api_key_enc), row.sender_id, "isp")
+
+
+async def account_for(session: AsyncSession, tenant_id: int | None) -> Account | None:
+    """The ISP's own account if it saved one, else the platform's (platform messages: always)."""
+    if tenant_id is not None:
+        row = await repository.settings_row(session, tenant_id)
+        if row is not None:
+            return _isp_account(row)
+    return platform_account()
+
+
+def _answer(account: Account | None, outcome: Outcome | None, error: str | None) -> dict[str, Any]:
+    sent = outcome is not None and outcome.accepted
+    return {
+        "status": "sent" if sent else "failed",
+        "account": account.kind if account else None,
+        "message_id": outcome.message_id if outcome else None,
+        "provider_status": outcome.status if outcome else None,
+        "status_code": outcome.status_code if outcome else None,
+        "cost": outcome.cost if outcome else None,
+        "currency": outcome.currency if outcome else None,
+        "error": None if sent else (error or f"Africa's Talking refused it: {outcome.status}"),  # type: ignore[union-attr]
+    }
+
+
+async def _call(account: Account, to: str, body: str) -> Outcome:
+    settings = config.get_settings()
+    async with httpx.AsyncClient(timeout=settings.at_timeout) as http:
+        return await africastalking.send(http, settings.at_url, account, to, body)
+
+
+async def _send(message_id: int) -> bool:
+    """Claims a queued message and sends it (once: the claim is committed before Africa's
+    Talking is called), recording the answer. True when Africa's Talking could not be asked
+    (unreachable, or a 5xx): the failure is the provider's, not the message's or the account's."""
+    async with unit_of_work() as session:
+        row = await repository.claim(session, message_id)
+        account = await account_for(session, row["tenant_id"]) if row else None
+    if row is None:
+        return False
+    outcome, error, unavailable = None, None, False
+    if account is None:
+        error = "no SMS account: the ISP has none and the platform's is not configured"
+    else:
+        try:
+            outcome = await _call(account, row["recipient"], row["body"])
+        except ProviderError as exc:
+            error, unavailable = str(exc), exc.status is None or exc.status >= 500
+    async with unit_of_work() as session:
+        await repository.record_answer(session, message_id, _answer(account, outcome, error))
+    log.info("sms %s: %s", message_id, "sent" if outcome and outcome.accepted else error
+             or (outcome.status if outcome else "failed"))  # fmt: skip
+    return unavailable
+
+
+async def _current(message_id: int) -> SmsOut:
+    async with unit_of_work() as session:
+        current = await repository.by_id(session, message_id)
+    if current is None:
+        raise NotFound("No such message")
+    return SmsOut.model_validate(current)
+
+
+async def deliver(message_id: int) -> SmsOut:
+    """Sends a queued message if nobody has yet; returns the message as it then stands."""
+    await _send(message_id)
+    return await _current(message_id)
+
+
+async def _deliver_quietly(message_id: int) -> None:
+    await deliver(message_id)
+
+
+# ------------------------------------------------------------------ delivery reports
+
+# Africa's Talking's delivery statuses -> ours. Success, Failed and Rejected are final.
+REPORT_STATUSES = {
+    "Sent": "sent",
+    "Submitted": "sent",
+    "Buffered": "sent",
+    "Success": "delivered",
+    "Failed": "failed",
+    "Rejected": "failed",
+}
+_FIELD = re.compile(r"^[\w .:+-]{0,100}$")
+
+
+def parse_report(fields: dict[str, str]) -> dict[str, Any]:
+    """A delivery report's fields, checked; raises BadRequest saying what is wrong."""
+    message_id = fields.get("id", "").strip()
+    status = fields.get("status", "").strip()
+    phone = fields.get("phoneNumber", "").strip().replace(" ", "")
+    if not message_id or not _FIELD.match(message_id):
+        raise BadRequest("a delivery report needs the message id")
+    if status not in REPORT_STATUSES:
+        raise BadRequest(f"unknown delivery status; one of {', '.join(REPORT_STATUSES)}")
+    phone = phone if phone.startswith("+") else "+" + phone
+    if not _PHONE.match(phone):
+        raise BadRequest("a delivery report needs the phoneNumber the message went to")
+    reason = fields.get("failureReason", "").strip()
+    network = fields.get("networkCode", "").strip()
+    if not _FIELD.match(reason) or not _FIELD.match(network):
+        raise BadRequest("failureReason and networkCode are short words")
+    ours = REPORT_STATUSES[status]
+    return {
+        "message_id": message_id,
+        "phone": phone,
+        "status": ours,
+        "provider_status": status,
+        "network_code": network or None,
+        "error": f"{status}: {reason or 'no reason given'}" if ours == "failed" else None,
+    }
+
+
+async def apply_report(fields: dict[str, str]) -> int | None:
+    """Applies a delivery report; the id of the message it moved, or None when it moved nothing
+    (an id we never sent, a number that does not match, a message already final: all ignored)."""
+    values = parse_report(fields)
+    async with unit_of_work() as session:
+        moved = await repository.apply_report(session, values)
+    log.info("sms delivery report %s for %s: %s", values["provider_status"],
+             values["message_id"], "applied" if moved else "ignored")  # fmt: skip
+    return moved
+
+
+# ------------------------------------------------------------------ the ISP's account
+
+
+def report_url() -> str:
+    return config.get_settings().public_url.rstrip("/") + REPORT_PATH
+
+
+def _out(row: SmsSettings | None) -> SmsSettingsOut:
+    sends_with = "isp" if row else ("platform" if platform_account() else "none")
+    return SmsSettingsOut(
+        username=row.username if row else None,
+        sender_id=row.sender_id if row else None,
+        has_api_key=row is not None,
+        sends_with=sends_with,  # type: ignore[arg-type]
+        delivery_report_url=report_url(),
+    )
+
+
+async def get_settings(session: AsyncSession, principal: Principal) -> SmsSettingsOut:
+    return _out(await repository.settings_row(session, principal.tenant_id))
+
+
+async def save_settings(
+    session: AsyncSession, principal: Principal, data: SmsSettingsIn, ip: str | None = None
+) -> SmsSettingsOut:
+    row = await repository.settings_row(session, principal.tenant_id)
+    created = row is None
+    if row is None:
+        if data.api_key is None:
+            raise BadRequest("the first save needs api_key")
+        row = SmsSettings(tenant_id=principal.tenant_id)
+        session.add(row)
+    row.username = data.username
+    row.sender_id = data.sender_id
+    if data.api_key is not None:
+        row.api_key_enc = crypto.encrypt(data.api_key.get_secret_value())
+    await session.flush()
+    details = {"username": data.username, "sender_id": data.sender_id,
+               "api_key_set": data.api_key is not None}  # fmt: skip
+    action = "sms.settings.create" if created else "sms.settings.update"
+    await audit.record(session, principal, action, "tenant", principal.tenant_id, details, ip)
+    return _out(row)
+
+
+async def delete_settings(
+    session: AsyncSession, principal: Principal, ip: str | None = None
+) -> SmsSettingsOut:
+    """Back to the platform's account."""
+    row = await repository.settings_row(session, principal.tenant_id)
+    if row is None:
+        raise NotFound("This ISP has no SMS account of its own")
+    await session.delete(row)
+    await session.flush()
+    await audit.record(session, principal, "sms.settings.delete", "tenant", principal.tenant_id,
+                       None, ip)  # fmt: skip
+    return _out(None)
+
+
+async def send_test(principal: Principal, to: str) -> SmsOut:
+    """A test message on the account this ISP's messages would use now."""
+    body = "mnetifi: this is a test message. SMS works for your ISP."
+    return await send_now(principal.tenant_id, to, body, "test", "test:" + secrets.token_hex(8))
+
+
+async def recent(session: AsyncSession, principal: Principal, limit: int) -> list[SmsOut]:
+    rows = await repository.messages(session, principal.tenant_id, limit)
+    return [SmsOut.model_validate(row) for row in rows]
+
+
+async def rotate_secrets(session: AsyncSession) -> int:
+    """Re-encrypts every ISP's API key under the newest key; returns how many rows."""
+    rows = await repository.every_settings_row(session)
+    for row in rows:
+        row.api_key_enc = crypto.reencrypt(row.api_key_enc)
+    await session.flush()
+    return len(rows)
