@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.audit import RequestMeta
 from api.config import get_settings
 from api.db import get_session
 from api.limits import Caller
@@ -27,6 +28,14 @@ def client_ip(request: Request) -> str | None:
 
 
 ClientIP = Annotated[str | None, Depends(client_ip)]
+
+
+def client_meta(request: Request) -> RequestMeta:
+    """The address and the user agent together, as the audit log records them."""
+    return RequestMeta(client_ip(request), request.headers.get("user-agent"))
+
+
+ClientMeta = Annotated[RequestMeta, Depends(client_meta)]
 
 
 def client_device(request: Request) -> Caller:
