@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import ClientIP, SessionDep
+from api.deps import ClientMeta, SessionDep
 from api.sessions import service as sessions_service
 from api.sessions.schemas import SessionOut, SessionPage
 from api.tenancy import Principal, require
@@ -29,9 +29,9 @@ SessionReader = Annotated[Principal, Depends(require("sessions:read"))]
 
 @router.post("/batches", response_model=BatchOut, status_code=201)
 async def generate_batch(
-    body: BatchCreate, principal: Generator, session: SessionDep, ip: ClientIP
+    body: BatchCreate, principal: Generator, session: SessionDep, meta: ClientMeta
 ) -> BatchOut:
-    return await service.generate_batch(session, principal, body, ip)
+    return await service.generate_batch(session, principal, body, meta)
 
 
 @router.get("", response_model=list[VoucherOut])
@@ -49,16 +49,16 @@ async def get_voucher(code: CodePath, principal: Reader, session: SessionDep) ->
 
 @router.patch("/{code}", response_model=VoucherDetail)
 async def update_voucher(
-    code: CodePath, body: VoucherUpdate, principal: Writer, session: SessionDep, ip: ClientIP
+    code: CodePath, body: VoucherUpdate, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> VoucherDetail:
-    return await service.update_voucher(session, principal, code, body, ip)
+    return await service.update_voucher(session, principal, code, body, meta)
 
 
 @router.post("/{code}/revoke", response_model=VoucherDetail)
 async def revoke_voucher(
-    code: CodePath, principal: Writer, session: SessionDep, ip: ClientIP
+    code: CodePath, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> VoucherDetail:
-    return await service.revoke_voucher(session, principal, code, ip)
+    return await service.revoke_voucher(session, principal, code, meta)
 
 
 @router.get("/{code}/sessions", response_model=list[SessionOut])
