@@ -23,6 +23,7 @@ from api.tenancy import PERMISSIONS, Principal
 from deploy.fakes.daraja_state import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, SANDBOX_PASSKEY
 from tests.factories import PASSWORD, make_plan, make_staff, make_tenant, make_user_headers
 from tests.radius.conftest import sql
+from tests.test_cli import run
 
 URL = "/api/v1/audit"
 UA = "AuditTest/1.0 (+https://example.com)"
@@ -76,6 +77,30 @@ async def test_deleting_an_isp_or_a_staff_member_keeps_their_history(client):
     await sql("DELETE FROM tenant WHERE id = :t", t=tenant.id)
     [kept] = await events(tenant.id, "auth.login")
     assert kept == login  # not cascaded away, actor_id not nulled
+
+
+async def test_only_the_operators_purge_removes_a_deleted_isps_rows():
+    kept, gone = await make_tenant(), await make_tenant()
+    await record_one(kept)
+    await record_one(gone)
+    refused = run("audit", "purge", "--tenant-id", str(kept.id), "--yes")
+    assert refused.returncode == 1 and "still exists" in refused.stderr
+    await sql("DELETE FROM tenant WHERE id = :t", t=gone.id)
+    unconfirmed = run("audit", "purge", "--tenant-id", str(gone.id))
+    assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stderr
+    assert len(await events(gone.id)) == 1
+
+    done = run("audit", "purge", "--tenant-id", str(gone.id), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert await events(gone.id) == [] and len(await events(kept.id)) == 1
+    [purge] = await sql(
+        "SELECT actor, details FROM audit_event WHERE action = 'audit.purge' AND object_id = :t",
+        t=str(gone.id),
+    )
+    assert (purge["actor"], purge["details"]) == ("cli", {"tenant_id": gone.id, "rows": 1})
+    # The trigger is back on for everyone else.
+    with pytest.raises(DBAPIError, match="append-only"):
+        await sql("DELETE FROM audit_event WHERE tenant_id = :t", t=kept.id)
 
 
 # ------------------------------------------------------------------ before / after
