@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Text,
     UniqueConstraint,
@@ -75,9 +76,11 @@ class AuditEvent(Base):
     keys: a deleted ISP's or staff member's history stays as it was recorded."""
 
     __tablename__ = "audit_event"
+    # An ISP's log newest first (GET /api/v1/audit and the CSV's keyset batches).
+    __table_args__ = (Index("ix_audit_event_tenant_id_id", "tenant_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    tenant_id: Mapped[int | None] = mapped_column(Integer)
     actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor: Mapped[str] = mapped_column(Text)  # email, or "cli" for operator commands
     action: Mapped[str] = mapped_column(Text)

@@ -34,11 +34,16 @@ def upgrade() -> None:
         sa.Column("changes", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     )
     op.create_index("ix_audit_event_actor_id", "audit_event", ["actor_id"])
+    # Replaces the index on tenant_id alone: an ISP's log is read newest first.
+    op.create_index("ix_audit_event_tenant_id_id", "audit_event", ["tenant_id", "id"])
+    op.drop_index("ix_audit_event_tenant_id", table_name="audit_event")
     run_sql_file("0010_audit.up.sql")
 
 
 def downgrade() -> None:
     run_sql_file("0010_audit.down.sql")
+    op.create_index("ix_audit_event_tenant_id", "audit_event", ["tenant_id"])
+    op.drop_index("ix_audit_event_tenant_id_id", table_name="audit_event")
     op.drop_index("ix_audit_event_actor_id", table_name="audit_event")
     op.drop_column("audit_event", "changes")
     op.drop_column("audit_event", "user_agent")
