@@ -192,6 +192,34 @@ async def test_a_settings_change_redacts_the_daraja_secrets(client):
     assert settings["changes"] == {"unused_voucher_days": {"before": 30, "after": 7}}
 
 
+async def test_a_router_secret_rotation_and_a_sheet_export_are_recorded(client):
+    tenant, headers = await make_user_headers(client)
+    router = await make_router(tenant=tenant)
+    new_secret = "RotatedS3cretValue42xyz"
+    response = await client.patch(
+        f"/api/v1/routers/{router.id}", headers=headers, json={"secret": new_secret}
+    )
+    assert response.status_code == 200, response.text
+    [rotation] = await events(tenant.id, "router.secret_rotate")
+    assert rotation["changes"] == {"secret": "changed"}
+    assert new_secret not in json.dumps(rotation, default=str)
+    [create] = await events(tenant.id, "router.create")
+    assert create["changes"]["secret"] == "set"
+    assert create["changes"]["name"] == {"before": None, "after": router.name}
+
+    plan = await make_plan(tenant=tenant)
+    batch = await client.post(
+        "/api/v1/vouchers/batches", headers=headers, json={"plan_id": plan.id, "count": 2}
+    )
+    batch_id, codes = batch.json()["batch_id"], batch.json()["codes"]
+    sheet = await client.get(f"/api/v1/vouchers/batches/{batch_id}/sheet", headers=headers)
+    assert sheet.status_code == 200
+    [export] = await events(tenant.id, "voucher.sheet_export")
+    assert (export["object_id"], export["details"]) == (batch_id, {"page": 1, "pages": 1})
+    logged = json.dumps(await events(tenant.id), default=str)
+    assert not any(code in logged for code in codes)  # codes are credentials
+
+
 # ------------------------------------------------------------------ every mutating route
 
 # Routes that are not a staff or operator action: customers on the captive portal (their
