@@ -11,10 +11,11 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import crypto
+from api import audit, crypto
 from api.config import get_settings
 from api.db import get_engine, unit_of_work
 from api.errors import AppError
@@ -197,6 +198,27 @@ async def secrets_derived_key(session: AsyncSession, args: argparse.Namespace) -
     return [crypto.derived_key(get_settings().secret_key.get_secret_value()).decode()]
 
 
+async def audit_purge(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    """The one way audit rows are removed (data retention for a deleted ISP): only rows of an
+    ISP that no longer exists, only with --yes, and the purge itself is logged. The trigger is
+    disabled inside this transaction only (DDL is transactional: no other session ever sees it
+    disabled, and any failure re-enables it by rolling back)."""
+    tenant_id = args.tenant_id
+    if await session.scalar(text("SELECT 1 FROM tenant WHERE id = :t"), {"t": tenant_id}):
+        raise ValueError(f"ISP {tenant_id} still exists; only a deleted ISP's log can be purged")
+    if not args.yes:
+        raise ValueError("this deletes audit history for good; run again with --yes")
+    await session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_no_change"))
+    result = await session.execute(
+        text("DELETE FROM audit_event WHERE tenant_id = :t"), {"t": tenant_id}
+    )
+    await session.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_no_change"))
+    rows = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    details = {"tenant_id": tenant_id, "rows": rows}
+    await audit.record(session, "cli", "audit.purge", "tenant", tenant_id, details)
+    return [f"purged {rows} audit row(s) of deleted ISP {tenant_id}"]
+
+
 class Failed(Exception):
     """A command that ran but found a problem: its lines are printed, the exit status is 1."""
 
@@ -356,6 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the key derived from MNETIFI_SECRET_KEY (used when no keys are set)",
     )
     p.set_defaults(run=secrets_derived_key)
+
+    audit_ = groups.add_parser("audit", help="the audit log").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = audit_.add_parser(
+        "purge",
+        help="delete the audit rows of an ISP that no longer exists (logged as audit.purge)",
+    )
+    p.add_argument("--tenant-id", type=int, required=True, help="the deleted ISP's id")
+    p.add_argument("--yes", action="store_true", help="really delete them")
+    p.set_defaults(run=audit_purge)
 
     payments = groups.add_parser("payments", help="money").add_subparsers(dest="cmd", required=True)
     p = payments.add_parser(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.config import get_settings
 from api.db import get_session
 from api.limits import Caller
-from api.netaddr import client_address, parse_mac
+from api.netaddr import RequestMeta, client_address, parse_mac
 
 # scope="function": commit (or roll back) before the response is sent, so a failed commit is
 # reported to the client and a 2xx means the data is there.
@@ -27,6 +27,14 @@ def client_ip(request: Request) -> str | None:
 
 
 ClientIP = Annotated[str | None, Depends(client_ip)]
+
+
+def client_meta(request: Request) -> RequestMeta:
+    """The address and the user agent together, as the audit log records them."""
+    return RequestMeta(client_ip(request), request.headers.get("user-agent"))
+
+
+ClientMeta = Annotated[RequestMeta, Depends(client_meta)]
 
 
 def client_device(request: Request) -> Caller:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import openapi
+from api.audit.endpoints import router as audit_router
 from api.auth.endpoints import router as auth_router
 from api.db import get_engine
 from api.errors import install_error_handlers
@@ -79,6 +80,7 @@ def create_app() -> FastAPI:
         sms_router,
         sms_hooks_router,  # before hooks_router: /hooks/sms/delivery is not a Daraja hook
         hooks_router,
+        audit_router,
     ):
         app.include_router(router)
     app.include_router(hotspot_router)  # branding, voucher sheets

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -66,3 +67,11 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: str) ->
         if not contains(proxies, hop_ip):
             return hop_ip
     return address
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where a request came from, as the audit log records it (see api.deps.ClientMeta)."""
+
+    ip: str | None = None
+    user_agent: str | None = None

@@ -67,6 +67,7 @@ _ALL = _READ | {
     "settings:read",
     "settings:write",
     "payments:read",
+    "audit:read",
 }
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset(_ALL),

@@ -39,18 +39,15 @@ async def test_owner_reads_and_changes_settings_audited(client):
     assert (await client.get(URL, headers=headers)).json() == response.json()
 
     audit = await sql(
-        "SELECT object_type, object_id, details FROM audit_event "
+        "SELECT object_type, object_id, changes FROM audit_event "
         "WHERE tenant_id = :t AND action = 'settings.update' ORDER BY id",
         t=tenant.id,
     )
     assert [(a["object_type"], a["object_id"]) for a in audit] == [("tenant", str(tenant.id))] * 2
-    assert audit[0]["details"] == {
-        "unused_voucher_days": 90,
-        "previous": {"unused_voucher_days": 30},
-    }
-    assert audit[1]["details"]["previous"] == {
-        "unused_voucher_days": 90,
-        "acct_interim_interval": 300,
+    assert audit[0]["changes"] == {"unused_voucher_days": {"before": 30, "after": 90}}
+    assert audit[1]["changes"] == {
+        "unused_voucher_days": {"before": 90, "after": 1},
+        "acct_interim_interval": {"before": 300, "after": 3600},
     }
 
 

@@ -48,7 +48,11 @@ LIST_IDS = {
     "/api/v1/routers/health": "router_ids",
     "/api/v1/promos": "promo_ids",
     "/api/v1/sms/messages": "sms_ids",
+    # A's audit rows hold A's router and plan names (their before/after values): the markers.
+    "/api/v1/audit": "coa_ids",
 }
+# The audit log as CSV: B's export must not hold any of A's markers.
+AUDIT_CSV = "/api/v1/audit.csv"
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
 # values, so the walk's order does not matter); A's stay as they were (the snapshot).
 OWN_SETTINGS = "/api/v1/settings"
@@ -332,6 +336,11 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
             return f"{response.status_code}, shows A's {leaks}: {response.text}"
     elif path.startswith(PORTAL):
         return await _portal_attack(client, method, path, a, b)
+    elif path == AUDIT_CSV:
+        response = await client.get(path, headers=b.headers)
+        leaked = {m for m in a.markers if m in response.text}
+        if response.status_code != 200 or leaked:
+            return f"{response.status_code}, shows A's {sorted(leaked)}"
     elif params:
         unknown = [p for p in params if p not in a.params]
         if unknown:

@@ -197,12 +197,12 @@ async def test_patch_device_limit(client):
     assert response.json()["device_limit"] == 3
     assert (await _detail(client, headers, voucher.code))["device_limit"] == 3
     audit = await sql(
-        "SELECT object_id, details FROM audit_event "
+        "SELECT object_id, changes FROM audit_event "
         "WHERE tenant_id = :t AND action = 'voucher.update'",
         t=tenant.id,
     )
-    assert [(a["object_id"], a["details"]) for a in audit] == [
-        (str(voucher.id), {"device_limit": 3, "previous": {"device_limit": 1}})
+    assert [(a["object_id"], a["changes"]) for a in audit] == [
+        (str(voucher.id), {"device_limit": {"before": 1, "after": 3}})
     ]
 
 

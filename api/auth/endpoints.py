@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import service
 from api.auth.schemas import LoginIn, MeOut, TokenOut
-from api.deps import ClientIP, SessionDep
+from api.deps import ClientMeta, SessionDep
 from api.tenancy import Principal, bearer_token, current_principal, subdomain_slug
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -15,18 +15,24 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 @router.post("/login", response_model=TokenOut)
-async def login(body: LoginIn, request: Request, ip: ClientIP) -> TokenOut:
+async def login(body: LoginIn, request: Request, meta: ClientMeta) -> TokenOut:
     slug = service.resolve_tenant_slug(subdomain_slug(request), body.tenant)
-    return await service.login(tenant_slug=slug, email=body.email, password=body.password, ip=ip)
+    return await service.login(
+        tenant_slug=slug,
+        email=body.email,
+        password=body.password,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+    )
 
 
 @router.post("/logout", status_code=204)
 async def logout(
-    request: Request, principal: CurrentPrincipal, session: SessionDep, ip: ClientIP
+    request: Request, principal: CurrentPrincipal, session: SessionDep, meta: ClientMeta
 ) -> Response:
     token = bearer_token(request)
     assert token is not None  # current_principal already required it
-    await service.logout(session, principal, token, ip)
+    await service.logout(session, principal, token, meta)
     return Response(status_code=204)
 
 

@@ -33,10 +33,13 @@ def resolve_tenant_slug(subdomain: str | None, body_tenant: str | None) -> str:
     return slug
 
 
-async def login(*, tenant_slug: str, email: str, password: str, ip: str | None) -> TokenOut:
+async def login(
+    *, tenant_slug: str, email: str, password: str, ip: str | None, user_agent: str | None = None
+) -> TokenOut:
     await limiter.reserve(tenant_slug, email, ip)
     try:
-        ok, tenant, staff = await _check(tenant_slug, email, password, ip)
+        meta = audit.RequestMeta(ip, user_agent)
+        ok, tenant, staff = await _check(tenant_slug, email, password, meta)
     except Exception:
         # Never judged (database down, too many checks at once): not a wrong password.
         await limiter.give_back(tenant_slug, email, ip)
@@ -57,7 +60,7 @@ async def login(*, tenant_slug: str, email: str, password: str, ip: str | None) 
 
 
 async def _check(
-    tenant_slug: str, email: str, password: str, ip: str | None
+    tenant_slug: str, email: str, password: str, meta: audit.RequestMeta
 ) -> tuple[bool, Tenant | None, StaffUser | None]:
     """Looks the person up, checks the password and audits the attempt."""
     # The lookup and the record own their units of work instead of taking the request's: a
@@ -75,7 +78,7 @@ async def _check(
                 .values(last_login_at=datetime.now(UTC))
             )
             await audit.record(
-                session, _principal(staff), "auth.login", "staff_user", staff.id, ip=ip
+                session, _principal(staff), "auth.login", "staff_user", staff.id, meta=meta
             )
         else:
             await audit.record(
@@ -85,7 +88,7 @@ async def _check(
                 "staff_user",
                 staff.id if staff else None,
                 {"tenant": tenant_slug},
-                ip,
+                meta,
                 tenant_id=tenant.id if tenant else None,
             )
     return ok, tenant, staff
@@ -107,6 +110,8 @@ def _principal(staff: StaffUser) -> Principal:
     )
 
 
-async def logout(session: AsyncSession, principal: Principal, token: str, ip: str | None) -> None:
+async def logout(session: AsyncSession, principal: Principal, token: str, meta: audit.Meta) -> None:
     await delete_session(token)
-    await audit.record(session, principal, "auth.logout", "staff_user", principal.staff_id, ip=ip)
+    await audit.record(
+        session, principal, "auth.logout", "staff_user", principal.staff_id, meta=meta
+    )

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api import cpu
-from api.deps import ClientDevice, ClientIP, SessionDep
+from api.deps import ClientDevice, ClientMeta, SessionDep
 from api.errors import NotFound
 from api.hotspot import service
 from api.hotspot.schemas import BrandingIn
@@ -42,14 +42,14 @@ async def get_branding(principal: Reader, session: SessionDep) -> dict[str, Any]
 
 @branding.put("")
 async def put_branding(
-    body: BrandingIn, principal: Writer, session: SessionDep, ip: ClientIP
+    body: BrandingIn, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> dict[str, Any]:
-    return await service.update_branding(session, principal, body, ip)
+    return await service.update_branding(session, principal, body, meta)
 
 
 @branding.put("/logo")
 async def put_logo(
-    request: Request, principal: Writer, session: SessionDep, ip: ClientIP
+    request: Request, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> dict[str, Any]:
     """The logo as the request body (PNG, JPEG or WebP, at most 64 KB)."""
     chunks, size = [], 0
@@ -58,12 +58,12 @@ async def put_logo(
         if size > service.MAX_LOGO:
             raise service.PayloadTooLarge(f"The logo must be at most {service.MAX_LOGO // 1024} KB")
         chunks.append(chunk)
-    return await service.set_logo(session, principal, b"".join(chunks), ip)
+    return await service.set_logo(session, principal, b"".join(chunks), meta)
 
 
 @branding.delete("/logo", status_code=204)
-async def delete_logo(principal: Writer, session: SessionDep, ip: ClientIP) -> Response:
-    await service.remove_logo(session, principal, ip)
+async def delete_logo(principal: Writer, session: SessionDep, meta: ClientMeta) -> Response:
+    await service.remove_logo(session, principal, meta)
     return Response(status_code=204)
 
 
@@ -73,6 +73,7 @@ async def batch_sheet(
     request: Request,
     principal: VoucherReader,
     session: SessionDep,
+    meta: ClientMeta,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based sheet page")] = 1,
 ) -> HTMLResponse:
     """One page of the batch's sheet to print: CARDS_PER_PAGE cards, 3 across on A4."""
@@ -80,7 +81,7 @@ async def batch_sheet(
         batch = str(uuid.UUID(batch_id))
     except ValueError:
         raise NotFound("No such batch") from None
-    sheet = await service.sheet_page(session, principal.tenant_id, batch, page, request.url)
+    sheet = await service.sheet_page(session, principal, batch, page, request.url, meta)
     compress = "gzip" in request.headers.get("accept-encoding", "")
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
     if compress:

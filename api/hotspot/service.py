@@ -75,14 +75,15 @@ async def branding(session: AsyncSession, tenant_id: int) -> dict[str, Any]:
 
 
 async def update_branding(
-    session: AsyncSession, principal: Principal, body: BrandingIn, ip: str | None
+    session: AsyncSession, principal: Principal, body: BrandingIn, meta: audit.Meta
 ) -> dict[str, Any]:
+    before = await repository.branding(session, principal.tenant_id)
     await repository.save_branding(session, principal.tenant_id, body)
-    await audit.record(
-        session, principal, "branding.update", "tenant", principal.tenant_id,
-        body.model_dump(), ip,
-    )  # fmt: skip
-    return await repository.branding(session, principal.tenant_id)
+    after = await repository.branding(session, principal.tenant_id)
+    await audit.changed(
+        session, principal, "branding.update", "tenant", principal.tenant_id, before, after, meta
+    )
+    return after
 
 
 def logo_type(data: bytes) -> str:
@@ -94,21 +95,21 @@ def logo_type(data: bytes) -> str:
 
 
 async def set_logo(
-    session: AsyncSession, principal: Principal, data: bytes, ip: str | None
+    session: AsyncSession, principal: Principal, data: bytes, meta: audit.Meta
 ) -> dict[str, Any]:
     kind = logo_type(data)
     await repository.save_logo(session, principal.tenant_id, data, kind)
     details = {"bytes": len(data), "type": kind}
     await audit.record(
-        session, principal, "branding.logo", "tenant", principal.tenant_id, details, ip
+        session, principal, "branding.logo", "tenant", principal.tenant_id, details, meta
     )
     return await repository.branding(session, principal.tenant_id)
 
 
-async def remove_logo(session: AsyncSession, principal: Principal, ip: str | None) -> None:
+async def remove_logo(session: AsyncSession, principal: Principal, meta: audit.Meta) -> None:
     await repository.delete_logo(session, principal.tenant_id)
     await audit.record(
-        session, principal, "branding.logo_delete", "tenant", principal.tenant_id, None, ip
+        session, principal, "branding.logo_delete", "tenant", principal.tenant_id, None, meta
     )
 
 
@@ -120,16 +121,27 @@ def _page_url(url: URL, page: int, pages: int) -> str | None:
 
 
 async def sheet_page(
-    session: AsyncSession, tenant_id: int, batch_id: str, page: int, url: URL
+    session: AsyncSession,
+    principal: Principal,
+    batch_id: str,
+    page: int,
+    url: URL,
+    meta: audit.Meta = None,
 ) -> SheetPage:
     """Page `page` of a batch's sheet (CARDS_PER_PAGE cards), linked to its neighbours by
-    `url` with another ?page=; NotFound for an unknown batch or a page past the last."""
+    `url` with another ?page=; NotFound for an unknown batch or a page past the last. The
+    cards are the codes themselves, so every page served is an export in the audit log."""
+    tenant_id = principal.tenant_id
     head = await vouchers.batch_head(session, tenant_id, batch_id)
     if not head["n"]:
         raise NotFound("No such batch")
     total, pages = int(head["n"]), math.ceil(head["n"] / CARDS_PER_PAGE)
     if page > pages:
         raise NotFound(f"This batch has {pages} sheet pages")
+    await audit.record(
+        session, principal, "voucher.sheet_export", "voucher_batch", batch_id,
+        {"page": page, "pages": pages}, meta,
+    )  # fmt: skip
     return SheetPage(
         isp=head["isp"],
         portal=portal_url(head["slug"], url.scheme),

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Text,
     UniqueConstraint,
@@ -73,19 +74,26 @@ class StaffUser(CreatedAt, Base):
 
 
 class AuditEvent(Base):
+    """Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE, migration 0010). No foreign
+    keys: a deleted ISP's or staff member's history stays as it was recorded."""
+
     __tablename__ = "audit_event"
+    # An ISP's log newest first (GET /api/v1/audit and the CSV's keyset batches).
+    __table_args__ = (Index("ix_audit_event_tenant_id_id", "tenant_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    tenant_id: Mapped[int | None] = mapped_column(
-        ForeignKey("tenant.id", ondelete="CASCADE"), index=True
-    )
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    tenant_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor: Mapped[str] = mapped_column(Text)  # email, or "cli" for operator commands
     action: Mapped[str] = mapped_column(Text)
     object_type: Mapped[str] = mapped_column(Text)
     object_id: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # {field: {"before": x, "after": y}} for the fields that changed; secrets as "set"/"changed"/
+    # "cleared", never their value (api.audit.changed).
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

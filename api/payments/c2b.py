@@ -262,7 +262,7 @@ async def claim(
 
 
 async def register_urls(
-    session: AsyncSession, principal: Principal, ip: str | None = None
+    session: AsyncSession, principal: Principal, meta: audit.Meta = None
 ) -> dict[str, object]:
     """Registers this ISP's validation and confirmation URLs with Daraja (ResponseType
     Completed: if our validation cannot be reached, M-Pesa completes the payment and the
@@ -290,6 +290,6 @@ async def register_urls(
     row.c2b_registered_at = await repository.db_now(session)
     await audit.record(
         session, principal, "payments.c2b.register", "tenant", principal.tenant_id,
-        {"shortcode": shortcode, "api_version": row.c2b_api_version}, ip,
+        {"shortcode": shortcode, "api_version": row.c2b_api_version}, meta,
     )  # fmt: skip
     return {"status": "registered", "shortcode": shortcode, "response": answer}

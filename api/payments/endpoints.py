@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.config import get_settings
 from api.db import unit_of_work
-from api.deps import ClientDevice, ClientIP, DbId, SessionDep
+from api.deps import ClientDevice, ClientIP, ClientMeta, DbId, SessionDep
 from api.errors import NotFound
 from api.payments import c2b, ledger, queries, service, stk, streams
 from api.payments.schemas import ClaimIn, PaymentSettingsIn, PaymentSettingsOut, PurchaseIn, QuoteIn
@@ -37,16 +37,16 @@ async def get_payment_settings(principal: Reader, session: SessionDep) -> Paymen
 
 @router.put("/settings", response_model=PaymentSettingsOut)
 async def save_payment_settings(
-    body: PaymentSettingsIn, principal: Writer, session: SessionDep, ip: ClientIP
+    body: PaymentSettingsIn, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> PaymentSettingsOut:
-    return await service.save_settings(session, principal, body, ip)
+    return await service.save_settings(session, principal, body, meta)
 
 
 @router.post("/settings/test")
 async def test_payment_settings(
-    principal: Writer, session: SessionDep, ip: ClientIP
+    principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> dict[str, str]:
-    return await service.test_connection(session, principal, ip)
+    return await service.test_connection(session, principal, meta)
 
 
 Payments = Annotated[Principal, Depends(require("payments:read"))]
@@ -84,9 +84,11 @@ async def money_check(principal: Payments, session: SessionDep) -> dict[str, obj
 
 
 @router.post("/c2b/register")
-async def register_c2b(principal: Writer, session: SessionDep, ip: ClientIP) -> dict[str, object]:
+async def register_c2b(
+    principal: Writer, session: SessionDep, meta: ClientMeta
+) -> dict[str, object]:
     """Registers this ISP's C2B validation and confirmation URLs with Daraja."""
-    return await c2b.register_urls(session, principal, ip)
+    return await c2b.register_urls(session, principal, meta)
 
 
 # ------------------------------------------------------------------ the portal (customers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,10 +51,11 @@ async def get_settings(session: AsyncSession, principal: Principal) -> PaymentSe
 
 
 async def save_settings(
-    session: AsyncSession, principal: Principal, data: PaymentSettingsIn, ip: str | None = None
+    session: AsyncSession, principal: Principal, data: PaymentSettingsIn, meta: audit.Meta = None
 ) -> PaymentSettingsOut:
     row = await _get(session, principal.tenant_id)
     created = row is None
+    before = {} if row is None else _audit_view(row)
     if row is None:
         missing = [n for n in SECRETS[:3] if getattr(data, n) is None]
         if missing:
@@ -75,8 +77,29 @@ async def save_settings(
     await session.flush()
     details = {field: getattr(data, field) for field in PLAIN} | {"secrets_set": changed_secrets}
     action = "payments.settings.create" if created else "payments.settings.update"
-    await audit.record(session, principal, action, "tenant", principal.tenant_id, details, ip)
+    await audit.changed(
+        session,
+        principal,
+        action,
+        "tenant",
+        principal.tenant_id,
+        before,
+        _audit_view(row),
+        meta,
+        details=details,
+    )
     return _out(row)
+
+
+def _audit_view(row: PaymentSettings) -> dict[str, Any]:
+    """The settings as the audit log compares them: plain fields, and the secrets decrypted in
+    memory only so that re-sending the same one is no change (Fernet tokens differ each time).
+    audit.changed() turns each secret into "set", "changed" or "cleared"."""
+    secrets_ = {
+        name: None if (token := getattr(row, f"{name}_enc")) is None else crypto.decrypt(token)
+        for name in SECRETS
+    }
+    return {field: getattr(row, field) for field in PLAIN} | secrets_
 
 
 async def rotate_secrets(session: AsyncSession) -> int:
@@ -108,7 +131,7 @@ def account(row: PaymentSettings) -> Account:
 
 
 async def test_connection(
-    session: AsyncSession, principal: Principal, ip: str | None = None
+    session: AsyncSession, principal: Principal, meta: audit.Meta = None
 ) -> dict[str, str]:
     """Gets an access token with the stored credentials (through the shared token cache, so it
     never invalidates a token other processes are using)."""
@@ -130,6 +153,6 @@ async def test_connection(
         "tenant",
         principal.tenant_id,
         {"ok": True},
-        ip,
+        meta,
     )
     return {"status": "ok", "detail": "Daraja issued an access token for these credentials"}

@@ -33,11 +33,11 @@ async def get_plan_by_name(session: AsyncSession, principal: Principal, name: st
 
 
 async def create_plan(
-    session: AsyncSession, principal: Principal, data: PlanCreate, ip: str | None = None
+    session: AsyncSession, principal: Principal, data: PlanCreate, meta: audit.Meta = None
 ) -> Plan:
     plan = await repository.insert(session, principal.tenant_id, data.model_dump())
-    await audit.record(
-        session, principal, "plan.create", "plan", plan.id, data.model_dump(mode="json"), ip
+    await audit.changed(
+        session, principal, "plan.create", "plan", plan.id, {}, audit.snapshot(plan), meta
     )
     return plan
 
@@ -47,22 +47,24 @@ async def update_plan(
     principal: Principal,
     plan_id: int,
     data: PlanUpdate,
-    ip: str | None = None,
+    meta: audit.Meta = None,
 ) -> Plan:
     """Vouchers already issued keep the terms they were sold with (they hold a copy)."""
     plan = await get_plan(session, principal, plan_id)
     values = data.model_dump(exclude_unset=True)
+    before = audit.snapshot(plan)
     await repository.update(session, plan, values)
-    await audit.record(session, principal, "plan.update", "plan", plan.id, values, ip)
+    after = audit.snapshot(plan)
+    await audit.changed(session, principal, "plan.update", "plan", plan.id, before, after, meta)
     return plan
 
 
 async def delete_plan(
-    session: AsyncSession, principal: Principal, plan_id: int, ip: str | None = None
+    session: AsyncSession, principal: Principal, plan_id: int, meta: audit.Meta = None
 ) -> None:
     plan = await get_plan(session, principal, plan_id)
     if await repository.has_vouchers(session, principal.tenant_id, plan.id):
         raise Conflict(repository.HAS_VOUCHERS)
-    details = {"name": plan.name}
+    before = audit.snapshot(plan)
     await repository.delete(session, plan)
-    await audit.record(session, principal, "plan.delete", "plan", plan_id, details, ip)
+    await audit.changed(session, principal, "plan.delete", "plan", plan_id, before, {}, meta)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import ClientIP, IdPath, SessionDep
+from api.deps import ClientMeta, IdPath, SessionDep
 from api.promos import service
 from api.promos.schemas import PromoCreate, PromoOut, PromoUpdate
 from api.tenancy import Principal, require
@@ -26,9 +26,9 @@ async def list_promos(principal: Reader, session: SessionDep) -> list[PromoOut]:
 
 @router.post("", response_model=PromoOut, status_code=201)
 async def create_promo(
-    body: PromoCreate, principal: Writer, session: SessionDep, ip: ClientIP
+    body: PromoCreate, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> PromoOut:
-    return PromoOut.model_validate(await service.create_promo(session, principal, body, ip))
+    return PromoOut.model_validate(await service.create_promo(session, principal, body, meta))
 
 
 @router.get("/{promo_id}", response_model=PromoOut)
@@ -38,16 +38,16 @@ async def get_promo(promo_id: IdPath, principal: Reader, session: SessionDep) ->
 
 @router.patch("/{promo_id}", response_model=PromoOut)
 async def update_promo(
-    promo_id: IdPath, body: PromoUpdate, principal: Writer, session: SessionDep, ip: ClientIP
+    promo_id: IdPath, body: PromoUpdate, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> PromoOut:
-    promo = await service.update_promo(session, principal, promo_id, body, ip)
+    promo = await service.update_promo(session, principal, promo_id, body, meta)
     return PromoOut.model_validate(promo)
 
 
 @router.delete("/{promo_id}", status_code=204)
 async def deactivate_promo(
-    promo_id: IdPath, principal: Writer, session: SessionDep, ip: ClientIP
+    promo_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> Response:
     """Deactivates the code; it stays listed (as inactive) for the purchases that used it."""
-    await service.deactivate_promo(session, principal, promo_id, ip)
+    await service.deactivate_promo(session, principal, promo_id, meta)
     return Response(status_code=204)

@@ -122,7 +122,7 @@ async def get_promo(session: AsyncSession, principal: Principal, promo_id: int) 
 
 
 async def create_promo(
-    session: AsyncSession, principal: Principal, data: PromoCreate, ip: str | None = None
+    session: AsyncSession, principal: Principal, data: PromoCreate, meta: audit.Meta = None
 ) -> dict[str, Any]:
     await _check_plan(session, principal.tenant_id, data.plan_id)
     promo_id = await repository.insert(session, principal.tenant_id, data.model_dump())
@@ -132,7 +132,17 @@ async def create_promo(
             "with PATCH active=true)"
         )
     details = data.model_dump(mode="json")
-    await audit.record(session, principal, "promo.create", "promo_code", promo_id, details, ip)
+    await audit.changed(
+        session,
+        principal,
+        "promo.create",
+        "promo_code",
+        promo_id,
+        {},
+        details,
+        meta,
+        details=details,
+    )
     return await get_promo(session, principal, promo_id)
 
 
@@ -141,7 +151,7 @@ async def update_promo(
     principal: Principal,
     promo_id: int,
     data: PromoUpdate,
-    ip: str | None = None,
+    meta: audit.Meta = None,
 ) -> dict[str, Any]:
     """Purchases already made keep the price they were quoted (the push asked for it)."""
     current = await _lock(session, principal.tenant_id, promo_id)
@@ -155,12 +165,22 @@ async def update_promo(
         await _check_plan(session, principal.tenant_id, values["plan_id"])
     await repository.update(session, principal.tenant_id, promo_id, merged)
     details = data.model_dump(mode="json", exclude_unset=True)
-    await audit.record(session, principal, "promo.update", "promo_code", promo_id, details, ip)
+    await audit.changed(
+        session,
+        principal,
+        "promo.update",
+        "promo_code",
+        promo_id,
+        current,
+        merged,
+        meta,
+        details=details,
+    )
     return await get_promo(session, principal, promo_id)
 
 
 async def deactivate_promo(
-    session: AsyncSession, principal: Principal, promo_id: int, ip: str | None = None
+    session: AsyncSession, principal: Principal, promo_id: int, meta: audit.Meta = None
 ) -> None:
     """A promo is never deleted: past purchases keep their reference, and it stays listed as
     inactive (PATCH active=true brings it back). Deactivating an inactive one changes nothing."""
@@ -169,7 +189,17 @@ async def deactivate_promo(
         return
     await repository.deactivate(session, principal.tenant_id, promo_id)
     details = {"code": current["code"]}
-    await audit.record(session, principal, "promo.deactivate", "promo_code", promo_id, details, ip)
+    await audit.changed(
+        session,
+        principal,
+        "promo.deactivate",
+        "promo_code",
+        promo_id,
+        {"active": True},
+        {"active": False},
+        meta,
+        details=details,
+    )
 
 
 async def _lock(session: AsyncSession, tenant_id: int, promo_id: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from api.deps import ClientIP, IdPath, SessionDep
+from api.deps import ClientMeta, IdPath, SessionDep
 from api.routers import service
 from api.routers.schemas import RouterCreate, RouterOut, RouterUpdate, RouterWithSecret
 from api.tenancy import Principal, require
@@ -23,9 +23,9 @@ async def list_routers(principal: Reader, session: SessionDep) -> list[RouterOut
 
 @router.post("", response_model=RouterWithSecret, status_code=201)
 async def create_router(
-    body: RouterCreate, principal: Writer, session: SessionDep, ip: ClientIP
+    body: RouterCreate, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> RouterWithSecret:
-    created = await service.create_router(session, principal, body, ip)
+    created = await service.create_router(session, principal, body, meta)
     return RouterWithSecret.model_validate(created)
 
 
@@ -36,9 +36,9 @@ async def get_router(router_id: IdPath, principal: Reader, session: SessionDep) 
 
 @router.patch("/{router_id}", response_model=RouterWithSecret | RouterOut)
 async def update_router(
-    router_id: IdPath, body: RouterUpdate, principal: Writer, session: SessionDep, ip: ClientIP
+    router_id: IdPath, body: RouterUpdate, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> RouterWithSecret | RouterOut:
-    updated, secret_changed = await service.update_router(session, principal, router_id, body, ip)
+    updated, secret_changed = await service.update_router(session, principal, router_id, body, meta)
     if secret_changed:
         return RouterWithSecret.model_validate(updated)
     return RouterOut.model_validate(updated)
@@ -46,7 +46,7 @@ async def update_router(
 
 @router.delete("/{router_id}", status_code=204)
 async def delete_router(
-    router_id: IdPath, principal: Writer, session: SessionDep, ip: ClientIP
+    router_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> Response:
-    await service.delete_router(session, principal, router_id, ip)
+    await service.delete_router(session, principal, router_id, meta)
     return Response(status_code=204)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
-from api.deps import ClientIP, IdPath, SessionDep
+from api.deps import ClientMeta, IdPath, SessionDep
 from api.routers import health, script
 from api.routers.health import RouterHealth
 from api.tenancy import Principal, require
@@ -39,11 +39,11 @@ async def get_router_health(
 
 @router.get("/{router_id}/script", response_class=PlainTextResponse)
 async def get_router_script(
-    router_id: IdPath, request: Request, principal: Writer, session: SessionDep, ip: ClientIP
+    router_id: IdPath, request: Request, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> PlainTextResponse:
     """The RouterOS v7 script that onboards this router in one paste (it contains the router's
     secret; each download is in the audit log)."""
-    body = await script.download(session, principal, router_id, request.url.scheme, ip)
+    body = await script.download(session, principal, router_id, request.url.scheme, meta)
     return PlainTextResponse(
         body,
         headers={

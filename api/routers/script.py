@@ -114,7 +114,7 @@ def _hotspot(host: str, portal: str) -> list[str]:
 
 
 async def download(
-    session: AsyncSession, principal: Principal, router_id: int, scheme: str, ip: str | None
+    session: AsyncSession, principal: Principal, router_id: int, scheme: str, meta: audit.Meta
 ) -> str:
     """The script for one of the caller's routers (another ISP's is not found); audited."""
     router = await service.get_router(session, principal, router_id)
@@ -129,6 +129,6 @@ async def download(
     )
     # Who took the secret, and when; the secret itself stays out of the log.
     await audit.record(
-        session, principal, "router.script", "router", router.id, {"name": router.name}, ip
+        session, principal, "router.script", "router", router.id, {"name": router.name}, meta
     )
     return script

@@ -36,13 +36,13 @@ async def get_router(session: AsyncSession, principal: Principal, router_id: int
 
 
 async def create_router(
-    session: AsyncSession, principal: Principal, data: RouterCreate, ip: str | None = None
+    session: AsyncSession, principal: Principal, data: RouterCreate, meta: audit.Meta = None
 ) -> Router:
     values = data.model_dump()
     values["secret"] = data.secret or generate_secret()
     router = await repository.insert(session, principal.tenant_id, values)
-    details = {"name": router.name, "ip_address": data.ip_address}
-    await audit.record(session, principal, "router.create", "router", router.id, details, ip)
+    after = audit.snapshot(router)
+    await audit.changed(session, principal, "router.create", "router", router.id, {}, after, meta)
     return router
 
 
@@ -51,24 +51,36 @@ async def update_router(
     principal: Principal,
     router_id: int,
     data: RouterUpdate,
-    ip: str | None = None,
+    meta: audit.Meta = None,
 ) -> tuple[Router, bool]:
     """Returns the router and whether its secret changed (then it is shown once)."""
     router = await get_router(session, principal, router_id)
     values = data.model_dump(exclude_unset=True)
     secret_changed = "secret" in values and values["secret"] != router.secret
+    before = audit.snapshot(router)
     await repository.update(session, router, values)
-    changed = sorted(values)  # field names only: the secret's value stays out of the log
-    await audit.record(
-        session, principal, "router.update", "router", router.id, {"fields": changed}, ip
+    # The secret is logged as "changed", never its value (audit.SECRET_FIELDS); a rotation is
+    # its own action so it can be found on its own.
+    action = "router.secret_rotate" if secret_changed else "router.update"
+    details = {"fields": sorted(values)}
+    await audit.changed(
+        session,
+        principal,
+        action,
+        "router",
+        router.id,
+        before,
+        audit.snapshot(router),
+        meta,
+        details=details,
     )
     return router, secret_changed
 
 
 async def delete_router(
-    session: AsyncSession, principal: Principal, router_id: int, ip: str | None = None
+    session: AsyncSession, principal: Principal, router_id: int, meta: audit.Meta = None
 ) -> None:
     router = await get_router(session, principal, router_id)
-    details = {"name": router.name, "ip_address": str(router.ip_address)}
+    before = audit.snapshot(router)
     await repository.delete(session, router)
-    await audit.record(session, principal, "router.delete", "router", router_id, details, ip)
+    await audit.changed(session, principal, "router.delete", "router", router_id, before, {}, meta)

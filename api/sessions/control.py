@@ -107,11 +107,11 @@ async def extend_sessions(
 
 
 async def revoke_voucher(
-    session: AsyncSession, principal: Principal, code: str, ip: str | None = None
+    session: AsyncSession, principal: Principal, code: str, meta: audit.Meta = None
 ) -> VoucherDetail:
     """Idempotent. The next login is refused, and the devices online now get a
     Disconnect-Request on every router (sent once this commits)."""
-    voucher, revoked = await vouchers_service.revoke(session, principal, code, ip)
+    voucher, revoked = await vouchers_service.revoke(session, principal, code, meta)
     if revoked:
         await disconnect_voucher(
             session, principal.tenant_id, voucher.id, reason="revoked", actor=principal.email
@@ -120,7 +120,7 @@ async def revoke_voucher(
 
 
 async def staff_disconnect_voucher(
-    session: AsyncSession, principal: Principal, code: str, ip: str | None
+    session: AsyncSession, principal: Principal, code: str, meta: audit.Meta
 ) -> list[dict[str, Any]]:
     """Disconnects every live session of the voucher, on every router that holds one."""
     voucher_id = await repository.voucher_id(session, principal.tenant_id, code.strip().upper())
@@ -130,12 +130,12 @@ async def staff_disconnect_voucher(
         session, principal.tenant_id, voucher_id, reason="admin", actor=principal.email
     )
     await audit.record(session, principal, "voucher.disconnect", "voucher", voucher_id,
-                       {"sessions": len(ids)}, ip)  # fmt: skip
+                       {"sessions": len(ids)}, meta)  # fmt: skip
     return await repository.requests(session, principal.tenant_id, ids) if ids else []
 
 
 async def staff_disconnect_session(
-    session: AsyncSession, principal: Principal, session_id: int, ip: str | None
+    session: AsyncSession, principal: Principal, session_id: int, meta: audit.Meta
 ) -> list[dict[str, Any]]:
     rows = await repository.open_sessions(session, principal.tenant_id, radacct_id=session_id)
     if not rows:
@@ -144,7 +144,7 @@ async def staff_disconnect_session(
         session, principal.tenant_id, rows, kind="disconnect", reason="admin",
         actor=principal.email,
     )  # fmt: skip
-    await audit.record(session, principal, "session.disconnect", "session", session_id, None, ip)
+    await audit.record(session, principal, "session.disconnect", "session", session_id, None, meta)
     return await repository.requests(session, principal.tenant_id, ids) if ids else []
 
 

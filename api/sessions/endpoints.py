@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import ClientIP, IdPath, SessionDep
+from api.deps import ClientMeta, IdPath, SessionDep
 from api.sessions import control, fairuse, service
 from api.sessions.schemas import RuleIn, SessionFilter, SessionOut, SessionPage
 from api.tenancy import Principal, require
@@ -43,25 +43,26 @@ async def voucher_sessions(
 
 @sessions.post("/api/v1/vouchers/{code}/revoke", response_model=VoucherDetail)
 async def revoke_voucher(
-    code: CodePath, principal: Writer, session: SessionDep, ip: ClientIP
+    code: CodePath, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> VoucherDetail:
     """Refuses the voucher's next login and disconnects its devices online now."""
-    return await control.revoke_voucher(session, principal, code, ip)
+    return await control.revoke_voucher(session, principal, code, meta)
 
 
 @sessions.post("/api/v1/vouchers/{code}/disconnect", status_code=202)
 async def disconnect_voucher(
-    code: CodePath, principal: Writer, session: SessionDep, ip: ClientIP
+    code: CodePath, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> dict[str, Any]:
     """Disconnects every live session of the voucher, on every router that holds one."""
-    return {"requests": await control.staff_disconnect_voucher(session, principal, code, ip)}
+    return {"requests": await control.staff_disconnect_voucher(session, principal, code, meta)}
 
 
 @sessions.post("/api/v1/sessions/{session_id}/disconnect", status_code=202)
 async def disconnect_session(
-    session_id: IdPath, principal: Writer, session: SessionDep, ip: ClientIP
+    session_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> dict[str, Any]:
-    return {"requests": await control.staff_disconnect_session(session, principal, session_id, ip)}
+    requests = await control.staff_disconnect_session(session, principal, session_id, meta)
+    return {"requests": requests}
 
 
 @sessions.get("/api/v1/sessions/control")
@@ -82,17 +83,17 @@ async def list_rules(principal: RuleReader, session: SessionDep) -> list[dict[st
 
 @fair_usage.post("", status_code=201)
 async def create_rule(
-    body: RuleIn, principal: RuleWriter, session: SessionDep, ip: ClientIP
+    body: RuleIn, principal: RuleWriter, session: SessionDep, meta: ClientMeta
 ) -> dict[str, Any]:
-    return await fairuse.create_rule(session, principal, body, ip)
+    return await fairuse.create_rule(session, principal, body, meta)
 
 
 @fair_usage.delete("/{rule_id}", status_code=204)
 async def delete_rule(
-    rule_id: IdPath, principal: RuleWriter, session: SessionDep, ip: ClientIP
+    rule_id: IdPath, principal: RuleWriter, session: SessionDep, meta: ClientMeta
 ) -> Response:
     """Retires a rule; the next evaluation restores the rate of the sessions it throttled."""
-    await fairuse.delete_rule(session, principal, rule_id, ip)
+    await fairuse.delete_rule(session, principal, rule_id, meta)
     return Response(status_code=204)
 
 

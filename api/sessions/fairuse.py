@@ -67,26 +67,26 @@ async def list_rules(session: AsyncSession, principal: Principal) -> list[dict[s
 
 
 async def create_rule(
-    session: AsyncSession, principal: Principal, body: RuleIn, ip: str | None
+    session: AsyncSession, principal: Principal, body: RuleIn, meta: audit.Meta
 ) -> dict[str, Any]:
     if body.plan_id is not None and not await repository.plan_exists(
         session, principal.tenant_id, body.plan_id
     ):
         raise NotFound("No such plan")
     rule = await repository.insert_rule(session, principal.tenant_id, body.model_dump())
-    await audit.record(
-        session, principal, "fair_usage.create", "fair_usage_rule", rule["id"],
-        body.model_dump(), ip,
+    await audit.changed(
+        session, principal, "fair_usage.create", "fair_usage_rule", rule["id"], {},
+        body.model_dump(), meta, details=body.model_dump(),
     )  # fmt: skip
     return rule
 
 
 async def delete_rule(
-    session: AsyncSession, principal: Principal, rule_id: int, ip: str | None
+    session: AsyncSession, principal: Principal, rule_id: int, meta: audit.Meta
 ) -> None:
     """Retires a rule; the next evaluation restores the rate of the sessions it throttled."""
     if not await repository.retire_rule(session, principal.tenant_id, rule_id):
         raise NotFound("No such rule")
     await audit.record(
-        session, principal, "fair_usage.delete", "fair_usage_rule", rule_id, None, ip
+        session, principal, "fair_usage.delete", "fair_usage_rule", rule_id, None, meta
     )

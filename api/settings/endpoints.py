@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import ClientIP, SessionDep
+from api.deps import ClientMeta, SessionDep
 from api.settings import service
 from api.settings.schemas import SettingsOut, SettingsUpdate
 from api.tenancy import Principal, require
@@ -22,6 +22,6 @@ async def get_settings(principal: Reader, session: SessionDep) -> SettingsOut:
 
 @router.patch("", response_model=SettingsOut)
 async def update_settings(
-    body: SettingsUpdate, principal: Writer, session: SessionDep, ip: ClientIP
+    body: SettingsUpdate, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> SettingsOut:
-    return await service.update_settings(session, principal, body, ip)
+    return await service.update_settings(session, principal, body, meta)

@@ -24,12 +24,14 @@ async def get_settings(session: AsyncSession, principal: Principal) -> SettingsO
 
 
 async def update_settings(
-    session: AsyncSession, principal: Principal, data: SettingsUpdate, ip: str | None = None
+    session: AsyncSession, principal: Principal, data: SettingsUpdate, meta: audit.Meta = None
 ) -> SettingsOut:
     tenant = await _tenant(session, principal)
     values = data.model_dump(exclude_unset=True)
-    previous = {field: getattr(tenant, field) for field in values}
+    before = audit.snapshot(tenant, *values)
     await repository.update(session, tenant, values)
-    details = {**values, "previous": previous}
-    await audit.record(session, principal, "settings.update", "tenant", tenant.id, details, ip)
+    after = audit.snapshot(tenant, *values)
+    await audit.changed(
+        session, principal, "settings.update", "tenant", tenant.id, before, after, meta
+    )
     return SettingsOut.model_validate(tenant)

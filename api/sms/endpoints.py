@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.config import get_settings
-from api.deps import ClientIP, SessionDep, client_ip
+from api.deps import ClientMeta, SessionDep, client_ip
 from api.netaddr import contains, networks
 from api.sms import service
 from api.sms.schemas import SmsOut, SmsSettingsIn, SmsSettingsOut, SmsTestIn
@@ -37,21 +37,23 @@ async def get_sms_settings(principal: Reader, session: SessionDep) -> SmsSetting
 
 @router.put("/settings", response_model=SmsSettingsOut)
 async def save_sms_settings(
-    body: SmsSettingsIn, principal: Writer, session: SessionDep, ip: ClientIP
+    body: SmsSettingsIn, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> SmsSettingsOut:
-    return await service.save_settings(session, principal, body, ip)
+    return await service.save_settings(session, principal, body, meta)
 
 
 @router.delete("/settings", response_model=SmsSettingsOut)
 async def delete_sms_settings(
-    principal: Writer, session: SessionDep, ip: ClientIP
+    principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> SmsSettingsOut:
-    return await service.delete_settings(session, principal, ip)
+    return await service.delete_settings(session, principal, meta)
 
 
 @router.post("/settings/test", response_model=SmsOut)
-async def send_test_sms(body: SmsTestIn, principal: Writer) -> SmsOut:
-    return await service.send_test(principal, body.to)
+async def send_test_sms(
+    body: SmsTestIn, principal: Writer, session: SessionDep, meta: ClientMeta
+) -> SmsOut:
+    return await service.send_test(session, principal, body.to, meta)
 
 
 @router.get("/messages", response_model=list[SmsOut])

@@ -268,11 +268,21 @@ async def get_settings(session: AsyncSession, principal: Principal) -> SmsSettin
     return _out(await repository.settings_row(session, principal.tenant_id))
 
 
+def _audited(row: SmsSettings | None) -> dict[str, Any]:
+    """The account as the audit log compares it (the key decrypted in memory only: the log
+    stores whether it was set or changed, never its value)."""
+    if row is None:
+        return {}
+    key = crypto.decrypt(row.api_key_enc) if row.api_key_enc else None
+    return {"username": row.username, "sender_id": row.sender_id, "api_key": key}
+
+
 async def save_settings(
-    session: AsyncSession, principal: Principal, data: SmsSettingsIn, ip: str | None = None
+    session: AsyncSession, principal: Principal, data: SmsSettingsIn, meta: audit.Meta = None
 ) -> SmsSettingsOut:
     row = await repository.settings_row(session, principal.tenant_id)
     created = row is None
+    before = _audited(row)
     if row is None:
         if data.api_key is None:
             raise BadRequest("the first save needs api_key")
@@ -283,29 +293,38 @@ async def save_settings(
     if data.api_key is not None:
         row.api_key_enc = crypto.encrypt(data.api_key.get_secret_value())
     await session.flush()
-    details = {"username": data.username, "sender_id": data.sender_id,
-               "api_key_set": data.api_key is not None}  # fmt: skip
     action = "sms.settings.create" if created else "sms.settings.update"
-    await audit.record(session, principal, action, "tenant", principal.tenant_id, details, ip)
+    await audit.changed(
+        session, principal, action, "tenant", principal.tenant_id, before, _audited(row), meta
+    )
     return _out(row)
 
 
 async def delete_settings(
-    session: AsyncSession, principal: Principal, ip: str | None = None
+    session: AsyncSession, principal: Principal, meta: audit.Meta = None
 ) -> SmsSettingsOut:
     """Back to the platform's account."""
     row = await repository.settings_row(session, principal.tenant_id)
     if row is None:
         raise NotFound("This ISP has no SMS account of its own")
+    before = _audited(row)
     await session.delete(row)
     await session.flush()
-    await audit.record(session, principal, "sms.settings.delete", "tenant", principal.tenant_id,
-                       None, ip)  # fmt: skip
+    await audit.changed(
+        session, principal, "sms.settings.delete", "tenant", principal.tenant_id, before, {}, meta
+    )
     return _out(None)
 
 
-async def send_test(principal: Principal, to: str) -> SmsOut:
-    """A test message on the account this ISP's messages would use now."""
+async def send_test(
+    session: AsyncSession, principal: Principal, to: str, meta: audit.Meta = None
+) -> SmsOut:
+    """A test message on the account this ISP's messages would use now (audited first: the
+    attempt is the staff action, whatever Africa's Talking answers)."""
+    await audit.record(
+        session, principal, "sms.settings.test", "tenant", principal.tenant_id, {"to": to}, meta
+    )
+    await session.commit()
     body = "mnetifi: this is a test message. SMS works for your ISP."
     return await send_now(principal.tenant_id, to, body, "test", "test:" + secrets.token_hex(8))
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import ClientIP, SessionDep
+from api.deps import ClientMeta, SessionDep
 from api.tenancy import Principal, require
 from api.vouchers import service
 from api.vouchers.schemas import (
@@ -26,9 +26,9 @@ Writer = Annotated[Principal, Depends(require("vouchers:write"))]
 
 @router.post("/batches", response_model=BatchOut, status_code=201)
 async def generate_batch(
-    body: BatchCreate, principal: Generator, session: SessionDep, ip: ClientIP
+    body: BatchCreate, principal: Generator, session: SessionDep, meta: ClientMeta
 ) -> BatchOut:
-    return await service.generate_batch(session, principal, body, ip)
+    return await service.generate_batch(session, principal, body, meta)
 
 
 @router.get("", response_model=list[VoucherOut])
@@ -46,6 +46,6 @@ async def get_voucher(code: CodePath, principal: Reader, session: SessionDep) ->
 
 @router.patch("/{code}", response_model=VoucherDetail)
 async def update_voucher(
-    code: CodePath, body: VoucherUpdate, principal: Writer, session: SessionDep, ip: ClientIP
+    code: CodePath, body: VoucherUpdate, principal: Writer, session: SessionDep, meta: ClientMeta
 ) -> VoucherDetail:
-    return await service.update_voucher(session, principal, code, body, ip)
+    return await service.update_voucher(session, principal, code, body, meta)

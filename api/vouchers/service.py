@@ -68,7 +68,7 @@ async def _insert_unique(
 
 
 async def generate_batch(
-    session: AsyncSession, principal: Principal, data: BatchCreate, ip: str | None = None
+    session: AsyncSession, principal: Principal, data: BatchCreate, meta: audit.Meta = None
 ) -> BatchOut:
     if data.device_limit is not None and not allowed(principal, "vouchers:write"):
         raise Forbidden(f"Your role ({principal.role}) may not override the plan's device limit")
@@ -82,7 +82,7 @@ async def generate_batch(
     if data.device_limit is not None:
         details["device_limit"] = data.device_limit
     await audit.record(
-        session, principal, "voucher.batch_create", "voucher_batch", batch_id, details, ip
+        session, principal, "voucher.batch_create", "voucher_batch", batch_id, details, meta
     )
     return BatchOut(batch_id=uuid.UUID(batch_id), plan_id=plan.id, count=len(codes), codes=codes)
 
@@ -121,16 +121,26 @@ async def get_detail(session: AsyncSession, principal: Principal, code: str) -> 
 
 
 async def revoke(
-    session: AsyncSession, principal: Principal, code: str, ip: str | None = None
+    session: AsyncSession, principal: Principal, code: str, meta: audit.Meta = None
 ) -> tuple[Voucher, bool]:
     """Idempotent: the voucher, and whether this call revoked it. FreeRADIUS reads the voucher
     on every login, so the next login is refused; disconnecting the devices online now is
     session control's part (api.sessions.control.revoke_voucher)."""
     voucher = await get_voucher(session, principal, code)
+    before = voucher.status
     revoked = await repository.revoke(session, voucher)
     if revoked:
         # The code is a credential: the log names the voucher by id.
-        await audit.record(session, principal, "voucher.revoke", "voucher", voucher.id, None, ip)
+        await audit.changed(
+            session,
+            principal,
+            "voucher.revoke",
+            "voucher",
+            voucher.id,
+            {"status": before},
+            {"status": "revoked"},
+            meta,
+        )
     return voucher, revoked
 
 
@@ -139,13 +149,16 @@ async def update_voucher(
     principal: Principal,
     code: str,
     data: VoucherUpdate,
-    ip: str | None = None,
+    meta: audit.Meta = None,
 ) -> VoucherDetail:
     """Changes one voucher's terms; FreeRADIUS applies them from the next login."""
     voucher = await get_voucher(session, principal, code)
     values = data.model_dump(exclude_unset=True)
-    previous = {field: getattr(voucher, field) for field in values}
+    # Only the fields asked for: the voucher's code is a credential and stays out of the log.
+    before = audit.snapshot(voucher, *values)
     await repository.update_voucher(session, voucher, values)
-    details = {**values, "previous": previous}
-    await audit.record(session, principal, "voucher.update", "voucher", voucher.id, details, ip)
+    after = audit.snapshot(voucher, *values)
+    await audit.changed(
+        session, principal, "voucher.update", "voucher", voucher.id, before, after, meta
+    )
     return await get_detail(session, principal, voucher.code)
