@@ -22,13 +22,14 @@ from api.errors import NotFound
 from api.hotspot import service
 from api.hotspot.schemas import BrandingIn
 from api.hotspot.sheet_render import render
+from api.permissions import P
 from api.tenancy import Principal, require
 
 branding = APIRouter(prefix="/api/v1/branding", tags=["branding"])
 sheets = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
-Reader = Annotated[Principal, Depends(require("settings:read"))]
-Writer = Annotated[Principal, Depends(require("settings:write"))]
-VoucherReader = Annotated[Principal, Depends(require("vouchers:read"))]
+Reader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
+Writer = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
+VoucherReader = Annotated[Principal, Depends(require(P.VOUCHERS_READ))]
 MAX_PAGE = 1_000_000  # keeps OFFSET inside PostgreSQL's bigint however the number is typed
 
 

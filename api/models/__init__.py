@@ -13,7 +13,7 @@ from api.models.radius import (
     RadReply,
     RadUserGroup,
 )
-from api.models.tenancy import AuditEvent, StaffUser, Tenant
+from api.models.tenancy import AuditEvent, PlatformOperator, StaffRouter, StaffUser, Tenant
 
 __all__ = [
     "AuditEvent",
@@ -26,6 +26,7 @@ __all__ = [
     "PaymentEvent",
     "PaymentGrant",
     "PaymentSettings",
+    "PlatformOperator",
     "Plan",
     "PortalSettings",
     "PromoCode",
@@ -37,6 +38,7 @@ __all__ = [
     "RadReply",
     "RadUserGroup",
     "Router",
+    "StaffRouter",
     "StaffUser",
     "StkRequest",
     "Tenant",

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import ClientIP, IdPath, SessionDep
+from api.permissions import P
 from api.sessions import control, fairuse, service
 from api.sessions.schemas import RuleIn, SessionFilter, SessionOut
 from api.tenancy import Principal, require
@@ -17,10 +18,11 @@ from api.vouchers.schemas import CodePath
 sessions = APIRouter(tags=["sessions"])
 fair_usage = APIRouter(prefix="/api/v1/fair-usage", tags=["fair usage"])
 
-Reader = Annotated[Principal, Depends(require("sessions:read"))]
-Writer = Annotated[Principal, Depends(require("vouchers:write"))]
-RuleReader = Annotated[Principal, Depends(require("settings:read"))]
-RuleWriter = Annotated[Principal, Depends(require("settings:write"))]
+Reader = Annotated[Principal, Depends(require(P.SESSIONS_READ))]
+VoucherWriter = Annotated[Principal, Depends(require(P.VOUCHERS_WRITE))]
+Writer = Annotated[Principal, Depends(require(P.SESSIONS_WRITE))]
+RuleReader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
+RuleWriter = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
 
 
 @sessions.get("/api/v1/sessions", response_model=list[SessionOut])
@@ -32,7 +34,7 @@ async def list_sessions(
 
 @sessions.post("/api/v1/vouchers/{code}/disconnect", status_code=202)
 async def disconnect_voucher(
-    code: CodePath, principal: Writer, session: SessionDep, ip: ClientIP
+    code: CodePath, principal: VoucherWriter, session: SessionDep, ip: ClientIP
 ) -> dict[str, Any]:
     """Disconnects every live session of the voucher, on every router that holds one."""
     return {"requests": await control.staff_disconnect_voucher(session, principal, code, ip)}

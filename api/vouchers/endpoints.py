@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import ClientIP, SessionDep
+from api.permissions import P
 from api.sessions import service as sessions_service
 from api.sessions.schemas import SessionOut, SessionPage
 from api.tenancy import Principal, require
@@ -21,10 +22,9 @@ from api.vouchers.schemas import (
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 
-Reader = Annotated[Principal, Depends(require("vouchers:read"))]
-Generator = Annotated[Principal, Depends(require("vouchers:generate"))]
-Writer = Annotated[Principal, Depends(require("vouchers:write"))]
-SessionReader = Annotated[Principal, Depends(require("sessions:read"))]
+Reader = Annotated[Principal, Depends(require(P.VOUCHERS_READ))]
+Generator = Annotated[Principal, Depends(require(P.VOUCHERS_GENERATE))]
+Writer = Annotated[Principal, Depends(require(P.VOUCHERS_WRITE))]
 
 
 @router.post("/batches", response_model=BatchOut, status_code=201)
@@ -65,7 +65,7 @@ async def revoke_voucher(
 async def voucher_sessions(
     code: CodePath,
     page: Annotated[SessionPage, Query()],
-    principal: SessionReader,
+    principal: Reader,
     session: SessionDep,
 ) -> list[SessionOut]:
     return await sessions_service.voucher_sessions(session, principal, code, page)
