@@ -51,6 +51,13 @@ async def list_staff(session: AsyncSession, actor: Principal) -> list[StaffOut]:
     ]  # fmt: skip
 
 
+async def find(session: AsyncSession, actor: Principal, email: str) -> StaffUser:
+    staff = await repository.get_by_email(session, actor.tenant_id, email.strip())
+    if staff is None:
+        raise NotFound(f"No staff member with email {email!r}")
+    return staff
+
+
 async def _target(session: AsyncSession, actor: Principal, staff_id: int) -> StaffUser:
     staff = await repository.get(session, actor.tenant_id, staff_id)
     if staff is None:
