@@ -30,6 +30,8 @@ PATCH_BODIES = {
     "/api/v1/plans/{plan_id}": {"name": "hijacked", "price": 999, "active": False},
     "/api/v1/vouchers/{code}": {"device_limit": 7},
     "/api/v1/promos/{promo_id}": {"value": 90, "max_uses": 1, "active": False},
+    "/api/v1/staff/{staff_id}/role": {"role": "admin"},
+    "/api/v1/staff/{staff_id}/routers": {"router_ids": []},
 }
 # Which of A's ids a list must not show.
 LIST_IDS = {
@@ -45,7 +47,10 @@ LIST_IDS = {
     "/api/v1/fair-usage": "rule_ids",
     "/api/v1/routers/health": "router_ids",
     "/api/v1/promos": "promo_ids",
+    "/api/v1/staff": "staff_ids",
 }
+# The platform operators' routes: an ISP's staff get 403 (sign-in is public, covered elsewhere).
+PLATFORM = "/api/v1/platform/"
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
 # values, so the walk's order does not matter); A's stay as they were (the snapshot).
 OWN_SETTINGS = "/api/v1/settings"
@@ -92,6 +97,7 @@ class World:
     promo: dict[str, Any]  # a promo code of its plan, as the API shows it
     batch_id: str  # the batch its codes came from (printable sheet)
     rule: dict[str, Any]  # a fair-usage rule of its plan
+    staff_id: int = 0  # its owner
 
     @property
     def host(self) -> dict[str, str]:
@@ -107,6 +113,7 @@ class World:
             "batch_id": self.batch_id,
             "session_id": str(self.session_ids[0]),
             "rule_id": str(self.rule["id"]),
+            "staff_id": str(self.staff_id),
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -121,6 +128,7 @@ class World:
             "promo_ids": {self.promo["id"]},
             "coa_ids": set(),
             "rule_ids": {self.rule["id"]},
+            "staff_ids": {self.staff_id},
         }[kind]
 
     @property
@@ -191,6 +199,7 @@ async def make_world(client) -> World:
     rule_body = {"scope": "router", "threshold": 500, "rate_limit": "2M/2M", "plan_id": plan.id}
     rule = await client.post(f"{PREFIX}/fair-usage", headers=headers, json=rule_body)
     assert rule.status_code == 201, rule.text
+    [owner] = await sql("SELECT id FROM staff_user WHERE tenant_id = :t", t=tenant.id)
     return World(
         tenant.id,
         headers,
@@ -205,6 +214,7 @@ async def make_world(client) -> World:
         promo.json(),
         batch.json()["batch_id"],
         rule.json(),
+        owner["id"],
     )
 
 
@@ -310,6 +320,12 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         leaks = _leaks(response.json(), a, "router_ids")
         if response.status_code >= 500 or leaks:
             return f"{response.status_code}, shows A's {leaks}: {response.text}"
+    elif path.startswith(PLATFORM):
+        if path == "/api/v1/platform/login":
+            return None
+        response = await client.request(method, path, headers=b.headers)
+        if response.status_code != 403:
+            return f"an ISP's staff on the platform's routes: {response.status_code}"
     elif path.startswith(PORTAL):
         return await _portal_attack(client, method, path, a, b)
     elif params:
