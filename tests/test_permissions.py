@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from api.db import unit_of_work
 from api.main import create_app
 from api.models import Tenant
-from api.permissions import ISP_ROLES, ROLE_PERMISSIONS, allows
+from api.permissions import ROLE_PERMISSIONS, allows
 from api.platform import service as platform_service
 from api.tenancy import Declared
 from tests.factories import PASSWORD, login, make_plan, make_router, make_staff, make_user_headers
@@ -252,6 +252,9 @@ async def test_a_tech_lists_only_allocated_routers_and_their_sessions(client):
     a = await make_world(client)
     callers, _, _ = await _callers(client, a)
     by_name = {c.name: c for c in callers}
+    # A Disconnect on A's router, so the Disconnect/CoA log has a row of it.
+    url = f"/api/v1/sessions/{a.session_ids[0]}/disconnect"
+    assert (await client.post(url, headers=a.headers)).status_code == 202
     for name, sees in [("tech A", True), ("tech A, not allocated", False), ("support A", True)]:
         headers = await by_name[name].headers()
         if name != "support A":
@@ -262,4 +265,5 @@ async def test_a_tech_lists_only_allocated_routers_and_their_sessions(client):
         listed = await client.get("/api/v1/sessions?live=false", headers=headers)
         assert listed.status_code == 200
         assert ({s["id"] for s in listed.json()} == set(a.session_ids)) is sees, listed.text
-    assert set(ISP_ROLES) < set(ROLE_PERMISSIONS)
+        log = await client.get("/api/v1/sessions/control", headers=headers)
+        assert ({c["router_id"] for c in log.json()} == {a.router.id}) is sees, log.text
