@@ -1,5 +1,8 @@
-"""Tenant scoping in one place: who is asking (Principal), which tenant they act for, what their
-role allows, and the base statement every repository builds from."""
+"""Tenant scoping in one place: who is asking (Principal, or a platform Operator), which tenant
+they act for, what their role allows (the table is api/permissions.py; each route declares its
+one permission with require() or says it is public()), the base statement every repository
+builds from (scoped(), tenant_sql()), and the router scope next to it (router_scope(),
+principal_sql()): a tech sees only the routers allocated to them."""
 
 from __future__ import annotations
 
@@ -99,13 +102,13 @@ def router_scope(principal: Principal, router_id: Any) -> ColumnElement[bool]:
 def principal_sql(principal: Principal, sql: str) -> TextClause:
     """`tenant_sql()` for the principal's tenant, where `{routers:expr}` also becomes the router
     scope on the router id expression `expr` (see router_scope)."""
-    staff_id = principal.staff_id if principal.allocated_only else None
+    limited = principal.allocated_only
 
     def condition(match: re.Match[str]) -> str:
-        return f"{match.group(1)} IN ({_ALLOCATED})" if staff_id is not None else "true"
+        return f"{match.group(1)} IN ({_ALLOCATED})" if limited else "true"
 
     statement = tenant_sql(principal.tenant_id, _ROUTER_SCOPE.sub(condition, sql))
-    return statement.bindparams(scope_staff_id=staff_id) if staff_id is not None else statement
+    return statement.bindparams(scope_staff_id=principal.staff_id) if limited else statement
 
 
 def allowed(principal: Principal, permission: str) -> bool:
