@@ -19,8 +19,10 @@ sessions = APIRouter(tags=["sessions"])
 fair_usage = APIRouter(prefix="/api/v1/fair-usage", tags=["fair usage"])
 
 Reader = Annotated[Principal, Depends(require(P.SESSIONS_READ))]
-VoucherWriter = Annotated[Principal, Depends(require(P.VOUCHERS_WRITE))]
-Writer = Annotated[Principal, Depends(require(P.SESSIONS_WRITE))]
+# `Writer` keeps meaning vouchers:write here (revoke, disconnect a voucher everywhere); one
+# session on one router is sessions:write, which an allocated tech holds.
+Writer = Annotated[Principal, Depends(require(P.VOUCHERS_WRITE))]
+SessionWriter = Annotated[Principal, Depends(require(P.SESSIONS_WRITE))]
 RuleReader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
 RuleWriter = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
 
@@ -34,7 +36,7 @@ async def list_sessions(
 
 @sessions.post("/api/v1/vouchers/{code}/disconnect", status_code=202)
 async def disconnect_voucher(
-    code: CodePath, principal: VoucherWriter, session: SessionDep, ip: ClientIP
+    code: CodePath, principal: Writer, session: SessionDep, ip: ClientIP
 ) -> dict[str, Any]:
     """Disconnects every live session of the voucher, on every router that holds one."""
     return {"requests": await control.staff_disconnect_voucher(session, principal, code, ip)}
@@ -42,7 +44,7 @@ async def disconnect_voucher(
 
 @sessions.post("/api/v1/sessions/{session_id}/disconnect", status_code=202)
 async def disconnect_session(
-    session_id: IdPath, principal: Writer, session: SessionDep, ip: ClientIP
+    session_id: IdPath, principal: SessionWriter, session: SessionDep, ip: ClientIP
 ) -> dict[str, Any]:
     return {"requests": await control.staff_disconnect_session(session, principal, session_id, ip)}
 
