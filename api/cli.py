@@ -22,9 +22,11 @@ from api.errors import AppError
 from api.payments import ledger
 from api.payments import service as payments_service
 from api.payments.schemas import PaymentSettingsIn
+from api.permissions import ISP_ROLES
 from api.plans import service as plans_service
 from api.plans.schemas import PlanCreate
 from api.plans.units import parse_duration, parse_rate, parse_size
+from api.platform import service as platform_service
 from api.routers import service as routers_service
 from api.routers.schemas import RouterCreate
 from api.sessions import control as session_control
@@ -34,6 +36,7 @@ from api.settings import service as settings_service
 from api.settings.schemas import SettingsUpdate
 from api.sms import service as sms_service
 from api.sms.schemas import SmsSettingsIn
+from api.staff import service as staff_service
 from api.tenancy import Principal
 from api.tenants import service as tenants_service
 from api.tenants.schemas import TenantCreate
@@ -219,6 +222,56 @@ async def audit_purge(session: AsyncSession, args: argparse.Namespace) -> list[s
     return [f"purged {rows} audit row(s) of deleted ISP {tenant_id}"]
 
 
+def _password(args: argparse.Namespace, prompt: str) -> str:
+    return args.password or os.environ.get("MNETIFI_STAFF_PASSWORD") or getpass.getpass(prompt)
+
+
+async def staff_add(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    password = _password(args, f"Password for {args.email}: ")
+    staff = await staff_service.create_staff(
+        session, principal, email=args.email, password=password, role=args.role
+    )
+    return [f"id: {staff.id}", f"email: {staff.email}", f"role: {staff.role}"]
+
+
+async def staff_list(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    rows = await staff_service.list_staff(session, principal)
+    return [
+        "\t".join([str(s.id), s.email, s.role, "active" if s.active else "inactive",
+                   ",".join(map(str, s.router_ids)) or "-"])
+        for s in rows
+    ]  # fmt: skip
+
+
+async def staff_role(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    staff = await staff_service.find(session, principal, args.email)
+    out = await staff_service.change_role(session, principal, staff.id, args.role)
+    return [f"{out.email}: {out.role}"]
+
+
+async def staff_routers(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    staff = await staff_service.find(session, principal, args.email)
+    out = await staff_service.set_routers(session, principal, staff.id, args.router_ids)
+    return [f"{out.email}: routers {','.join(map(str, out.router_ids)) or 'none'}"]
+
+
+async def staff_deactivate(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    staff = await staff_service.find(session, principal, args.email)
+    out = await staff_service.deactivate(session, principal, staff.id)
+    return [f"{out.email}: deactivated"]
+
+
+async def operator_add(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    password = _password(args, f"Password for {args.email}: ")
+    operator = await platform_service.create_operator(session, email=args.email, password=password)
+    return [f"id: {operator.id}", f"email: {operator.email}"]
+
+
 class Failed(Exception):
     """A command that ran but found a problem: its lines are printed, the exit status is 1."""
 
@@ -389,6 +442,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant-id", type=int, required=True, help="the deleted ISP's id")
     p.add_argument("--yes", action="store_true", help="really delete them")
     p.set_defaults(run=audit_purge)
+    staff = groups.add_parser("staff", help="an ISP's staff").add_subparsers(
+        dest="cmd", required=True
+    )
+    roles = list(ISP_ROLES)
+    p = staff.add_parser("add", help="add a staff member")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--role", choices=roles, required=True)
+    p.add_argument("--password", help="10+ characters; else $MNETIFI_STAFF_PASSWORD or a prompt")
+    p.set_defaults(run=staff_add)
+    p = staff.add_parser("list", help="id, email, role, active, routers (tab-separated)")
+    p.add_argument("--tenant", required=True)
+    p.set_defaults(run=staff_list)
+    p = staff.add_parser("role", help="change a role (the last active owner stays)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("email")
+    p.add_argument("role", choices=roles)
+    p.set_defaults(run=staff_role)
+    p = staff.add_parser("routers", help="set a tech's routers (ids; none clears them)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("email")
+    p.add_argument("router_ids", type=int, nargs="*")
+    p.set_defaults(run=staff_routers)
+    p = staff.add_parser("deactivate", help="deactivate: their next request is refused")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("email")
+    p.set_defaults(run=staff_deactivate)
+
+    operator = groups.add_parser("operator", help="platform operators").add_subparsers(
+        dest="cmd", required=True
+    )
+    p = operator.add_parser("add", help="add a platform operator (no access to any ISP's data)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", help="10+ characters; else $MNETIFI_STAFF_PASSWORD or a prompt")
+    p.set_defaults(run=operator_add)
 
     payments = groups.add_parser("payments", help="money").add_subparsers(dest="cmd", required=True)
     p = payments.add_parser(

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -28,6 +28,7 @@ from api.payments.callbacks import router as hooks_router
 from api.payments.endpoints import portal_router
 from api.payments.endpoints import router as payments_router
 from api.plans.endpoints import router as plans_router
+from api.platform.endpoints import router as platform_router
 from api.promos.endpoints import router as promos_router
 from api.routers.endpoints import router as routers_router
 from api.routers.onboarding import router as onboarding_router
@@ -36,6 +37,8 @@ from api.sessions.endpoints import router as sessions_router
 from api.settings.endpoints import router as settings_router
 from api.sms.endpoints import hooks_router as sms_hooks_router
 from api.sms.endpoints import router as sms_router
+from api.staff.endpoints import router as staff_router
+from api.tenancy import public
 from api.vouchers.endpoints import router as vouchers_router
 
 
@@ -75,6 +78,8 @@ def create_app() -> FastAPI:
         vouchers_router,
         sessions_router,
         settings_router,
+        staff_router,
+        platform_router,
         payments_router,
         portal_router,
         sms_router,
@@ -88,12 +93,18 @@ def create_app() -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow
     app.add_middleware(SecurityHeaders)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], dependencies=[Depends(public("health checks"))])
     async def healthz() -> JSONResponse:
         ok, body = await health()
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    # Prometheus scrapes it; it holds counters, no ISP's data.
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        include_in_schema=False,
+        dependencies=[Depends(public("Prometheus metrics"))],
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

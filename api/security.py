@@ -62,9 +62,12 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
 
 @dataclass(frozen=True)
 class SessionData:
+    """A signed-in person: ISP staff (their tenant), or a platform operator (staff_id is then the
+    operator's id, and no tenant)."""
+
     staff_id: int
-    tenant_id: int
-    tenant_slug: str
+    tenant_id: int | None
+    tenant_slug: str | None
     email: str
     role: str
 

@@ -1,19 +1,25 @@
-"""Tenant scoping in one place: who is asking (Principal), which tenant they act for, what their
-role allows, and the base statement every repository builds from."""
+"""Tenant scoping in one place: who is asking (Principal, or a platform Operator), which tenant
+they act for, what their role allows (the table is api/permissions.py; each route declares its
+one permission with require() or says it is public()), the base statement every repository
+builds from (scoped(), tenant_sql()), and the router scope next to it (router_scope(),
+principal_sql()): a tech sees only the routers allocated to them."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import Select, TextClause, select, text
+from sqlalchemy import ColumnElement, Select, TextClause, select, text, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import get_settings
+from api.deps import SessionDep
 from api.errors import Forbidden, Unauthorized
-from api.security import load_session
+from api.models import PlatformOperator, StaffRouter, StaffUser
+from api.permissions import ISP_ROLES, P, allows
+from api.security import SessionData, load_session
 
 M = TypeVar("M")
 
@@ -44,6 +50,15 @@ def tenant_sql(tenant_id: int, sql: str) -> TextClause:
 
 
 @dataclass(frozen=True)
+class Operator:
+    """A platform operator, on the platform's own host; never a Principal inside an ISP."""
+
+    operator_id: int
+    email: str
+    role: str = "operator"
+
+
+@dataclass(frozen=True)
 class Principal:
     staff_id: int | None
     tenant_id: int
@@ -55,31 +70,49 @@ class Principal:
         """An operator at the command line: full rights, audited as actor "cli"."""
         return cls(staff_id=None, tenant_id=tenant_id, email="cli", role="owner")
 
+    @property
+    def allocated_only(self) -> bool:
+        """A tech sees only the routers allocated to them (and what hangs off them)."""
+        return self.role == "tech"
 
-_READ = {"routers:read", "plans:read", "vouchers:read", "sessions:read"}
-# vouchers:write (revoke, device-limit override) and the ISP's settings change what customers
-# already paid for or how every router behaves: owners and admins only.
-_ALL = _READ | {
-    "routers:write",
-    "plans:write",
-    "vouchers:generate",
-    "vouchers:write",
-    "settings:read",
-    "settings:write",
-    "payments:read",
-    "audit:read",
-}
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "owner": frozenset(_ALL),
-    "admin": frozenset(_ALL),
-    "tech": frozenset(_READ | {"routers:write"}),
-    # Support answers "I paid but I'm not online": they see payments, not the M-Pesa account.
-    "support": frozenset(_READ | {"vouchers:generate", "payments:read"}),
-}
+
+# ------------------------------------------------------------------ router scope (techs)
+
+# A tech's routers: those allocated to them, in their own tenant.
+_ALLOCATED = (
+    "SELECT sr.router_id FROM staff_router sr"
+    " WHERE sr.staff_id = :scope_staff_id AND sr.tenant_id = :tenant_id"
+)
+_ROUTER_SCOPE = re.compile(r"\{routers:([A-Za-z_][A-Za-z0-9_.]*)\}")
+
+
+def router_scope(principal: Principal, router_id: Any) -> ColumnElement[bool]:
+    """The condition "this router is the principal's to see", on a router id column: always
+    true for owners, admins and support; for a tech, allocated to them. Every query on routers
+    and what hangs off them (sessions, Disconnect/CoA, router health) adds it next to the tenant
+    scope, so a tech gets 404 on the rest of the ISP exactly as on another ISP's data."""
+    if not principal.allocated_only:
+        return true()
+    allocated = select(StaffRouter.router_id).where(
+        StaffRouter.staff_id == principal.staff_id, StaffRouter.tenant_id == principal.tenant_id
+    )
+    return router_id.in_(allocated)  # type: ignore[no-any-return]
+
+
+def principal_sql(principal: Principal, sql: str) -> TextClause:
+    """`tenant_sql()` for the principal's tenant, where `{routers:expr}` also becomes the router
+    scope on the router id expression `expr` (see router_scope)."""
+    limited = principal.allocated_only
+
+    def condition(match: re.Match[str]) -> str:
+        return f"{match.group(1)} IN ({_ALLOCATED})" if limited else "true"
+
+    statement = tenant_sql(principal.tenant_id, _ROUTER_SCOPE.sub(condition, sql))
+    return statement.bindparams(scope_staff_id=principal.staff_id) if limited else statement
 
 
 def allowed(principal: Principal, permission: str) -> bool:
-    return permission in PERMISSIONS.get(principal.role, frozenset())
+    return allows(principal.role, permission)
 
 
 def subdomain_slug(request: Request) -> str | None:
@@ -105,26 +138,104 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def current_principal(request: Request) -> Principal:
+async def _session_data(request: Request) -> SessionData:
     token = bearer_token(request)
     data = await load_session(token) if token else None
     if data is None:
         raise Unauthorized("Missing, invalid or expired token")
+    return data
+
+
+async def current_principal(request: Request, session: SessionDep) -> Principal:
+    """The ISP staff member behind the token. Role and active are read from the database on
+    every request (one primary-key lookup), so a role change or a deactivation takes effect on
+    the person's next request, whatever their session says."""
+    data = await _session_data(request)
+    if data.role not in ISP_ROLES or data.tenant_id is None:
+        raise Forbidden("Platform operators have no access to an ISP's data")
     slug = subdomain_slug(request)
     if slug is not None and slug != data.tenant_slug:
         raise Forbidden("This token belongs to another ISP than this address")
+    staff = await _staff(session, data)
+    if staff is None or not staff.active:
+        raise Unauthorized("This account is deactivated or no longer exists")
     return Principal(
-        staff_id=data.staff_id, tenant_id=data.tenant_id, email=data.email, role=data.role
+        staff_id=staff.id, tenant_id=staff.tenant_id, email=staff.email, role=staff.role
     )
 
 
-def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:
-    """Dependency: the caller, if their role grants `permission`."""
+async def _staff(session: AsyncSession, data: SessionData) -> StaffUser | None:
+    assert data.tenant_id is not None
+    stmt = scoped(StaffUser, data.tenant_id).where(StaffUser.id == data.staff_id)
+    return await session.scalar(stmt)
 
-    async def dependency(request: Request) -> Principal:
-        principal = await current_principal(request)
-        if not allowed(principal, permission):
-            raise Forbidden(f"Your role ({principal.role}) may not do this ({permission})")
+
+async def current_operator(request: Request, session: SessionDep) -> Operator:
+    """A platform operator, re-read from the database on every request like staff are."""
+    data = await _session_data(request)
+    if data.role != "operator":
+        raise Forbidden("This is for platform operators only")
+    if subdomain_slug(request) is not None:
+        raise Forbidden("Platform operators sign in on the platform's own host, not an ISP's")
+    operator = await session.get(PlatformOperator, data.staff_id)
+    if operator is None or not operator.active:
+        raise Unauthorized("This account is deactivated or no longer exists")
+    return Operator(operator_id=operator.id, email=operator.email)
+
+
+class Declared:
+    """What a route declares: its one permission, or why it is public. A marker the route walk
+    (tests/test_permissions.py) reads from each route's dependencies."""
+
+    permission: str | None = None
+    public_reason: str | None = None
+
+
+class _Require(Declared):
+    def __init__(self, permission: P) -> None:
+        self.permission = permission
+
+    async def __call__(self, request: Request, session: SessionDep) -> Principal:
+        principal = await current_principal(request, session)
+        if not allowed(principal, self.permission or ""):
+            raise Forbidden(f"Your role ({principal.role}) may not do this ({self.permission})")
         return principal
 
-    return dependency
+
+class _RequirePlatform(Declared):
+    def __init__(self, permission: P) -> None:
+        self.permission = permission
+
+    async def __call__(self, request: Request, session: SessionDep) -> Operator:
+        operator = await current_operator(request, session)
+        if not allows(operator.role, self.permission or ""):
+            raise Forbidden(f"Your role ({operator.role}) may not do this ({self.permission})")
+        return operator
+
+
+class _Public(Declared):
+    def __init__(self, reason: str) -> None:
+        self.public_reason = reason
+
+    async def __call__(self) -> None:
+        return None
+
+
+def require(permission: P) -> _Require:
+    """Dependency: the ISP staff member asking, if their role grants `permission` (an ISP
+    permission; operators get 403)."""
+    if permission.startswith("platform:"):
+        raise ValueError("platform permissions are declared with require_platform()")
+    return _Require(permission)
+
+
+def require_platform(permission: P) -> _RequirePlatform:
+    """Dependency: the platform operator asking, if their role grants `permission`."""
+    if not permission.startswith("platform:"):
+        raise ValueError("ISP permissions are declared with require()")
+    return _RequirePlatform(permission)
+
+
+def public(reason: str) -> _Public:
+    """Declares a route public by design (login, the portal, Daraja's hooks, health...)."""
+    return _Public(reason)

@@ -19,7 +19,8 @@ from api.audit.service import safe_cell
 from api.db import get_engine, unit_of_work
 from api.main import create_app
 from api.models import Tenant
-from api.tenancy import PERMISSIONS, Principal
+from api.permissions import ROLE_PERMISSIONS
+from api.tenancy import Principal
 from deploy.fakes.daraja_state import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, SANDBOX_PASSKEY
 from tests.factories import (
     PASSWORD,
@@ -225,6 +226,8 @@ async def test_a_router_secret_rotation_and_a_sheet_export_are_recorded(client):
 # Routes that are not a staff or operator action: customers on the captive portal (their
 # purchases are in stk_request/payment) and Daraja's callbacks (stored raw in payment_event).
 NOT_STAFF = {
+    # A platform operator's sign-in: audited as operator.login (no ISP), by tests/test_staff.py.
+    ("POST", "/api/v1/platform/login"),
     ("POST", "/api/v1/portal/quote"),
     ("POST", "/api/v1/portal/purchases"),
     ("POST", "/api/v1/portal/claims"),
@@ -258,6 +261,9 @@ AUDITED = {
     ("PUT", "/api/v1/branding"): "branding.update",
     ("PUT", "/api/v1/branding/logo"): "branding.logo",
     ("DELETE", "/api/v1/branding/logo"): "branding.logo_delete",
+    ("PUT", "/api/v1/staff/{staff_id}/routers"): "staff.routers",
+    ("PUT", "/api/v1/staff/{staff_id}/role"): "staff.role",
+    ("POST", "/api/v1/staff/{staff_id}/deactivate"): "staff.deactivate",
     ("PUT", "/api/v1/sms/settings"): "sms.settings.create",
     ("DELETE", "/api/v1/sms/settings"): "sms.settings.delete",
     ("POST", "/api/v1/sms/settings/test"): "sms.settings.test",
@@ -346,6 +352,10 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     await call("PUT", "/api/v1/sms/settings", sms)
     await call("POST", "/api/v1/sms/settings/test", {"to": "+254712345678"})
     await call("DELETE", "/api/v1/sms/settings")
+    ids["staff_id"] = (await make_staff(tenant=tenant, role="tech")).id
+    await call("PUT", "/api/v1/staff/{staff_id}/routers", {"router_ids": [nas.id]})
+    await call("PUT", "/api/v1/staff/{staff_id}/role", {"role": "support"})
+    await call("POST", "/api/v1/staff/{staff_id}/deactivate")
     await call("POST", "/api/v1/auth/logout")
     staff = await make_staff(tenant=tenant)
     del headers["Authorization"]
@@ -441,7 +451,7 @@ async def test_only_owners_and_admins_read_the_log(client):
             assert response.status_code == 403 and "audit:read" in response.json()["detail"]
     _, admin = await make_user_headers(client, tenant=tenant, role="admin")
     assert (await client.get(URL, headers=admin)).status_code == 200
-    assert {r for r, p in PERMISSIONS.items() if "audit:read" in p} == {"owner", "admin"}
+    assert {r for r, p in ROLE_PERMISSIONS.items() if "audit:read" in p} == {"owner", "admin"}
     assert await events(tenant.id, "audit.export") == []
 
 

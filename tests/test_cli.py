@@ -172,3 +172,31 @@ def test_new_commands_refuse_bad_input_in_one_line():
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stderr.startswith("mnetifi: error: ")
     assert fields(ok("settings", "--tenant", slug))["unused_voucher_days"] == "30"
+
+
+async def test_staff_commands():
+    tenant = create_tenant()
+    slug = tenant["slug"]
+    owner = f"admin@{slug}.example"
+    router = fields(ok("router", "add", "--tenant", slug, "--name", "r1", "--ip", random_ip()))
+    tech = fields(ok("staff", "add", "--tenant", slug, "--email", f"tech@{slug}.example",
+                     "--role", "tech", "--password", "long enough pw"))  # fmt: skip
+    assert tech["role"] == "tech"
+    ok("staff", "routers", "--tenant", slug, tech["email"], router["id"])
+    lines = ok("staff", "list", "--tenant", slug).splitlines()
+    assert f"{tech['id']}\t{tech['email']}\ttech\tactive\t{router['id']}" in lines
+    refused = run("staff", "routers", "--tenant", slug, tech["email"], "999999999")
+    assert refused.returncode == 1 and "No router of this ISP has id 999999999" in refused.stderr
+    last = run("staff", "role", "--tenant", slug, owner, "admin")
+    assert last.returncode == 1 and "last active owner" in last.stderr
+    assert (
+        ok("staff", "role", "--tenant", slug, tech["email"], "support").strip().endswith("support")
+    )
+    ok("staff", "deactivate", "--tenant", slug, tech["email"])
+    assert (
+        f"{tech['id']}\t{tech['email']}\tsupport\tinactive\t{router['id']}"
+        in ok("staff", "list", "--tenant", slug).splitlines()
+    )
+    operator = fields(ok("operator", "add", "--email", f"op@{slug}.example",
+                         "--password", "long enough pw"))  # fmt: skip
+    assert operator["email"] == f"op@{slug}.example"

@@ -165,3 +165,69 @@ def test_the_scope_helper_scopes_and_binds() -> None:
         pass
     else:
         raise AssertionError("a tenant statement without its scope was accepted")
+
+
+# Tables owned by a router (a tech sees only allocated routers' rows): their models, and their
+# names in SQL text written in the function itself.
+ROUTER_MODELS = {"Router", "RadAcct", "CoaRequest"}
+ROUTER_TABLES = re.compile(r"\b(from|join)\s+(router|radacct|coa_request)\b", re.IGNORECASE)
+ROUTER_SCOPE_CALLS = {"router_scope", "principal_sql"}
+SQL_BUILDERS = {"scoped", "tenant_sql", "select", "text"}
+
+
+def _touches_router_rows(node: ast.AST) -> bool:
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    strings = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant)]
+    sql = " ".join(v for v in strings if isinstance(v, str))
+    return bool(names & ROUTER_MODELS) or bool(ROUTER_TABLES.search(sql))
+
+
+def _unscoped_router_queries(source: str) -> list[str]:
+    """Functions that take a Principal and build SQL on a router-owned table without the router
+    scope (a function that only hands the principal on is judged where the SQL is built)."""
+    offenders = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        args = node.args.args + node.args.kwonlyargs
+        takes_principal = any(
+            a.annotation is not None and "Principal" in ast.unparse(a.annotation) for a in args
+        )
+        calls = _calls(node)
+        if (
+            takes_principal
+            and calls & SQL_BUILDERS
+            and _touches_router_rows(node)
+            and not calls & ROUTER_SCOPE_CALLS
+        ):
+            offenders.append(node.name)
+    return offenders
+
+
+def test_queries_on_router_owned_tables_for_a_principal_take_the_router_scope() -> None:
+    offenders = {
+        name: found
+        for name, path in _modules().items()
+        if name not in CROSS_TENANT and (found := _unscoped_router_queries(path.read_text()))
+    }
+    assert not offenders, f"router-owned rows without router_scope()/principal_sql(): {offenders}"
+
+
+def test_the_router_scope_rule_catches_an_unscoped_query() -> None:
+    unscoped = (
+        "async def list_(session, principal: Principal):\n"
+        "    return await session.scalars(scoped(Router, principal.tenant_id))\n"
+    )
+    scoped_ = (
+        "async def list_(session, principal: Principal):\n"
+        "    stmt = scoped(Router, principal.tenant_id)\n"
+        "    return await session.scalars(stmt.where(router_scope(principal, Router.id)))\n"
+    )
+    raw = (
+        "async def log(session, principal: Principal):\n"
+        "    sql = 'SELECT 1 FROM coa_request c WHERE {tenant:c}'\n"
+        "    return await session.execute(tenant_sql(principal.tenant_id, sql))\n"
+    )
+    assert _unscoped_router_queries(unscoped) == ["list_"]
+    assert _unscoped_router_queries(raw) == ["log"]
+    assert _unscoped_router_queries(scoped_) == []

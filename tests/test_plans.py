@@ -109,9 +109,11 @@ async def test_delete_plan_with_vouchers_is_409_and_suggests_deactivating(client
 
 
 async def test_roles(client):
-    tenant, tech = await make_user_headers(client, role="tech")
-    assert (await client.get(URL, headers=tech)).status_code == 200
-    assert (await client.post(URL, headers=tech, json=VALID)).status_code == 403
+    tenant, support = await make_user_headers(client, role="support")  # sells: sees plans
+    _, tech = await make_user_headers(client, tenant=tenant, role="tech")
+    assert (await client.get(URL, headers=support)).status_code == 200
+    assert (await client.get(URL, headers=tech)).status_code == 403
+    assert (await client.post(URL, headers=support, json=VALID)).status_code == 403
     assert await count(Plan, tenant_id=tenant.id) == 0
     _, admin = await make_user_headers(client, tenant=tenant, role="admin")
     assert (await client.post(URL, headers=admin, json=VALID)).status_code == 201

@@ -279,14 +279,14 @@ async def test_status(client):
 
 
 async def test_roles(client):
-    tenant, tech = await make_user_headers(client, role="tech")
+    tenant, support = await make_user_headers(client, role="support")  # sees plans, changes none
     promo = await make_promo(tenant=tenant)
     url = f"{URL}/{promo['id']}"
-    assert (await client.get(URL, headers=tech)).status_code == 200
-    assert (await client.get(url, headers=tech)).status_code == 200
-    assert (await client.post(URL, headers=tech, json=VALID)).status_code == 403
-    assert (await client.patch(url, headers=tech, json={"value": 99})).status_code == 403
-    assert (await client.delete(url, headers=tech)).status_code == 403
+    assert (await client.get(URL, headers=support)).status_code == 200
+    assert (await client.get(url, headers=support)).status_code == 200
+    assert (await client.post(URL, headers=support, json=VALID)).status_code == 403
+    assert (await client.patch(url, headers=support, json={"value": 99})).status_code == 403
+    assert (await client.delete(url, headers=support)).status_code == 403
     assert [(p["value"], p["active"]) for p in await promo_rows(tenant)] == [(10, True)]
     _, admin = await make_user_headers(client, tenant=tenant, role="admin")
     assert (await client.post(URL, headers=admin, json=VALID)).status_code == 201

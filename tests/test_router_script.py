@@ -18,7 +18,15 @@ from api.main import create_app
 from api.models import AuditEvent
 from api.routers import onboarding
 from api.routers.script import quote
-from tests.factories import accounting, count, make_router, make_tenant, make_user_headers
+from tests.factories import (
+    accounting,
+    count,
+    login,
+    make_router,
+    make_staff,
+    make_tenant,
+    make_user_headers,
+)
 from tests.radius.conftest import sql
 
 URL = "/api/v1/routers"
@@ -262,13 +270,18 @@ async def test_anonymous_is_401(client):
     assert await count(AuditEvent, tenant_id=tenant.id, action="router.script") == 0
 
 
-async def test_support_may_not_download_the_secret_but_tech_may(client):
+async def test_support_may_not_download_the_secret_but_an_allocated_tech_may(client):
     tenant, support = await make_user_headers(client, role="support")
-    _, tech = await make_user_headers(client, tenant=tenant, role="tech")
+    tech_user = await make_staff(tenant=tenant, role="tech")
+    tech = await login(client, tenant=tenant, staff=tech_user)
     router = await make_router(tenant=tenant)
     response = await _script(client, router.id, support)
     assert response.status_code == 403 and router.secret not in response.text
+    response = await _script(client, router.id, tech)  # not allocated: not theirs to see
+    assert response.status_code == 404 and router.secret not in response.text
     assert await count(AuditEvent, tenant_id=tenant.id, action="router.script") == 0
+    await sql("INSERT INTO staff_router (tenant_id, staff_id, router_id) VALUES (:t, :s, :r)",
+              t=tenant.id, s=tech_user.id, r=router.id)  # fmt: skip
     assert (await _script(client, router.id, tech)).status_code == 200
     assert await count(AuditEvent, tenant_id=tenant.id, action="router.script") == 1
 
@@ -341,7 +354,7 @@ def _at(value: str | None) -> datetime | None:
 
 
 async def test_health_of_routers_online_idle_silent_and_never_seen(client):
-    tenant, headers = await make_user_headers(client, role="support")  # routers:read suffices
+    tenant, headers = await make_user_headers(client, role="admin")
     online, idle, silent, never = [
         await make_router(tenant=tenant, name=n)
         for n in ("a-online", "b-idle", "c-silent", "d-new")

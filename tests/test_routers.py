@@ -147,14 +147,19 @@ async def test_unknown_and_out_of_range_ids(client):
 
 
 async def test_roles(client):
+    """Support does not see routers; a tech works on allocated ones but adds none (the ISP's
+    decision: routers:manage); an admin adds them."""
     tenant, support = await make_user_headers(client, role="support")
     _, tech = await make_user_headers(client, tenant=tenant, role="tech")
+    _, admin = await make_user_headers(client, tenant=tenant, role="admin")
     body = {"name": "r1", "ip_address": random_ip()}
-    assert (await client.get(URL, headers=support)).status_code == 200
-    response = await client.post(URL, headers=support, json=body)
-    assert response.status_code == 403
+    assert (await client.get(URL, headers=support)).status_code == 403
+    assert (await client.get(URL, headers=tech)).status_code == 200
+    for headers in (support, tech):
+        response = await client.post(URL, headers=headers, json=body)
+        assert response.status_code == 403
     assert await count(Router, tenant_id=tenant.id) == 0
-    assert (await client.post(URL, headers=tech, json=body)).status_code == 201
+    assert (await client.post(URL, headers=admin, json=body)).status_code == 201
 
 
 async def test_router_names_refuse_control_characters(client):

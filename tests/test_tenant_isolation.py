@@ -32,6 +32,8 @@ PATCH_BODIES = {
     "/api/v1/plans/{plan_id}": {"name": "hijacked", "price": 999, "active": False},
     "/api/v1/vouchers/{code}": {"device_limit": 7},
     "/api/v1/promos/{promo_id}": {"value": 90, "max_uses": 1, "active": False},
+    "/api/v1/staff/{staff_id}/role": {"role": "admin"},
+    "/api/v1/staff/{staff_id}/routers": {"router_ids": []},
 }
 # Which of A's ids a list must not show.
 LIST_IDS = {
@@ -50,9 +52,12 @@ LIST_IDS = {
     "/api/v1/sms/messages": "sms_ids",
     # A's audit rows hold A's router and plan names (their before/after values): the markers.
     "/api/v1/audit": "coa_ids",
+    "/api/v1/staff": "staff_ids",
 }
 # The audit log as CSV: B's export must not hold any of A's markers.
 AUDIT_CSV = "/api/v1/audit.csv"
+# The platform operators' routes: an ISP's staff get 403 (sign-in is public, covered elsewhere).
+PLATFORM = "/api/v1/platform/"
 # The caller's own tenant's settings: B reads its own and writes its own (with its current
 # values, so the walk's order does not matter); A's stay as they were (the snapshot).
 OWN_SETTINGS = "/api/v1/settings"
@@ -104,6 +109,7 @@ class World:
     batch_id: str  # the batch its codes came from (printable sheet)
     rule: dict[str, Any]  # a fair-usage rule of its plan
     sms: dict[str, Any]  # its SMS account as saved, and the id of a message it sent
+    staff_id: int = 0  # its owner
 
     @property
     def host(self) -> dict[str, str]:
@@ -119,6 +125,7 @@ class World:
             "batch_id": self.batch_id,
             "session_id": str(self.session_ids[0]),
             "rule_id": str(self.rule["id"]),
+            "staff_id": str(self.staff_id),
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -134,6 +141,7 @@ class World:
             "coa_ids": set(),
             "rule_ids": {self.rule["id"]},
             "sms_ids": {self.sms["message_id"]},
+            "staff_ids": {self.staff_id},
         }[kind]
 
     @property
@@ -210,6 +218,7 @@ async def make_world(client) -> World:
     async with unit_of_work() as session:
         sms["message_id"] = await send_sms(session, tenant.id, "+254712345678", "hi", "otp",
                                            f"world-{tenant.slug}")  # fmt: skip
+    [owner] = await sql("SELECT id FROM staff_user WHERE tenant_id = :t", t=tenant.id)
     return World(
         tenant.id,
         headers,
@@ -225,6 +234,7 @@ async def make_world(client) -> World:
         batch.json()["batch_id"],
         rule.json(),
         sms,
+        owner["id"],
     )
 
 
@@ -334,6 +344,12 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         leaks = _leaks(response.json(), a, "router_ids")
         if response.status_code >= 500 or leaks:
             return f"{response.status_code}, shows A's {leaks}: {response.text}"
+    elif path.startswith(PLATFORM):
+        if path == "/api/v1/platform/login":
+            return None
+        response = await client.request(method, path, headers=b.headers)
+        if response.status_code != 403:
+            return f"an ISP's staff on the platform's routes: {response.status_code}"
     elif path.startswith(PORTAL):
         return await _portal_attack(client, method, path, a, b)
     elif path == AUDIT_CSV:

@@ -169,15 +169,15 @@ async def test_revoke_is_idempotent_and_audited(client):
 
 @pytest.mark.parametrize("role", ["tech", "support"])
 async def test_only_owner_and_admin_may_revoke_or_patch(client, role):
-    tenant, _, _, voucher = await _setup(client)
+    tenant, owner, _, voucher = await _setup(client)
     _, headers = await make_user_headers(client, tenant=tenant, role=role)
     assert (await client.post(f"{URL}/{voucher.code}/revoke", headers=headers)).status_code == 403
     response = await client.patch(
         f"{URL}/{voucher.code}", headers=headers, json={"device_limit": 3}
     )
     assert response.status_code == 403
-    assert (await _detail(client, headers, voucher.code))["status"] == "unused"
-    assert (await _detail(client, headers, voucher.code))["device_limit"] == 1
+    assert (await _detail(client, owner, voucher.code))["status"] == "unused"
+    assert (await _detail(client, owner, voucher.code))["device_limit"] == 1
     assert await count(AuditEvent, tenant_id=tenant.id, object_type="voucher") == 0
 
 

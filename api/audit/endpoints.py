@@ -8,11 +8,12 @@ from fastapi.responses import StreamingResponse
 from api.audit import service
 from api.audit.schemas import AuditFilter, AuditPage
 from api.deps import ClientMeta, SessionDep
+from api.permissions import P
 from api.tenancy import Principal, require
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
-Reader = Annotated[Principal, Depends(require("audit:read"))]
+Reader = Annotated[Principal, Depends(require(P.AUDIT_READ))]
 Filter = Annotated[AuditFilter, Query()]
 
 

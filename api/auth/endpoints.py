@@ -7,14 +7,15 @@ from fastapi import APIRouter, Depends, Request, Response
 from api.auth import service
 from api.auth.schemas import LoginIn, MeOut, TokenOut
 from api.deps import ClientMeta, SessionDep
-from api.tenancy import Principal, bearer_token, current_principal, subdomain_slug
+from api.permissions import P
+from api.tenancy import Principal, bearer_token, public, require, subdomain_slug
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(require(P.SELF))]
 
 
-@router.post("/login", response_model=TokenOut)
+@router.post("/login", response_model=TokenOut, dependencies=[Depends(public("signing in"))])
 async def login(body: LoginIn, request: Request, meta: ClientMeta) -> TokenOut:
     slug = service.resolve_tenant_slug(subdomain_slug(request), body.tenant)
     return await service.login(

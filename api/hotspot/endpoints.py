@@ -23,15 +23,20 @@ from api.hotspot import service
 from api.hotspot.schemas import BrandingIn
 from api.hotspot.sheet_render import render
 from api.payments.endpoints import TenantId
-from api.tenancy import Principal, require
+from api.permissions import P
+from api.tenancy import Principal, public, require
 from api.vouchers.schemas import normalize_code
 
 branding = APIRouter(prefix="/api/v1/branding", tags=["branding"])
 sheets = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
-portal = APIRouter(prefix="/api/v1/portal", tags=["portal"])
-Reader = Annotated[Principal, Depends(require("settings:read"))]
-Writer = Annotated[Principal, Depends(require("settings:write"))]
-VoucherReader = Annotated[Principal, Depends(require("vouchers:read"))]
+portal = APIRouter(
+    prefix="/api/v1/portal",
+    tags=["portal"],
+    dependencies=[Depends(public("the customer portal: the voucher code is the credential"))],
+)
+Reader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
+Writer = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
+VoucherReader = Annotated[Principal, Depends(require(P.VOUCHERS_READ))]
 MAX_PAGE = 1_000_000  # keeps OFFSET inside PostgreSQL's bigint however the number is typed
 
 

@@ -27,13 +27,17 @@ from api.hotspot.strings import LANGUAGES, strings
 from api.limits import Caller
 from api.netaddr import parse_mac
 from api.payments import stk
-from api.tenancy import subdomain_slug
+from api.tenancy import public, subdomain_slug
 from api.vouchers.schemas import normalize_code
 
 ROOT = Path(__file__).resolve().parents[2] / "portal"
 templates = Jinja2Templates(directory=ROOT / "templates")
 mikrotik = Jinja2Templates(directory=ROOT / "mikrotik")
-router = APIRouter(prefix="/hotspotportal", include_in_schema=False)
+router = APIRouter(
+    prefix="/hotspotportal",
+    include_in_schema=False,
+    dependencies=[Depends(public("captive portal pages: the ISP comes from the address"))],
+)
 static = StaticFiles(directory=ROOT / "static")
 NO_STORE = {"Cache-Control": "no-store"}
 

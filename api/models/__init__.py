@@ -15,7 +15,7 @@ from api.models.radius import (
     RadReply,
     RadUserGroup,
 )
-from api.models.tenancy import AuditEvent, StaffUser, Tenant
+from api.models.tenancy import AuditEvent, PlatformOperator, StaffRouter, StaffUser, Tenant
 
 __all__ = [
     "ApiToken",
@@ -29,6 +29,7 @@ __all__ = [
     "PaymentEvent",
     "PaymentGrant",
     "PaymentSettings",
+    "PlatformOperator",
     "Plan",
     "PortalSettings",
     "PromoCode",
@@ -45,6 +46,7 @@ __all__ = [
     "StaffLink",
     "SmsMessage",
     "SmsSettings",
+    "StaffRouter",
     "StaffUser",
     "StkRequest",
     "Tenant",

@@ -30,6 +30,8 @@ class Router(CreatedAt, Base):
     __tablename__ = "router"
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
+        # The target of staff_router's composite key: an allocation stays within one ISP.
+        UniqueConstraint("tenant_id", "id"),
         CheckConstraint("coa_port BETWEEN 1 AND 65535", name="coa_port"),
         CheckConstraint("length(secret) BETWEEN 16 AND 128", name="secret_length"),
     )

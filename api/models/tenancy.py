@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Text,
@@ -61,6 +62,8 @@ class StaffUser(CreatedAt, Base):
     __tablename__ = "staff_user"
     __table_args__ = (
         UniqueConstraint("tenant_id", "email"),
+        # The target of staff_router's composite key: an allocation stays within one ISP.
+        UniqueConstraint("tenant_id", "id"),
         CheckConstraint("role IN ('owner', 'admin', 'tech', 'support')", name="role"),
     )
 
@@ -69,6 +72,40 @@ class StaffUser(CreatedAt, Base):
     email: Mapped[str] = mapped_column(Text)
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StaffRouter(Base):
+    """A router allocated to a staff member (a tech sees only these, api.tenancy.router_scope).
+    Both keys include tenant_id, so the database refuses allocating another ISP's router."""
+
+    __tablename__ = "staff_router"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "router_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "staff_id"], ["staff_user.tenant_id", "staff_user.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "router_id"], ["router.tenant_id", "router.id"], ondelete="CASCADE"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(Integer)
+    router_id: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class PlatformOperator(CreatedAt, Base):
+    """A person who runs the platform itself (every ISP's host is outside their reach: no ISP
+    permission in api.permissions), on the platform's own host."""
+
+    __tablename__ = "platform_operator"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(Text, unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -8,12 +8,18 @@ from __future__ import annotations
 import logging
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.payments import events, wire
+from api.tenancy import public
 
-router = APIRouter(prefix="/hooks", include_in_schema=False)
+# Daraja signs nothing: each layer (URL token, source address, shape) is checked in the route.
+router = APIRouter(
+    prefix="/hooks",
+    include_in_schema=False,
+    dependencies=[Depends(public("Daraja callbacks: the ISP's URL token and address decide"))],
+)
 
 _TOKEN_IN_PATH = re.compile(r"(/hooks/[^/\s]+/)[^/\s]+")
 

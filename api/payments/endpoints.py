@@ -22,12 +22,13 @@ from api.deps import ClientDevice, ClientIP, ClientMeta, DbId, SessionDep
 from api.errors import NotFound
 from api.payments import c2b, ledger, queries, service, stk, streams
 from api.payments.schemas import ClaimIn, PaymentSettingsIn, PaymentSettingsOut, PurchaseIn, QuoteIn
-from api.tenancy import Principal, require, subdomain_slug
+from api.permissions import P
+from api.tenancy import Principal, public, require, subdomain_slug
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 
-Reader = Annotated[Principal, Depends(require("settings:read"))]
-Writer = Annotated[Principal, Depends(require("settings:write"))]
+Reader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
+Writer = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
 
 
 @router.get("/settings", response_model=PaymentSettingsOut)
@@ -49,7 +50,7 @@ async def test_payment_settings(
     return await service.test_connection(session, principal, meta)
 
 
-Payments = Annotated[Principal, Depends(require("payments:read"))]
+Payments = Annotated[Principal, Depends(require(P.PAYMENTS_READ))]
 Page = Annotated[int, Query(ge=1, le=200)]
 
 
@@ -93,7 +94,12 @@ async def register_c2b(
 
 # ------------------------------------------------------------------ the portal (customers)
 
-portal_router = APIRouter(prefix="/api/v1/portal", tags=["portal"])
+# The customer's portal: no login by design, the ISP comes from the Host header.
+portal_router = APIRouter(
+    prefix="/api/v1/portal",
+    tags=["portal"],
+    dependencies=[Depends(public("the customer portal: the ISP comes from the address"))],
+)
 POLL = 2.0  # seconds between database reads when no announcement comes
 HEARTBEAT = 15.0
 RETRY_MS = 5000  # SSE reconnection delay we ask browsers for

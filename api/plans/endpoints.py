@@ -5,14 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from api.deps import ClientMeta, IdPath, SessionDep
+from api.permissions import P
 from api.plans import service
 from api.plans.schemas import PlanCreate, PlanOut, PlanUpdate
 from api.tenancy import Principal, require
 
 router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
 
-Reader = Annotated[Principal, Depends(require("plans:read"))]
-Writer = Annotated[Principal, Depends(require("plans:write"))]
+Reader = Annotated[Principal, Depends(require(P.PLANS_READ))]
+Writer = Annotated[Principal, Depends(require(P.PLANS_WRITE))]
 
 
 @router.get("", response_model=list[PlanOut])

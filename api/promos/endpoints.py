@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from api.deps import ClientMeta, IdPath, SessionDep
+from api.permissions import P
 from api.promos import service
 from api.promos.schemas import PromoCreate, PromoOut, PromoUpdate
 from api.tenancy import Principal, require
@@ -14,8 +15,8 @@ from api.tenancy import Principal, require
 router = APIRouter(prefix="/api/v1/promos", tags=["promos"])
 
 # Promo codes change what plans cost: the same rights as plans.
-Reader = Annotated[Principal, Depends(require("plans:read"))]
-Writer = Annotated[Principal, Depends(require("plans:write"))]
+Reader = Annotated[Principal, Depends(require(P.PLANS_READ))]
+Writer = Annotated[Principal, Depends(require(P.PLANS_WRITE))]
 
 
 @router.get("", response_model=list[PromoOut])

@@ -5,14 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from api.deps import ClientMeta, IdPath, SessionDep
+from api.permissions import P
 from api.routers import service
 from api.routers.schemas import RouterCreate, RouterOut, RouterUpdate, RouterWithSecret
 from api.tenancy import Principal, require
 
 router = APIRouter(prefix="/api/v1/routers", tags=["routers"])
 
-Reader = Annotated[Principal, Depends(require("routers:read"))]
-Writer = Annotated[Principal, Depends(require("routers:write"))]
+Reader = Annotated[Principal, Depends(require(P.ROUTERS_READ))]
+Writer = Annotated[Principal, Depends(require(P.ROUTERS_WRITE))]
+# Adding and removing routers is the ISP's decision, not a tech's (they work on allocated ones).
+Manager = Annotated[Principal, Depends(require(P.ROUTERS_MANAGE))]
 
 
 @router.get("", response_model=list[RouterOut])
@@ -23,7 +26,7 @@ async def list_routers(principal: Reader, session: SessionDep) -> list[RouterOut
 
 @router.post("", response_model=RouterWithSecret, status_code=201)
 async def create_router(
-    body: RouterCreate, principal: Writer, session: SessionDep, meta: ClientMeta
+    body: RouterCreate, principal: Manager, session: SessionDep, meta: ClientMeta
 ) -> RouterWithSecret:
     created = await service.create_router(session, principal, body, meta)
     return RouterWithSecret.model_validate(created)
@@ -46,7 +49,7 @@ async def update_router(
 
 @router.delete("/{router_id}", status_code=204)
 async def delete_router(
-    router_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta
+    router_id: IdPath, principal: Manager, session: SessionDep, meta: ClientMeta
 ) -> Response:
     await service.delete_router(session, principal, router_id, meta)
     return Response(status_code=204)

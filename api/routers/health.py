@@ -56,16 +56,14 @@ def _health(row: RowMapping) -> RouterHealth:
 
 
 async def list_health(session: AsyncSession, principal: Principal) -> Sequence[RouterHealth]:
-    rows = await repository.health(session, principal.tenant_id, idle=IDLE_WITHIN)
+    rows = await repository.health(session, principal, idle=IDLE_WITHIN)
     return [_health(row) for row in rows]
 
 
 async def router_health(
     session: AsyncSession, principal: Principal, router_id: int
 ) -> RouterHealth:
-    rows = await repository.health(
-        session, principal.tenant_id, idle=IDLE_WITHIN, router_id=router_id
-    )
+    rows = await repository.health(session, principal, idle=IDLE_WITHIN, router_id=router_id)
     if not rows:
         raise NotFound("Router not found")
     return _health(rows[0])

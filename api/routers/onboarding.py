@@ -12,16 +12,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from api.deps import ClientMeta, IdPath, SessionDep
+from api.permissions import P
 from api.routers import health, script
 from api.routers.health import RouterHealth
 from api.tenancy import Principal, require
 
 router = APIRouter(prefix="/api/v1/routers", tags=["routers"])
 
-Reader = Annotated[Principal, Depends(require("routers:read"))]
+Reader = Annotated[Principal, Depends(require(P.ROUTERS_READ))]
 # The script holds the router's RADIUS secret, which the API otherwise shows only to those who
 # set it (routers:write): support staff (routers:read) do not get it this way either.
-Writer = Annotated[Principal, Depends(require("routers:write"))]
+Writer = Annotated[Principal, Depends(require(P.ROUTERS_WRITE))]
 
 
 @router.get("/health", response_model=list[RouterHealth])

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping
+from sqlalchemy import RowMapping, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Conflict, flush_mapping_violations
 from api.models import Router
-from api.tenancy import scoped, tenant_sql
+from api.tenancy import Principal, principal_sql, router_scope, scoped
 
 _CONFLICTS = {
     "uq_router_tenant_id_name": "You already have a router with this name",
@@ -22,12 +22,23 @@ _CONFLICTS = {
 }
 
 
-async def list_(session: AsyncSession, tenant_id: int) -> Sequence[Router]:
-    return (await session.scalars(scoped(Router, tenant_id).order_by(Router.name))).all()
+def _visible(principal: Principal) -> Select[Router]:
+    """The principal's routers: the tenant's, and for a tech only those allocated to them."""
+    return scoped(Router, principal.tenant_id).where(router_scope(principal, Router.id))
 
 
-async def get(session: AsyncSession, tenant_id: int, router_id: int) -> Router | None:
-    return await session.scalar(scoped(Router, tenant_id).where(Router.id == router_id))
+async def list_(session: AsyncSession, principal: Principal) -> Sequence[Router]:
+    return (await session.scalars(_visible(principal).order_by(Router.name))).all()
+
+
+async def get(session: AsyncSession, principal: Principal, router_id: int) -> Router | None:
+    return await session.scalar(_visible(principal).where(Router.id == router_id))
+
+
+async def existing_ids(session: AsyncSession, tenant_id: int, router_ids: list[int]) -> set[int]:
+    """Which of these ids are routers of the tenant."""
+    stmt = scoped(Router, tenant_id).where(Router.id.in_(router_ids)).with_only_columns(Router.id)
+    return set((await session.scalars(stmt)).all())
 
 
 async def insert(session: AsyncSession, tenant_id: int, values: dict[str, Any]) -> Router:
@@ -97,7 +108,7 @@ SELECT r.id, r.name, host(r.ip_address) AS ip_address, r.enabled,
        ORDER BY c.created_at DESC, c.id DESC
        LIMIT 1
   ) coa ON true
- WHERE {tenant:r} {router_filter}
+ WHERE {tenant:r} AND {routers:r.id} {router_filter}
  ORDER BY r.name, r.id
 """
 # The filters are fixed text; the router id is a bound parameter.
@@ -110,13 +121,13 @@ _ALL = {"{acct_filter}": "", "{router_filter}": ""}
 
 
 async def health(
-    session: AsyncSession, tenant_id: int, *, idle: timedelta, router_id: int | None = None
+    session: AsyncSession, principal: Principal, *, idle: timedelta, router_id: int | None = None
 ) -> Sequence[RowMapping]:
-    """Each router of the tenant (or just `router_id`) with its accounting and last CoA."""
+    """Each router the principal sees (or just `router_id`) with its accounting and last CoA."""
     sql, params = _SQL, dict[str, Any](idle=idle)
     filters = _ALL if router_id is None else _ONE
     for name, value in filters.items():
         sql = sql.replace(name, value)
     if router_id is not None:
         params["r"] = router_id
-    return (await session.execute(tenant_sql(tenant_id, sql), params)).mappings().all()
+    return (await session.execute(principal_sql(principal, sql), params)).mappings().all()

@@ -25,11 +25,11 @@ def generate_secret() -> str:
 
 
 async def list_routers(session: AsyncSession, principal: Principal) -> Sequence[Router]:
-    return await repository.list_(session, principal.tenant_id)
+    return await repository.list_(session, principal)
 
 
 async def get_router(session: AsyncSession, principal: Principal, router_id: int) -> Router:
-    router = await repository.get(session, principal.tenant_id, router_id)
+    router = await repository.get(session, principal, router_id)
     if router is None:
         raise NotFound("Router not found")
     return router

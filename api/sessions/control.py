@@ -137,7 +137,9 @@ async def staff_disconnect_voucher(
 async def staff_disconnect_session(
     session: AsyncSession, principal: Principal, session_id: int, meta: audit.Meta
 ) -> list[dict[str, Any]]:
-    rows = await repository.open_sessions(session, principal.tenant_id, radacct_id=session_id)
+    rows = await repository.open_sessions(
+        session, principal.tenant_id, radacct_id=session_id, viewer=principal
+    )
     if not rows:
         raise NotFound("No such live session")
     ids = await plan(
@@ -153,7 +155,7 @@ async def control_log(
 ) -> list[dict[str, Any]]:
     """Disconnect and CoA requests, newest first, with each router's answer."""
     code = voucher.upper() if voucher else None
-    return await repository.control_log(session, principal.tenant_id, code, limit)
+    return await repository.control_log(session, principal, code, limit)
 
 
 # ------------------------------------------------------------------ queueing and answers

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import ClientMeta, IdPath, SessionDep
+from api.permissions import P
 from api.sessions import control, fairuse, service
 from api.sessions.schemas import RuleIn, SessionFilter, SessionOut, SessionPage
 from api.tenancy import Principal, require
@@ -17,10 +18,15 @@ from api.vouchers.schemas import CodePath, VoucherDetail
 sessions = APIRouter(tags=["sessions"])
 fair_usage = APIRouter(prefix="/api/v1/fair-usage", tags=["fair usage"])
 
-Reader = Annotated[Principal, Depends(require("sessions:read"))]
-Writer = Annotated[Principal, Depends(require("vouchers:write"))]
-RuleReader = Annotated[Principal, Depends(require("settings:read"))]
-RuleWriter = Annotated[Principal, Depends(require("settings:write"))]
+Reader = Annotated[Principal, Depends(require(P.SESSIONS_READ))]
+# `Writer` keeps meaning vouchers:write here (revoke, disconnect a voucher everywhere); one
+# session on one router is sessions:write, which an allocated tech holds.
+Writer = Annotated[Principal, Depends(require(P.VOUCHERS_WRITE))]
+SessionWriter = Annotated[Principal, Depends(require(P.SESSIONS_WRITE))]
+# A voucher's sessions span every router: theirs who may read vouchers, not a tech's.
+VoucherReader = Annotated[Principal, Depends(require(P.VOUCHERS_READ))]
+RuleReader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
+RuleWriter = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
 
 
 @sessions.get("/api/v1/sessions", response_model=list[SessionOut])
@@ -34,7 +40,7 @@ async def list_sessions(
 async def voucher_sessions(
     code: CodePath,
     page: Annotated[SessionPage, Query()],
-    principal: Reader,
+    principal: VoucherReader,
     session: SessionDep,
 ) -> list[SessionOut]:
     """What the voucher was used for: its sessions, newest first."""
@@ -59,7 +65,7 @@ async def disconnect_voucher(
 
 @sessions.post("/api/v1/sessions/{session_id}/disconnect", status_code=202)
 async def disconnect_session(
-    session_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta
+    session_id: IdPath, principal: SessionWriter, session: SessionDep, meta: ClientMeta
 ) -> dict[str, Any]:
     requests = await control.staff_disconnect_session(session, principal, session_id, meta)
     return {"requests": requests}

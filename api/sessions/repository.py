@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import RadAcct, Router, Tenant, Voucher
 from api.sessions.schemas import SessionPage
-from api.tenancy import scoped, tenant_sql
+from api.tenancy import Principal, principal_sql, router_scope, scoped, tenant_sql
 
 
 def _live() -> ColumnElement[bool]:
@@ -67,15 +67,18 @@ async def _cursor(
 
 async def list_(
     session: AsyncSession,
-    tenant_id: int,
+    principal: Principal,
     page: SessionPage,
     *,
     live_only: bool = False,
     voucher_id: int | None = None,
     router_id: int | None = None,
 ) -> Sequence[RowMapping]:
-    """Newest first (by start), `page.before` being the id of the last row of the page before."""
+    """Newest first (by start), `page.before` being the id of the last row of the page before.
+    Only sessions on routers the principal sees (a tech: allocated routers)."""
+    tenant_id = principal.tenant_id
     stmt = _base(tenant_id).with_only_columns(*_COLUMNS, _live().label("live"))
+    stmt = stmt.where(router_scope(principal, Router.id))
     if live_only:
         stmt = stmt.where(_live())
     if voucher_id is not None:
@@ -110,7 +113,9 @@ async def open_sessions(
     *,
     voucher_id: int | None = None,
     radacct_id: int | None = None,
+    viewer: Principal | None = None,
 ) -> Sequence[RowMapping]:
+    """Open sessions of the tenant; with `viewer`, only on routers they see (a staff action)."""
     where, params = "", {}
     if voucher_id is not None:
         where += " AND a.voucher_id = :v"
@@ -118,7 +123,14 @@ async def open_sessions(
     if radacct_id is not None:
         where += " AND a.radacctid = :s"
         params["s"] = radacct_id
-    statement = tenant_sql(tenant_id, _OPEN + where + " ORDER BY a.radacctid")
+    sql = _OPEN + where + " ORDER BY a.radacctid"
+    if viewer is not None:
+        assert viewer.tenant_id == tenant_id
+        statement = principal_sql(
+            viewer, sql.replace("{tenant:a}", "{tenant:a} AND {routers:r.id}")
+        )
+    else:
+        statement = tenant_sql(tenant_id, sql)
     return (await session.execute(statement, params)).mappings().all()
 
 
@@ -173,17 +185,18 @@ async def requests(session: AsyncSession, tenant_id: int, ids: list[int]) -> lis
 
 
 async def control_log(
-    session: AsyncSession, tenant_id: int, code: str | None, limit: int
+    session: AsyncSession, principal: Principal, code: str | None, limit: int
 ) -> list[dict[str, Any]]:
     result = await session.execute(
-        tenant_sql(tenant_id, """
+        principal_sql(principal, """
             SELECT c.id, c.router_id, r.name AS router, c.radacct_id, v.code AS voucher,
                    c.kind, c.reason, c.attributes, c.status, c.error_cause, c.detail,
                    c.attempts, c.rounds, c.actor, c.created_at, c.finished_at
               FROM coa_request c
               LEFT JOIN router r ON r.id = c.router_id
               LEFT JOIN voucher v ON v.id = c.voucher_id
-             WHERE {tenant:c} AND (CAST(:code AS text) IS NULL OR v.code = :code)
+             WHERE {tenant:c} AND {routers:c.router_id}
+               AND (CAST(:code AS text) IS NULL OR v.code = :code)
              ORDER BY c.id DESC LIMIT :limit"""),
         {"code": code, "limit": limit},
     )  # fmt: skip

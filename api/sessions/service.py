@@ -29,7 +29,7 @@ async def list_sessions(
         router_id = (await routers_service.get_router(session, principal, query.router_id)).id
     rows = await repository.list_(
         session,
-        principal.tenant_id,
+        principal,
         query,
         live_only=query.live,
         voucher_id=voucher_id,
@@ -43,5 +43,5 @@ async def voucher_sessions(
 ) -> list[SessionOut]:
     """Every session of one voucher, live or closed: its usage log."""
     voucher = await vouchers_service.get_voucher(session, principal, code)
-    rows = await repository.list_(session, principal.tenant_id, page, voucher_id=voucher.id)
+    rows = await repository.list_(session, principal, page, voucher_id=voucher.id)
     return [_out(row) for row in rows]

@@ -5,14 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.deps import ClientMeta, SessionDep
+from api.permissions import P
 from api.settings import service
 from api.settings.schemas import SettingsOut, SettingsUpdate
 from api.tenancy import Principal, require
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 
-Reader = Annotated[Principal, Depends(require("settings:read"))]
-Writer = Annotated[Principal, Depends(require("settings:write"))]
+Reader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
+Writer = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
 
 
 @router.get("", response_model=SettingsOut)

@@ -18,15 +18,16 @@ from fastapi.responses import JSONResponse
 from api.config import get_settings
 from api.deps import ClientMeta, SessionDep, client_ip
 from api.netaddr import contains, networks
+from api.permissions import P
 from api.sms import service
 from api.sms.schemas import SmsOut, SmsSettingsIn, SmsSettingsOut, SmsTestIn
-from api.tenancy import Principal, require
+from api.tenancy import Principal, public, require
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
 hooks_router = APIRouter(include_in_schema=False)
 
-Reader = Annotated[Principal, Depends(require("settings:read"))]
-Writer = Annotated[Principal, Depends(require("settings:write"))]
+Reader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
+Writer = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
 MAX_REPORT = 4096  # a delivery report is a handful of short fields
 
 
@@ -67,7 +68,12 @@ def _refused(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-@hooks_router.post(service.REPORT_PATH)
+@hooks_router.post(
+    service.REPORT_PATH,
+    dependencies=[
+        Depends(public("Africa's Talking delivery reports (checked by message id and number)"))
+    ],
+)
 async def delivery_report(request: Request) -> JSONResponse:
     allow = get_settings().sms_callback_allowlist
     if allow and not contains(networks(allow), client_ip(request)):

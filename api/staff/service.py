@@ -1,4 +1,10 @@
-"""Staff accounts of a tenant."""
+"""Staff accounts of a tenant: creation, roles, router allocations, deactivation.
+
+The owner rules: only an owner changes or deactivates an owner or makes someone owner, and an
+ISP always keeps at least one active owner. The last check runs under a per-tenant lock
+(repository.lock_owners), so two demotions at once cannot both pass. A role change or a
+deactivation takes effect on the person's next request: api.tenancy.current_principal reads the
+role and the active flag from the database every time."""
 
 from __future__ import annotations
 
@@ -7,11 +13,14 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
-from api.errors import BadRequest
+from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.models import StaffUser
+from api.permissions import ISP_ROLES
+from api.routers import repository as routers_repository
 from api.security import hash_password
 from api.staff import repository
-from api.tenancy import PERMISSIONS, Principal
+from api.staff.schemas import StaffOut
+from api.tenancy import Principal
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -19,8 +28,8 @@ MIN_PASSWORD_LENGTH = 10
 async def create_staff(
     session: AsyncSession, actor: Principal, *, email: str, password: str, role: str
 ) -> StaffUser:
-    if role not in PERMISSIONS:
-        raise BadRequest(f"Unknown role {role!r}; use one of {', '.join(PERMISSIONS)}")
+    if role not in ISP_ROLES:
+        raise BadRequest(f"Unknown role {role!r}; use one of {', '.join(ISP_ROLES)}")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
     password_hash = await asyncio.to_thread(hash_password, password)
@@ -31,3 +40,122 @@ async def create_staff(
         session, actor, "staff.create", "staff_user", staff.id, {"email": staff.email, "role": role}
     )
     return staff
+
+
+async def list_staff(session: AsyncSession, actor: Principal) -> list[StaffOut]:
+    allocated = await repository.allocations(session, actor.tenant_id)
+    return [
+        StaffOut(id=s.id, email=s.email, role=s.role, active=s.active,  # type: ignore[arg-type]
+                 router_ids=allocated.get(s.id, []))
+        for s in await repository.list_(session, actor.tenant_id)
+    ]  # fmt: skip
+
+
+async def find(session: AsyncSession, actor: Principal, email: str) -> StaffUser:
+    staff = await repository.get_by_email(session, actor.tenant_id, email.strip())
+    if staff is None:
+        raise NotFound(f"No staff member with email {email!r}")
+    return staff
+
+
+async def _target(session: AsyncSession, actor: Principal, staff_id: int) -> StaffUser:
+    staff = await repository.get(session, actor.tenant_id, staff_id)
+    if staff is None:
+        raise NotFound("Staff member not found")
+    return staff
+
+
+def _check_owner_rules(actor: Principal, target: StaffUser, new_role: str | None) -> None:
+    if actor.role == "owner":
+        return
+    if target.role == "owner":
+        raise Forbidden("Only an owner can change or deactivate an owner")
+    if new_role == "owner":
+        raise Forbidden("Only an owner can make someone an owner")
+
+
+async def _keep_an_owner(session: AsyncSession, actor: Principal, target: StaffUser) -> None:
+    """Refuses taking away the last active owner (the caller holds the owners' lock)."""
+    if target.role == "owner" and target.active:
+        if await repository.active_owners(session, actor.tenant_id) <= 1:
+            raise Conflict(
+                f"{target.email} is this ISP's last active owner; make someone else owner first"
+            )
+
+
+async def change_role(
+    session: AsyncSession, actor: Principal, staff_id: int, role: str, meta: audit.Meta = None
+) -> StaffOut:
+    if role not in ISP_ROLES:
+        raise BadRequest(f"Unknown role {role!r}; use one of {', '.join(ISP_ROLES)}")
+    await repository.lock_owners(session, actor.tenant_id)
+    target = await _target(session, actor, staff_id)
+    await session.refresh(target)  # read after the lock: a concurrent change has committed
+    _check_owner_rules(actor, target, role)
+    before = target.role
+    if role != "owner":
+        await _keep_an_owner(session, actor, target)
+    target.role = role
+    await session.flush()
+    await audit.changed(
+        session,
+        actor,
+        "staff.role",
+        "staff_user",
+        target.id,
+        {"role": before},
+        {"role": role},
+        meta,
+    )
+    return await _out(session, actor, target)
+
+
+async def deactivate(
+    session: AsyncSession, actor: Principal, staff_id: int, meta: audit.Meta = None
+) -> StaffOut:
+    await repository.lock_owners(session, actor.tenant_id)
+    target = await _target(session, actor, staff_id)
+    await session.refresh(target)
+    _check_owner_rules(actor, target, None)
+    await _keep_an_owner(session, actor, target)
+    before = target.active
+    target.active = False
+    await session.flush()
+    await audit.changed(
+        session, actor, "staff.deactivate", "staff_user", target.id,
+        {"active": before}, {"active": False}, meta,
+    )  # fmt: skip
+    return await _out(session, actor, target)
+
+
+async def set_routers(
+    session: AsyncSession,
+    actor: Principal,
+    staff_id: int,
+    router_ids: list[int],
+    meta: audit.Meta = None,
+) -> StaffOut:
+    """A tech's routers become exactly `router_ids`; every id must be a router of this ISP."""
+    target = await _target(session, actor, staff_id)
+    if target.role != "tech":
+        raise BadRequest(
+            f"{target.email} is {target.role}: only techs are limited to allocated routers"
+        )
+    wanted = sorted(set(router_ids))
+    known = await routers_repository.existing_ids(session, actor.tenant_id, wanted)
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise BadRequest(f"No router of this ISP has id {', '.join(map(str, unknown))}")
+    before = (await repository.allocations(session, actor.tenant_id)).get(target.id, [])
+    await repository.replace_routers(session, actor.tenant_id, target.id, wanted)
+    await audit.changed(
+        session, actor, "staff.routers", "staff_user", target.id,
+        {"router_ids": before}, {"router_ids": wanted}, meta,
+    )  # fmt: skip
+    return await _out(session, actor, target)
+
+
+async def _out(session: AsyncSession, actor: Principal, staff: StaffUser) -> StaffOut:
+    allocated = await repository.allocations(session, actor.tenant_id)
+    return StaffOut(id=staff.id, email=staff.email, role=staff.role,  # type: ignore[arg-type]
+                    active=staff.active, router_ids=allocated.get(staff.id, []))  # fmt: skip

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import ClientMeta, SessionDep
+from api.permissions import P
 from api.tenancy import Principal, require
 from api.vouchers import service
 from api.vouchers.schemas import (
@@ -19,9 +20,9 @@ from api.vouchers.schemas import (
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 
-Reader = Annotated[Principal, Depends(require("vouchers:read"))]
-Generator = Annotated[Principal, Depends(require("vouchers:generate"))]
-Writer = Annotated[Principal, Depends(require("vouchers:write"))]
+Reader = Annotated[Principal, Depends(require(P.VOUCHERS_READ))]
+Generator = Annotated[Principal, Depends(require(P.VOUCHERS_GENERATE))]
+Writer = Annotated[Principal, Depends(require(P.VOUCHERS_WRITE))]
 
 
 @router.post("/batches", response_model=BatchOut, status_code=201)

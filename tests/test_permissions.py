@@ -1,0 +1,269 @@
+"""The permission walk: every route declares exactly one permission (or is public by design), and
+every route called by every role answers what api/permissions.py's table says.
+
+Callers: owner, admin, tech with A's router allocated, tech without, support (all of ISP A),
+the owner of ISP B, a platform operator, and nobody. The expectation is derived from the table:
+a role without the route's permission gets 403; with it, B's owner gets 404 on A's objects, the
+tech without the allocation gets 404 on A's router and what hangs off it, and everyone else gets
+through (anything but 401/403/404 on an object; a 422 for a body this walk does not fill in is
+fine: the permission passed); nobody gets 401."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import Mount, Route
+
+from api.db import unit_of_work
+from api.main import create_app
+from api.models import Tenant
+from api.permissions import ROLE_PERMISSIONS, allows
+from api.platform import service as platform_service
+from api.tenancy import Declared
+from tests.factories import PASSWORD, login, make_plan, make_router, make_staff, make_user_headers
+from tests.radius.conftest import sql
+from tests.test_tenant_isolation import World, make_world
+
+# FastAPI's own pages (no APIRoute, so nothing to declare): the OpenAPI document and its viewers,
+# and the portal's static files.
+FRAMEWORK_PUBLIC = {
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/hotspotportal/static",
+}
+# Path parameters naming a router or something on one: a tech without the allocation gets 404.
+ROUTER_BOUND = {"router_id", "session_id"}
+# Valid bodies for routes on an object, so an answer is about the caller, not about validation.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/routers/{router_id}"): {"nas_identifier": "walked"},
+    ("PATCH", "/api/v1/plans/{plan_id}"): {"price": 999},
+    ("PATCH", "/api/v1/vouchers/{code}"): {"device_limit": 7},
+    ("PATCH", "/api/v1/promos/{promo_id}"): {"max_uses": 9},
+    ("PUT", "/api/v1/staff/{staff_id}/role"): {"role": "tech"},
+    ("PUT", "/api/v1/staff/{staff_id}/routers"): {"router_ids": []},  # the router id is added
+}
+
+
+def declarations(dependant: Dependant) -> list[Declared]:
+    found = [dependant.call] if isinstance(dependant.call, Declared) else []
+    for sub in dependant.dependencies:
+        found += declarations(sub)
+    return found
+
+
+def all_routes(app: FastAPI) -> Iterator[tuple[Any, str]]:
+    try:
+        from fastapi.routing import iter_route_contexts  # noqa: PLC0415 - newer FastAPI
+    except ImportError:
+        yield from ((r, r.path) for r in app.routes)
+    else:
+        yield from ((rc.original_route, rc.path) for rc in iter_route_contexts(app.routes))
+
+
+def permission_table(app: FastAPI) -> tuple[dict[tuple[str, str], Declared], list[str]]:
+    """(method, path) -> what the route declares; and the routes declaring none or several."""
+    table: dict[tuple[str, str], Declared] = {}
+    problems = []
+    for route, path in all_routes(app):
+        if not isinstance(route, APIRoute):
+            if not (isinstance(route, Route | Mount) and path in FRAMEWORK_PUBLIC):
+                problems.append(f"{path}: not an API route and not a known framework page")
+            continue
+        found = declarations(route.dependant)
+        for method in sorted(route.methods):
+            if len(found) != 1:
+                problems.append(f"{method} {path}: declares {len(found)} permissions, not one")
+            else:
+                table[(method, path)] = found[0]
+    return table, problems
+
+
+def test_every_route_declares_one_permission_from_the_table(app):
+    table, problems = permission_table(app)
+    assert not problems, "\n".join(problems)
+    assert len(table) >= 70
+    known = set().union(*ROLE_PERMISSIONS.values())
+    unknown = {
+        k: d.permission for k, d in table.items() if d.permission and d.permission not in known
+    }
+    assert not unknown, f"permissions no role holds: {unknown}"
+
+
+def test_a_route_without_a_permission_fails_the_check():
+    app = create_app()
+    extra = APIRouter(prefix="/api/v1/things")
+
+    @extra.get("/{thing_id}")
+    async def get_thing(thing_id: int) -> dict[str, int]:
+        return {"id": thing_id}
+
+    app.include_router(extra)
+    _, problems = permission_table(app)
+    assert problems == ["GET /api/v1/things/{thing_id}: declares 0 permissions, not one"]
+
+
+@dataclass
+class Caller:
+    name: str
+    role: str | None  # None: anonymous
+    headers: Callable[[], Awaitable[dict[str, str]]]  # a fresh login (logout ends one)
+    isp: str = "A"  # "A", "B" or "platform"
+
+
+async def _operator_headers(client) -> Callable[[], Awaitable[dict[str, str]]]:
+    email = f"op-{secrets.token_hex(4)}@example.com"
+    async with unit_of_work() as session:
+        await platform_service.create_operator(session, email=email, password=PASSWORD)
+
+    async def fresh() -> dict[str, str]:
+        body = {"email": email, "password": PASSWORD}
+        response = await client.post("/api/v1/platform/login", json=body)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return fresh
+
+
+async def _staff_headers(client, tenant: Tenant, role: str) -> tuple[int, Callable]:
+    staff = await make_staff(tenant=tenant, role=role)
+
+    async def fresh() -> dict[str, str]:
+        return await login(client, tenant=tenant, staff=staff)
+
+    return staff.id, fresh
+
+
+async def _callers(client, a: World) -> tuple[list[Caller], int, int]:
+    [tenant] = await sql("SELECT * FROM tenant WHERE id = :t", t=a.tenant_id)
+    tenant_a = Tenant(id=tenant["id"], slug=tenant["slug"], name=tenant["name"])
+    callers = []
+    for name, role in [("owner A", "owner"), ("admin A", "admin"), ("tech A", "tech"),
+                       ("tech A, not allocated", "tech"), ("support A", "support")]:  # fmt: skip
+        staff_id, fresh = await _staff_headers(client, tenant_a, role)
+        callers.append(Caller(name, role, fresh))
+        if name == "tech A":
+            allocated = staff_id
+    tenant_b, headers_b = await make_user_headers(client)
+    _, fresh_b = await _staff_headers(client, tenant_b, "owner")
+    callers.append(Caller("owner B", "owner", fresh_b, isp="B"))
+    callers.append(Caller("operator", "operator", await _operator_headers(client), "platform"))
+
+    async def nobody() -> dict[str, str]:
+        return {}
+
+    callers.append(Caller("anonymous", None, nobody))
+    put = await client.put(f"/api/v1/staff/{allocated}/routers", headers=a.headers,
+                           json={"router_ids": [a.router.id]})  # fmt: skip
+    assert put.status_code == 200, put.text
+    subject, _ = await _staff_headers(client, tenant_a, "tech")  # the staff routes' object
+    return callers, allocated, subject
+
+
+def expected(caller: Caller, permission: str, path: str) -> int | None:
+    """The status the table implies, or None for "gets through"."""
+    params = {p.split("}")[0] for p in path.split("{")[1:]}
+    if caller.role is None:
+        return 401
+    if not allows(caller.role, permission):
+        return 403
+    if caller.isp == "B" and params:
+        return 404
+    if caller.name == "tech A, not allocated" and params & ROUTER_BOUND:
+        return 404
+    return None
+
+
+async def _fresh_object(client, a: World, param: str, allocated: int) -> str:
+    """A new object of A for a DELETE, so each caller deletes its own."""
+    [row] = await sql("SELECT * FROM tenant WHERE id = :t", t=a.tenant_id)
+    tenant = Tenant(id=row["id"], slug=row["slug"], name=row["name"])
+    if param == "router_id":
+        router = await make_router(tenant=tenant)
+        await sql("INSERT INTO staff_router (tenant_id, staff_id, router_id) VALUES (:t, :s, :r)",
+                  t=a.tenant_id, s=allocated, r=router.id)  # fmt: skip
+        return str(router.id)
+    if param == "plan_id":
+        return str((await make_plan(tenant=tenant)).id)
+    if param == "promo_id":
+        body = {"code": "D" + secrets.token_hex(5).upper(), "kind": "fixed", "value": 1}
+        response = await client.post("/api/v1/promos", headers=a.headers, json=body)
+        return str(response.json()["id"])
+    if param == "rule_id":
+        body = {"scope": "isp", "threshold": 1000, "rate_limit": "1M/1M", "plan_id": a.plan.id}
+        response = await client.post("/api/v1/fair-usage", headers=a.headers, json=body)
+        return str(response.json()["id"])
+    raise AssertionError(f"no fresh {param} for a DELETE; teach this test")
+
+
+async def _call(client, caller: Caller, method: str, path: str, a: World, ids: dict[str, str],
+                allocated: int, headers: dict[str, str]) -> tuple[int, str]:  # fmt: skip
+    params = [p.split("}")[0] for p in path.split("{")[1:]]
+    values = dict(ids)
+    if method == "DELETE":
+        for p in params:
+            values[p] = await _fresh_object(client, a, p, allocated)
+    unknown = [p for p in params if p not in values]
+    if unknown:
+        return -1, f"unknown path parameter(s) {unknown}; teach this test"
+    body = BODIES.get((method, path))
+    if body is not None and "router_ids" in body:
+        body = {"router_ids": [a.router.id]}
+    if path == "/api/v1/auth/logout":
+        headers = await caller.headers()  # its own session, so the walk's stays signed in
+    response = await client.request(method, path.format(**values), headers=headers, json=body)
+    return response.status_code, response.text[:200]
+
+
+async def test_every_route_with_every_role(app, client):
+    a = await make_world(client)
+    callers, allocated, subject = await _callers(client, a)
+    ids = a.params | {"code": a.codes[1], "staff_id": str(subject)}
+    table, problems = permission_table(app)
+    assert not problems
+    failures: list[str] = []
+    walked = 0
+    for caller in callers:
+        headers = await caller.headers()
+        for (method, path), declared in table.items():
+            if declared.permission is None:
+                continue  # public by design: covered by their own tests
+            walked += 1
+            status, text = await _call(client, caller, method, path, a, ids, allocated, headers)
+            want = expected(caller, declared.permission, path)
+            ok = status == want if want is not None else status not in (-1, 401, 403, 404)
+            if want is None and status == 404 and "{" not in path:
+                ok = True  # an object of the caller's own ISP it has not got (B's logo)
+            if not ok or status >= 500:
+                failures.append(f"{caller.name}: {method} {path} -> {status}, want "
+                                f"{want or 'through'} ({declared.permission}): {text}")  # fmt: skip
+    assert walked > 400
+    assert not failures, f"{len(failures)} answers differ from the table:\n" + "\n".join(failures)
+
+
+async def test_a_tech_lists_only_allocated_routers_and_their_sessions(client):
+    a = await make_world(client)
+    callers, _, _ = await _callers(client, a)
+    by_name = {c.name: c for c in callers}
+    # A Disconnect on A's router, so the Disconnect/CoA log has a row of it.
+    url = f"/api/v1/sessions/{a.session_ids[0]}/disconnect"
+    assert (await client.post(url, headers=a.headers)).status_code == 202
+    for name, sees in [("tech A", True), ("tech A, not allocated", False), ("support A", True)]:
+        headers = await by_name[name].headers()
+        if name != "support A":
+            routers = await client.get("/api/v1/routers", headers=headers)
+            health = await client.get("/api/v1/routers/health", headers=headers)
+            assert ([r["id"] for r in routers.json()] == [a.router.id]) is sees, routers.text
+            assert ([r["id"] for r in health.json()] == [a.router.id]) is sees, health.text
+        listed = await client.get("/api/v1/sessions?live=false", headers=headers)
+        assert listed.status_code == 200
+        assert ({s["id"] for s in listed.json()} == set(a.session_ids)) is sees, listed.text
+        log = await client.get("/api/v1/sessions/control", headers=headers)
+        assert ({c["router_id"] for c in log.json()} == {a.router.id}) is sees, log.text
