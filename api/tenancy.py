@@ -6,20 +6,24 @@ principal_sql()): a tech sees only the routers allocated to them."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import Request
 from sqlalchemy import ColumnElement, Select, TextClause, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import csrf, staff_sessions
 from api.config import get_settings
-from api.deps import SessionDep
+from api.deps import SessionDep, client_ip
 from api.errors import Forbidden, Unauthorized
-from api.models import PlatformOperator, StaffRouter, StaffUser
-from api.permissions import ISP_ROLES, P, allows
+from api.models import ApiToken, PlatformOperator, StaffRouter, StaffUser, Tenant
+from api.permissions import P, allows
 from api.security import SessionData, load_session
+from api.staff_sessions import StaffSession
 
 M = TypeVar("M")
 
@@ -64,6 +68,8 @@ class Principal:
     tenant_id: int
     email: str
     role: str
+    # An API token's own permissions (its "role" is "token"); None for people, whose role says.
+    permissions: frozenset[str] | None = None
 
     @classmethod
     def cli(cls, tenant_id: int) -> Principal:
@@ -112,6 +118,8 @@ def principal_sql(principal: Principal, sql: str) -> TextClause:
 
 
 def allowed(principal: Principal, permission: str) -> bool:
+    if principal.permissions is not None:
+        return permission in principal.permissions
     return allows(principal.role, permission)
 
 
@@ -146,32 +154,112 @@ async def _session_data(request: Request) -> SessionData:
     return data
 
 
+SESSION_COOKIE = "mnetifi_session"
+_NOT_SIGNED_IN = "Missing, invalid or expired token"
+
+
+def presented_session(request: Request) -> tuple[str | None, bool]:
+    """The login session id the request carries, and whether it came in the cookie (then a
+    state-changing request must also carry the session's CSRF token)."""
+    if token := bearer_token(request):
+        return token, False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+async def staff_session(request: Request, *, complete: bool = True) -> StaffSession:
+    """The live staff session of the request (from the Authorization header or the cookie),
+    CSRF-checked when it came in the cookie. `complete`: its login passed every factor."""
+    sid, from_cookie = presented_session(request)
+    found = await staff_sessions.load(sid, client_ip(request)) if sid else None
+    if found is None:
+        raise Unauthorized(_NOT_SIGNED_IN)
+    if from_cookie:
+        await csrf.check(request, found.csrf)
+    if complete and found.stage == "second_factor":
+        raise Unauthorized("Finish signing in: enter the code of your second factor")
+    if complete and found.stage == "enrol":
+        raise Forbidden("Your ISP requires a second factor: set one up before anything else")
+    return found
+
+
 async def current_principal(request: Request, session: SessionDep) -> Principal:
-    """The ISP staff member behind the token. Role and active are read from the database on
-    every request (one primary-key lookup), so a role change or a deactivation takes effect on
-    the person's next request, whatever their session says."""
-    data = await _session_data(request)
-    if data.role not in ISP_ROLES or data.tenant_id is None:
+    """The ISP staff member behind the session (or the integration behind an API token). Role
+    and active are read from the database on every request (one primary-key lookup), so a role
+    change or a deactivation takes effect on the person's next request, whatever their session
+    says; their sessions are also ended at once (api.staff.service)."""
+    sid, _ = presented_session(request)
+    if sid is not None and sid.startswith(TOKEN_PREFIX):
+        return await _token_principal(request, session, sid)
+    if sid is not None and await load_session(sid) is not None:
+        # A platform operator's login (their own sessions, api.platform).
         raise Forbidden("Platform operators have no access to an ISP's data")
+    found = await staff_session(request)
+    if found.tenant_id is None:
+        raise Forbidden("Platform operators have no access to an ISP's data")
+    tenant = await session.get(Tenant, found.tenant_id)
     slug = subdomain_slug(request)
-    if slug is not None and slug != data.tenant_slug:
+    if tenant is None or (slug is not None and slug != tenant.slug):
         raise Forbidden("This token belongs to another ISP than this address")
-    staff = await _staff(session, data)
-    if staff is None or not staff.active:
+    stmt = scoped(StaffUser, found.tenant_id).where(StaffUser.id == found.staff_id)
+    staff = await session.scalar(stmt)
+    if staff is None or not staff.active or not tenant.active:
         raise Unauthorized("This account is deactivated or no longer exists")
     return Principal(
         staff_id=staff.id, tenant_id=staff.tenant_id, email=staff.email, role=staff.role
     )
 
 
-async def _staff(session: AsyncSession, data: SessionData) -> StaffUser | None:
-    assert data.tenant_id is not None
-    stmt = scoped(StaffUser, data.tenant_id).where(StaffUser.id == data.staff_id)
-    return await session.scalar(stmt)
+TOKEN_PREFIX = "mnt_"  # noqa: S105 - marks an API token (api.auth.tokens), not a secret
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def find_token(session: AsyncSession, presented: str) -> ApiToken | None:
+    """The live API token presented, of whichever ISP (a token names its ISP, like a login's
+    e-mail and ISP do), its last use recorded at most once a minute."""
+    if not presented.startswith(TOKEN_PREFIX) or len(presented) > 100:
+        return None
+    found = await session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == token_hash(presented), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if found is not None and (
+        found.last_used_at is None or found.last_used_at < datetime.now(UTC) - timedelta(minutes=1)
+    ):
+        found.last_used_at = datetime.now(UTC)
+        await session.flush()
+    return found
+
+
+async def _token_principal(request: Request, session: AsyncSession, token: str) -> Principal:
+    """An integration's API token: it acts for its ISP with the permissions it was given (never
+    more than its creator's role held), under its own name."""
+    found = await find_token(session, token)
+    if found is None:
+        raise Unauthorized(_NOT_SIGNED_IN)
+    tenant = await session.get(Tenant, found.tenant_id)
+    slug = subdomain_slug(request)
+    if tenant is None or not tenant.active or (slug is not None and slug != tenant.slug):
+        raise Forbidden("This token belongs to another ISP than this address")
+    return Principal(
+        staff_id=None,
+        tenant_id=found.tenant_id,
+        email=f"token:{found.name}",
+        role="token",
+        permissions=frozenset(found.permissions),
+    )
 
 
 async def current_operator(request: Request, session: SessionDep) -> Operator:
     """A platform operator, re-read from the database on every request like staff are."""
+    sid, _ = presented_session(request)
+    if sid is not None and await load_session(sid) is None:
+        if sid.startswith(TOKEN_PREFIX) or await staff_sessions.load(sid) is not None:
+            raise Forbidden("This is for platform operators only")
     data = await _session_data(request)
     if data.role != "operator":
         raise Forbidden("This is for platform operators only")

@@ -26,8 +26,17 @@ def app() -> FastAPI:
     return create_app()
 
 
+class _KeepsNoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client: it authenticates with the headers each test gives it and keeps no cookie
+    (a login's session cookie would otherwise sign in every later request of the test; the
+    cookie's own tests use clients of their own, tests/test_staff_login.py)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        c._cookies = _KeepsNoCookies()
         yield c

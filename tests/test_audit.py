@@ -226,6 +226,10 @@ async def test_a_router_secret_rotation_and_a_sheet_export_are_recorded(client):
 # Routes that are not a staff or operator action: customers on the captive portal (their
 # purchases are in stk_request/payment) and Daraja's callbacks (stored raw in payment_event).
 NOT_STAFF = {
+    # The second step of signing in: audited as auth.second_factor(_failed), by
+    # tests/test_staff_login.py; resending a code is part of it (the login itself is audited).
+    ("POST", "/api/v1/auth/second-factor"),
+    ("POST", "/api/v1/auth/second-factor/resend"),
     # A platform operator's sign-in: audited as operator.login (no ISP), by tests/test_staff.py.
     ("POST", "/api/v1/platform/login"),
     ("POST", "/api/v1/portal/quote"),

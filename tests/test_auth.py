@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+
+import httpx
+import pytest
 from sqlalchemy import select
 
 from api.config import get_settings
@@ -18,6 +22,16 @@ async def _audit_actions(tenant_id: int) -> list[str]:
         return list(await session.scalars(stmt.order_by(AuditEvent.id)))
 
 
+@pytest.fixture
+async def client(app):
+    """This module's requests from an address of its own: its wrong passwords must not spend
+    the login budget of 127.0.0.1, which the rest of the suite signs in from."""
+    address = f"10.99.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
 async def test_login_ok_returns_bearer_token(client):
     tenant = await make_tenant()
     staff = await make_staff(tenant=tenant, email="Boss@Example.com")
@@ -27,12 +41,15 @@ async def test_login_ok_returns_bearer_token(client):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "bearer"
-    assert body["expires_in"] == int(get_settings().session_ttl.total_seconds())
+    assert body["expires_in"] == int(get_settings().session_absolute.total_seconds())
+    assert body["stage"] == "full" and body["second_factor"] is None
     me = await client.get(
         "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
     )
     assert me.status_code == 200
-    assert me.json() == {
+    csrf = me.json().pop("csrf_token")
+    assert csrf and len(csrf) >= 40
+    assert {k: v for k, v in me.json().items() if k != "csrf_token"} == {
         "staff_id": staff.id,
         "tenant_id": tenant.id,
         "email": "boss@example.com",

@@ -1,4 +1,4 @@
-"""Staff login sessions in Redis (api.auth.sessions) and the CSRF check (api.auth.csrf), on the
+"""Staff login sessions in Redis (api.staff_sessions) and the CSRF check (api.csrf), on the
 test stack's real Redis."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 from redis.asyncio import Redis
 from starlette.requests import Request
 
-from api.auth import csrf, sessions
+from api import csrf
+from api import staff_sessions as sessions
 from api.config import get_settings
 from api.errors import Forbidden, ServiceUnavailable
 from api.security import get_redis

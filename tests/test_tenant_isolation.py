@@ -25,7 +25,13 @@ from tests.radius.conftest import sql
 
 PREFIX = "/api/v1"
 # Not tenant data: the caller's own session. Covered by test_auth.py.
-SESSION_ROUTES = {"/api/v1/auth/login", "/api/v1/auth/logout", "/api/v1/auth/me"}
+SESSION_ROUTES = {
+    "/api/v1/auth/login",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/me",
+    "/api/v1/auth/second-factor",
+    "/api/v1/auth/second-factor/resend",
+}
 # Valid bodies, so a 404 proves scoping and not validation.
 PATCH_BODIES = {
     "/api/v1/routers/{router_id}": {"name": "hijacked", "enabled": False},

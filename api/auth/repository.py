@@ -5,7 +5,7 @@ before anyone is known, like a login's e-mail and ISP."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import ApiToken, RecoveryCode, SecondFactor, StaffLink
@@ -117,22 +117,6 @@ async def revoke_token(session: AsyncSession, tenant_id: int, token_id: int) -> 
     if token is not None:
         await session.refresh(token)
     return token
-
-
-async def token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
-    """The live token with this hash, of whichever ISP: the token names its tenant (the caller
-    then checks the host's). Its last use is recorded at most once a minute."""
-    result = await session.execute(
-        text(
-            "UPDATE api_token SET last_used_at = now()"
-            " WHERE token_hash = :hash AND revoked_at IS NULL"
-            " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
-        ),
-        {"hash": token_hash},
-    )
-    del result
-    stmt = select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-    return await session.scalar(stmt)
 
 
 # ------------------------------------------------------------------ one-time links

@@ -15,9 +15,24 @@ class LoginIn(BaseModel):
 
 
 class TokenOut(BaseModel):
-    access_token: str
+    access_token: str = Field(
+        description="The session id: send it as a bearer token (API clients) or let the browser "
+        "keep it in the HttpOnly cookie this response also sets."
+    )
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme name, not a secret
-    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_in: int = Field(description="Seconds until the session ends at the latest.")
+    stage: Literal["full", "second_factor", "enrol"] = Field(
+        "full",
+        description="full: signed in. second_factor: post the code to /api/v1/auth/second-factor. "
+        "enrol: the ISP requires a second factor; set one up first.",
+    )
+    second_factor: Literal["totp", "sms"] | None = Field(
+        None, description="Which code is owed, when the stage is second_factor."
+    )
+
+
+class CodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=32, description="6 digits, or a recovery code.")
 
 
 class MeOut(BaseModel):
@@ -25,3 +40,8 @@ class MeOut(BaseModel):
     tenant_id: int
     email: str
     role: str
+    csrf_token: str | None = Field(
+        None,
+        description="Send it in X-CSRF-Token (or a csrf_token form field) with every "
+        "request that changes something, when signed in by the cookie.",
+    )

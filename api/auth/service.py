@@ -1,20 +1,23 @@
-"""Staff login and logout."""
+"""Staff login and logout: the password, then (if the person has one) the second factor, each
+step on a new session id; a login that still owes a code can do nothing but give it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from secrets import token_hex
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit
-from api.auth import limiter
+from api import audit, staff_sessions
+from api.auth import limiter, second_factor
 from api.auth.schemas import TokenOut
 from api.config import get_settings
 from api.db import unit_of_work
 from api.errors import BadRequest, Unauthorized
 from api.models import StaffUser, Tenant
-from api.security import SessionData, create_session, delete_session, verify_password
+from api.security import verify_password
+from api.sms import service as sms
 from api.staff import repository as staff_repository
 from api.tenancy import Principal
 from api.tenants import repository as tenant_repository
@@ -47,16 +50,72 @@ async def login(
     if not ok or staff is None or tenant is None:
         raise Unauthorized(LOGIN_FAILED)  # the attempt stays counted
     await limiter.succeeded(tenant_slug, email, ip)
-    token = await create_session(
-        SessionData(
-            staff_id=staff.id,
-            tenant_id=tenant.id,
-            tenant_slug=tenant.slug,
-            email=staff.email,
-            role=staff.role,
-        )
-    )
-    return TokenOut(access_token=token, expires_in=int(get_settings().session_ttl.total_seconds()))
+    async with unit_of_work() as session:
+        method = await second_factor.method(session, tenant.id, staff.id)
+    stage: staff_sessions.Stage = "full"
+    if method is not None:
+        stage = "second_factor"
+    elif tenant.require_second_factor:
+        stage = "enrol"
+    token, _ = await staff_sessions.create(staff.id, tenant.id, stage, ip, user_agent or "")
+    if method == "sms":
+        await _send_login_code(tenant.id, staff.id)
+    return _token_out(token, stage, method)
+
+
+def _token_out(token: str, stage: str, method: str | None) -> TokenOut:
+    absolute = int(get_settings().session_absolute.total_seconds())
+    return TokenOut(
+        access_token=token, expires_in=absolute, stage=stage,  # type: ignore[arg-type]
+        second_factor=method if stage == "second_factor" else None,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def _send_login_code(tenant_id: int, staff_id: int) -> None:
+    async with unit_of_work() as session:
+        phone, code = await second_factor.send_login_code(session, tenant_id, staff_id)
+    body = f"Your sign-in code is {code}. It expires in 5 minutes. Never share it."
+    await sms.send_now(tenant_id, phone, body, "otp", f"login-otp:{staff_id}:{code}:{token_hex(4)}")
+
+
+async def resend_code(session_id: str) -> None:
+    """Another SMS code for a login that owes one (at most 3 per 15 minutes)."""
+    found = await staff_sessions.load(session_id)
+    if found is None or found.stage != "second_factor" or found.tenant_id is None:
+        raise Unauthorized("Sign in with your password first")
+    await _send_login_code(found.tenant_id, found.staff_id)
+
+
+async def prove_second_factor(
+    *, session_id: str, tenant_slug: str, code: str, meta: audit.RequestMeta
+) -> TokenOut:
+    """The code owed after the password: a TOTP code, an SMS code or a recovery code. Wrong
+    codes take from the same budgets as wrong passwords. The login continues on a new id."""
+    found = await staff_sessions.load(session_id)
+    if found is None or found.stage != "second_factor" or found.tenant_id is None:
+        raise Unauthorized("Sign in with your password first")
+    async with unit_of_work() as session:
+        staff = await staff_repository.get(session, found.tenant_id, found.staff_id)
+    if staff is None or not staff.active:
+        raise Unauthorized(LOGIN_FAILED)
+    await limiter.reserve(tenant_slug, staff.email, meta.ip)
+    try:
+        async with unit_of_work() as session:
+            how = await second_factor.verify(session, found.tenant_id, staff.id, code)
+            action = "auth.second_factor" if how else "auth.second_factor_failed"
+            await audit.record(
+                session, _principal(staff), action, "staff_user", staff.id, {"method": how}, meta
+            )
+    except Exception:
+        await limiter.give_back(tenant_slug, staff.email, meta.ip)
+        raise
+    if how is None:
+        raise Unauthorized(second_factor.WRONG_CODE)
+    await limiter.succeeded(tenant_slug, staff.email, meta.ip)
+    rotated = await staff_sessions.rotate(session_id, "full")
+    if rotated is None:
+        raise Unauthorized("Sign in with your password first")
+    return _token_out(rotated[0], "full", None)
 
 
 async def _check(
@@ -111,7 +170,7 @@ def _principal(staff: StaffUser) -> Principal:
 
 
 async def logout(session: AsyncSession, principal: Principal, token: str, meta: audit.Meta) -> None:
-    await delete_session(token)
+    await staff_sessions.end(token)
     await audit.record(
         session, principal, "auth.logout", "staff_user", principal.staff_id, meta=meta
     )

@@ -7,7 +7,6 @@ person: it is audited under its own name ("token:<name>")."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy.exc import IntegrityError
@@ -17,13 +16,8 @@ from api import audit
 from api.auth import repository
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import ApiToken
-from api.tenancy import Principal, allowed
-
-PREFIX = "mnt_"  # tells a token apart from a login session's id (in logs, in secret scanners)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from api.tenancy import TOKEN_PREFIX as PREFIX
+from api.tenancy import Principal, allowed, find_token, token_hash
 
 
 async def create(
@@ -47,7 +41,7 @@ async def create(
                 session,
                 principal.tenant_id,
                 name=name,
-                token_hash=_hash(secret),
+                token_hash=token_hash(secret),
                 prefix=secret[: len(PREFIX) + 6],
                 permissions=wanted,
                 created_by=principal.staff_id,
@@ -79,6 +73,4 @@ async def revoke(
 
 async def authenticate(session: AsyncSession, presented: str) -> ApiToken | None:
     """The live token presented (in an Authorization header), or None."""
-    if not presented.startswith(PREFIX) or len(presented) > 100:
-        return None
-    return await repository.token_by_hash(session, _hash(presented))
+    return await find_token(session, presented)

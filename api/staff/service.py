@@ -12,7 +12,8 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit
+from api import audit, staff_sessions
+from api.db import after_commit
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.models import StaffUser
 from api.permissions import ISP_ROLES
@@ -97,6 +98,7 @@ async def change_role(
         await _keep_an_owner(session, actor, target)
     target.role = role
     await session.flush()
+    _end_sessions(session, target.id)
     await audit.changed(
         session,
         actor,
@@ -121,11 +123,22 @@ async def deactivate(
     before = target.active
     target.active = False
     await session.flush()
+    _end_sessions(session, target.id)
     await audit.changed(
         session, actor, "staff.deactivate", "staff_user", target.id,
         {"active": before}, {"active": False}, meta,
     )  # fmt: skip
     return await _out(session, actor, target)
+
+
+def _end_sessions(session: AsyncSession, staff_id: int) -> None:
+    """A new role or a deactivation ends every login of the person once it commits (their next
+    request would be refused or re-read anyway; this also empties "my sessions")."""
+
+    async def end() -> None:
+        await staff_sessions.end_all(staff_id)
+
+    after_commit(session, end)
 
 
 async def set_routers(

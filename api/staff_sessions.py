@@ -12,7 +12,7 @@ so a copy of Redis holds no usable id. A session ends when:
   time, so an id seen before either step (a fixated cookie) is worth nothing after it.
 
 Each session carries its own CSRF token (`csrf`), which forms and scripts send back with every
-state-changing request made with the cookie (api.auth.csrf).
+state-changing request made with the cookie (api.csrf).
 
 Redis being down is an error (503), never "anonymous" or "still logged in": sessions fail
 closed.
