@@ -1,10 +1,10 @@
-"""The staff password rule (api.auth.passwords)."""
+"""The staff password rule (api.passwords)."""
 
 from __future__ import annotations
 
 import pytest
 
-from api.auth import passwords
+from api import passwords
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,21 @@ def test_the_shipped_list_is_loaded() -> None:
     assert len(passwords.common()) > 30_000
     assert {"password", "dragon", "safaricom"} <= passwords.common()
     assert not any(p.startswith("#") for p in passwords.common())
+
+
+async def test_staff_and_operators_cannot_be_given_a_weak_password() -> None:
+    from api.db import unit_of_work
+    from api.errors import BadRequest
+    from api.platform import service as platform_service
+    from tests.factories import make_staff, make_tenant
+
+    tenant = await make_tenant()
+    for weak in ("Password2024!", "short", "x" * 12):
+        with pytest.raises(BadRequest):
+            await make_staff(tenant=tenant, password=weak)
+        with pytest.raises(BadRequest):
+            async with unit_of_work() as session:
+                await platform_service.create_operator(
+                    session, email="op-weak@example.com", password=weak
+                )
+    assert await make_staff(tenant=tenant, password="Mvua ya Novemba 7")

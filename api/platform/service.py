@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit
+from api import audit, passwords
 from api.auth import limiter
 from api.auth.schemas import TokenOut
 from api.config import get_settings
@@ -17,15 +17,14 @@ from api.errors import BadRequest, Forbidden, Unauthorized
 from api.models import PlatformOperator, Tenant
 from api.platform import repository
 from api.security import SessionData, create_session, hash_password, verify_password
-from api.staff.service import MIN_PASSWORD_LENGTH
 
 LIMITER_SCOPE = "*platform"  # not a valid slug: operators' sign-in counters stand apart
 LOGIN_FAILED = "Wrong email or password"
 
 
 async def create_operator(session: AsyncSession, *, email: str, password: str) -> PlatformOperator:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadRequest(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if problem := passwords.problem(password, email):
+        raise BadRequest(problem)
     password_hash = await asyncio.to_thread(hash_password, password)
     operator = await repository.insert(session, email=email, password_hash=password_hash)
     await audit.record(session, "cli", "operator.create", "platform_operator", operator.id,

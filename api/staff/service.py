@@ -12,7 +12,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit, staff_sessions
+from api import audit, passwords, staff_sessions
 from api.db import after_commit
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
 from api.models import StaffUser
@@ -23,16 +23,14 @@ from api.staff import repository
 from api.staff.schemas import StaffOut
 from api.tenancy import Principal
 
-MIN_PASSWORD_LENGTH = 10
-
 
 async def create_staff(
     session: AsyncSession, actor: Principal, *, email: str, password: str, role: str
 ) -> StaffUser:
     if role not in ISP_ROLES:
         raise BadRequest(f"Unknown role {role!r}; use one of {', '.join(ISP_ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadRequest(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if problem := passwords.problem(password, email):
+        raise BadRequest(problem)
     password_hash = await asyncio.to_thread(hash_password, password)
     staff = await repository.insert(
         session, actor.tenant_id, email=email, password_hash=password_hash, role=role
