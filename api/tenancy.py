@@ -191,20 +191,30 @@ async def current_principal(request: Request, session: SessionDep) -> Principal:
     sid, _ = presented_session(request)
     if sid is not None and sid.startswith(TOKEN_PREFIX):
         return await _token_principal(request, session, sid)
-    if sid is not None and await load_session(sid) is not None:
-        # A platform operator's login (their own sessions, api.platform).
-        raise Forbidden("Platform operators have no access to an ISP's data")
-    found = await staff_session(request)
+    try:
+        found = await staff_session(request)
+    except Unauthorized:
+        # Not a staff session: a platform operator's login (api.platform) is told why; the
+        # extra lookup is only paid by requests that are refused anyway.
+        if sid is not None and await load_session(sid) is not None:
+            raise Forbidden("Platform operators have no access to an ISP's data") from None
+        raise
     if found.tenant_id is None:
         raise Forbidden("Platform operators have no access to an ISP's data")
-    tenant = await session.get(Tenant, found.tenant_id)
+    # The person and their ISP in one query.
+    stmt = (
+        scoped(StaffUser, found.tenant_id)
+        .add_columns(Tenant)
+        .join(Tenant, Tenant.id == StaffUser.tenant_id)
+        .where(StaffUser.id == found.staff_id)
+    )
+    row = (await session.execute(stmt)).first()
     slug = subdomain_slug(request)
-    if tenant is None or (slug is not None and slug != tenant.slug):
+    if row is not None and slug is not None and slug != row.Tenant.slug:
         raise Forbidden("This token belongs to another ISP than this address")
-    stmt = scoped(StaffUser, found.tenant_id).where(StaffUser.id == found.staff_id)
-    staff = await session.scalar(stmt)
-    if staff is None or not staff.active or not tenant.active:
+    if row is None or not row.StaffUser.active or not row.Tenant.active:
         raise Unauthorized("This account is deactivated or no longer exists")
+    staff = row.StaffUser
     return Principal(
         staff_id=staff.id, tenant_id=staff.tenant_id, email=staff.email, role=staff.role
     )

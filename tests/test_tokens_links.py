@@ -12,7 +12,7 @@ from api.auth import links, tokens
 from api.db import unit_of_work
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import StaffLink
-from api.tenancy import Principal
+from api.tenancy import Principal, find_token
 from tests.factories import make_staff, make_tenant
 
 
@@ -37,15 +37,15 @@ async def test_a_token_is_shown_once_stored_hashed_and_found_until_revoked() -> 
             secret not in str(dict(stored))
             and stored["token_hash"] == hashlib.sha256(secret.encode()).hexdigest()
         )
-        found = await tokens.authenticate(s, secret)
+        found = await find_token(s, secret)
         assert found is not None and found.id == token.id and found.permissions == ["vouchers:read"]
         assert found.last_used_at is not None
-        assert await tokens.authenticate(s, secret + "x") is None
-        assert await tokens.authenticate(s, "not-a-token") is None
+        assert await find_token(s, secret + "x") is None
+        assert await find_token(s, "not-a-token") is None
     async with unit_of_work() as s:
         await tokens.revoke(s, owner, token.id)
     async with unit_of_work() as s:
-        assert await tokens.authenticate(s, secret) is None
+        assert await find_token(s, secret) is None
         audited = await s.scalar(
             text(
                 "SELECT count(*) FROM audit_event"

@@ -17,7 +17,7 @@ from api.auth import repository
 from api.errors import BadRequest, Conflict, NotFound
 from api.models import ApiToken
 from api.tenancy import TOKEN_PREFIX as PREFIX
-from api.tenancy import Principal, allowed, find_token, token_hash
+from api.tenancy import Principal, allowed, token_hash
 
 
 async def create(
@@ -69,8 +69,3 @@ async def revoke(
         session, principal, "api_token.revoke", "api_token", token.id, {"name": token.name}, ip
     )
     return token
-
-
-async def authenticate(session: AsyncSession, presented: str) -> ApiToken | None:
-    """The live token presented (in an Authorization header), or None."""
-    return await find_token(session, presented)
