@@ -118,6 +118,15 @@ SQL
 }
 
 start_postgres() {
+  mkdir -p "$RUN/secrets" && chmod 700 "$RUN/secrets"
+  # As root the cluster lives outside the run directory (in /var/tmp), so it can outlive it: a
+  # fresh clone at the same path would find a cluster whose password it never had. A cluster
+  # without its run directory's password is an orphan: stop it and start from nothing.
+  if [ -e "$PGDIR/data" ] && [ ! -s "$RUN/secrets/db-password" ]; then
+    log "discarding $PGDIR: its run directory ($RUN) was removed"
+    pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$PGDIR"
+  fi
   mkdir -p "$PGDIR"
   [ "$(id -u)" = 0 ] && chown postgres: "$PGDIR" && chmod 700 "$PGDIR"
   if [ ! -s "$PGDIR/data/PG_VERSION" ]; then

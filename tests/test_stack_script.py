@@ -1,0 +1,66 @@
+"""deploy/stack.sh itself: what a clean clone finds left over from an earlier one."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK = ROOT / "deploy" / "stack.sh"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stack(cmd: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(STACK), cmd, "bench"], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _can_sign_in(port: int, run: Path) -> bool:
+    password = (run / "secrets" / "db-password").read_text().strip()
+    probe = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "mnetifi", "-d", "postgres",
+         "-tAc", "SELECT 1"],
+        env={**os.environ, "PGPASSWORD": password},
+        capture_output=True,
+        text=True,
+    )
+    return probe.stdout.strip() == "1"
+
+
+def test_a_new_run_directory_at_the_same_path_gets_a_database_it_can_sign_in_to(tmp_path):
+    """CI clones into the same path every time. As root the cluster lives in /var/tmp, keyed by
+    the run directory's path, so it outlives the clone; the new clone's password must not meet
+    the old cluster's (it did: 'password authentication failed for user "mnetifi"')."""
+    run = tmp_path / "run"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNETIFI_")}
+    env |= {"MNETIFI_RUN_DIR": str(run), "MNETIFI_PG_PORT": str(port)}
+    try:
+        assert _stack("db-start", env).returncode == 0
+        first = (run / "secrets" / "db-password").read_text()
+        assert _can_sign_in(port, run)
+
+        # The clone is deleted (as root its cluster, elsewhere, still runs) and cloned again at
+        # the same path. Without root the cluster is inside the run directory: stop it first.
+        if os.geteuid() != 0:
+            _stack("db-stop", env)
+        shutil.rmtree(run)
+        started = _stack("db-start", env)
+        assert started.returncode == 0, started.stderr
+        assert (run / "secrets" / "db-password").read_text() != first
+        assert _can_sign_in(port, run)
+    finally:
+        _stack("db-stop", env)
+        if os.geteuid() == 0:
+            digest = hashlib.sha256(str(run).encode()).hexdigest()[:10]
+            shutil.rmtree(f"/var/tmp/mnetifi-{digest}", ignore_errors=True)
