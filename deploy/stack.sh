@@ -166,6 +166,18 @@ redis_alive() { redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; }
 stop_redis() { redis_alive && { log "stopping Redis"; redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }; return 0; }
 
 # ---------------------------------------------------------------- processes with pid files
+# What an earlier copy of this stack left running on its ports (its run directory deleted under
+# it) is stopped; a stranger on one of them stops the start (deploy/leftovers.py).
+stop_leftovers() {
+  python3 "$ROOT/deploy/leftovers.py" --mine "$ROOT" "$RUN" "$PGDIR" \
+    --tcp "$PG_PORT" "$REDIS_PORT" "$API_PORT" "$DARAJA_PORT" "$SMTP_PORT" "$AT_PORT" \
+    --udp "$AUTH_PORT" "$ACCT_PORT" "$AUTH2_PORT" "$ACCT2_PORT" \
+    --pidfile "$PGDIR/data/postmaster.pid" "$RUN/redis/redis.pid" "$RUN/radius/radiusd.pid" \
+      "$RUN/radius2/radiusd.pid" "$RUN/api.pid" "$RUN/worker.pid" "$RUN/daraja.pid" \
+      "$RUN/mailbox.pid" "$RUN/africastalking.pid" ||
+    die "a port of the $PROFILE stack is taken (above)"
+}
+
 stop_pid() {  # name pidfile
   local pid; pid=$(cat "$2" 2>/dev/null) || return 0
   if kill -0 "$pid" 2>/dev/null; then
@@ -374,6 +386,7 @@ EOF
 up() {
   install_packages
   [ -n "$PGBIN" ] || PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  stop_leftovers
   install_python
   mkdir -p "$RUN/secrets"
   chmod 700 "$RUN/secrets"

@@ -7,6 +7,8 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +30,19 @@ def _stack(cmd: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def _can_sign_in(port: int, run: Path) -> bool:
     password = (run / "secrets" / "db-password").read_text().strip()
     probe = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "mnetifi", "-d", "postgres",
-         "-tAc", "SELECT 1"],
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "mnetifi",
+            "-d",
+            "postgres",
+            "-tAc",
+            "SELECT 1",
+        ],
         env={**os.environ, "PGPASSWORD": password},
         capture_output=True,
         text=True,
@@ -64,3 +77,74 @@ def test_a_new_run_directory_at_the_same_path_gets_a_database_it_can_sign_in_to(
         if os.geteuid() == 0:
             digest = hashlib.sha256(str(run).encode()).hexdigest()[:10]
             shutil.rmtree(f"/var/tmp/mnetifi-{digest}", ignore_errors=True)
+
+
+def _listener(cwd: Path, port: int) -> subprocess.Popen:
+    """A server on port whose working directory is cwd, as the stack's processes run."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the listener did not start")
+
+
+def _leftovers(
+    mine: list[Path], tcp: int, pidfiles: tuple[Path, ...] = ()
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "deploy" / "leftovers.py"),
+            "--mine",
+            *map(str, mine),
+            "--tcp",
+            str(tcp),
+            "--pidfile",
+            *map(str, pidfiles),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_a_server_left_by_a_deleted_run_directory_is_stopped_and_a_strangers_is_not(tmp_path):
+    root, run, elsewhere = tmp_path / "clone", tmp_path / "clone" / ".run" / "bench", tmp_path / "x"
+    run.mkdir(parents=True)
+    elsewhere.mkdir()
+    port = _free_port()
+
+    # The stack's own server, named in its pid file, stays.
+    own = _listener(run, port)
+    try:
+        (run / "api.pid").write_text(f"{own.pid}\n")
+        kept = _leftovers([root, run], port, (run / "api.pid",))
+        assert kept.returncode == 0 and own.poll() is None, kept.stderr
+
+        # The run directory is deleted under it: it is a leftover now, and is stopped.
+        shutil.rmtree(run)
+        run.mkdir(parents=True)
+        stopped = _leftovers([root, run], port, (run / "api.pid",))
+        assert stopped.returncode == 0, stopped.stderr
+        assert own.wait(timeout=10) is not None
+        assert "leftover" in stopped.stderr
+    finally:
+        own.kill()
+
+    # A server of someone else's on the port is named, refused, and left running.
+    stranger = _listener(elsewhere, port)
+    try:
+        refused = _leftovers([root, run], port)
+        assert refused.returncode == 1
+        assert f"port {port} is taken by pid {stranger.pid}" in refused.stderr
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
