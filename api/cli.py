@@ -58,7 +58,7 @@ async def tenant_create(session: AsyncSession, args: argparse.Namespace) -> list
     data = TenantCreate(
         slug=args.slug, name=args.name, admin_email=args.admin_email, admin_password=password
     )
-    tenant = await tenants_service.create_tenant(session, data)
+    tenant = await platform_service.create_isp(session, data)
     return [f"id: {tenant.id}", f"slug: {tenant.slug}", f"name: {tenant.name}"]
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import openapi
+from api.account.endpoints import router as account_router
 from api.audit.endpoints import router as audit_router
 from api.auth.endpoints import router as auth_router
 from api.db import get_engine
@@ -38,6 +39,7 @@ from api.settings.endpoints import router as settings_router
 from api.sms.endpoints import hooks_router as sms_hooks_router
 from api.sms.endpoints import router as sms_router
 from api.staff.endpoints import router as staff_router
+from api.staff.endpoints import tokens_router
 from api.tenancy import public
 from api.vouchers.endpoints import router as vouchers_router
 
@@ -79,6 +81,8 @@ def create_app() -> FastAPI:
         sessions_router,
         settings_router,
         staff_router,
+        tokens_router,
+        account_router,
         platform_router,
         payments_router,
         portal_router,

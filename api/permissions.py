@@ -30,7 +30,9 @@ class P(StrEnum):
     PAYMENTS_READ = "payments:read"
     AUDIT_READ = "audit:read"
     STAFF_READ = "staff:read"
-    STAFF_WRITE = "staff:write"  # roles, router allocations, deactivation
+    STAFF_WRITE = "staff:write"  # invitations, roles, router allocations, deactivation
+    STAFF_POLICY = "staff:policy"  # require a second factor of all staff (owners only)
+    TOKENS = "tokens:manage"  # API tokens for integrations: create, list, revoke
     PLATFORM_TENANTS = "platform:tenants"  # the platform operators' view of every ISP
 
 
@@ -39,8 +41,9 @@ PLATFORM_ROLES = ("operator",)
 
 _ISP_ALL = frozenset(p for p in P if not p.startswith("platform:"))
 
-# The table. Owners and admins hold the same permissions; what only an owner may do to another
-# owner (demote, deactivate, make an owner) is a rule of api/staff/service.py, not a permission.
+# The table. Owners and admins hold the same permissions but one: only an owner decides the ISP's
+# sign-in policy. What only an owner may do to another owner (demote, deactivate, make or invite
+# an owner) is a rule of api/staff/service.py, not a permission.
 # Support answers "I paid but I'm not online": sees vouchers, sessions and payments, sells
 # vouchers (so sees the plans it sells), changes nothing else. A tech works on routers and their
 # sessions (only the allocated ones: api.tenancy.router_scope), never money or settings.
@@ -49,7 +52,7 @@ _ISP_ALL = frozenset(p for p in P if not p.startswith("platform:"))
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
     "operator": frozenset({P.PLATFORM_TENANTS}),
     "owner":    _ISP_ALL,
-    "admin":    _ISP_ALL,
+    "admin":    _ISP_ALL - {P.STAFF_POLICY},
     "tech":     frozenset({P.SELF, P.ROUTERS_READ, P.ROUTERS_WRITE, P.SESSIONS_READ,
                            P.SESSIONS_WRITE}),
     "support":  frozenset({P.SELF, P.VOUCHERS_READ, P.VOUCHERS_GENERATE, P.SESSIONS_READ,

@@ -61,6 +61,11 @@ def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+def key_of(session_id: str) -> str:
+    """The key a session is listed and ended by ("my sessions"): useless as a login."""
+    return _hash(session_id)
+
+
 def _key(hashed: str) -> str:
     return f"staff-session:{hashed}"
 

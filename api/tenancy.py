@@ -141,6 +141,16 @@ def portal_url(slug: str, scheme: str) -> str:
     return f"{scheme}://{slug}.{settings.base_domain}/hotspotportal"
 
 
+def admin_url(slug: str, page: str, scheme: str, fragment: str = "") -> str:
+    """A page of an ISP's dashboard, for links sent ahead of a visit (invitations, resets). A
+    one-time token goes in the fragment, which browsers never send to a server or a Referer."""
+    settings = get_settings()
+    scheme = "https" if settings.environment == "production" else scheme
+    return f"{scheme}://{slug}.{settings.base_domain}/admin/{page}" + (
+        f"#{fragment}" if fragment else ""
+    )
+
+
 def bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -167,9 +177,12 @@ def presented_session(request: Request) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-async def staff_session(request: Request, *, complete: bool = True) -> StaffSession:
+async def staff_session(
+    request: Request, *, complete: bool = True, enrolling: bool = False
+) -> StaffSession:
     """The live staff session of the request (from the Authorization header or the cookie),
-    CSRF-checked when it came in the cookie. `complete`: its login passed every factor."""
+    CSRF-checked when it came in the cookie. `complete`: its login passed every factor;
+    `enrolling`: or it is a login the ISP sends to set up a second factor first."""
     sid, from_cookie = presented_session(request)
     found = await staff_sessions.load(sid, client_ip(request)) if sid else None
     if found is None:
@@ -178,21 +191,24 @@ async def staff_session(request: Request, *, complete: bool = True) -> StaffSess
         await csrf.check(request, found.csrf)
     if complete and found.stage == "second_factor":
         raise Unauthorized("Finish signing in: enter the code of your second factor")
-    if complete and found.stage == "enrol":
+    if complete and found.stage == "enrol" and not enrolling:
         raise Forbidden("Your ISP requires a second factor: set one up before anything else")
     return found
 
 
-async def current_principal(request: Request, session: SessionDep) -> Principal:
+async def current_principal(
+    request: Request, session: SessionDep, *, enrolling: bool = False
+) -> Principal:
     """The ISP staff member behind the session (or the integration behind an API token). Role
     and active are read from the database on every request (one primary-key lookup), so a role
     change or a deactivation takes effect on the person's next request, whatever their session
-    says; their sessions are also ended at once (api.staff.service)."""
+    says; their sessions are also ended at once (api.staff.service). `enrolling`: a login that
+    must set up a second factor first is let through (to the routes that do that)."""
     sid, _ = presented_session(request)
     if sid is not None and sid.startswith(TOKEN_PREFIX):
         return await _token_principal(request, session, sid)
     try:
-        found = await staff_session(request)
+        found = await staff_session(request, enrolling=enrolling)
     except Unauthorized:
         # Not a staff session: a platform operator's login (api.platform) is told why; the
         # extra lookup is only paid by requests that are refused anyway.
@@ -255,12 +271,20 @@ async def _token_principal(request: Request, session: AsyncSession, token: str) 
     slug = subdomain_slug(request)
     if tenant is None or not tenant.active or (slug is not None and slug != tenant.slug):
         raise Forbidden("This token belongs to another ISP than this address")
+    permissions = frozenset(found.permissions)
+    if found.created_by is not None:
+        # A token never outlasts its creator's standing: deactivated, it stops; demoted, it
+        # keeps only what the new role may do.
+        creator = await session.get(StaffUser, found.created_by)
+        if creator is None or not creator.active or creator.tenant_id != found.tenant_id:
+            raise Unauthorized("This token's creator no longer has access; make a new token")
+        permissions = frozenset(p for p in permissions if allows(creator.role, p))
     return Principal(
         staff_id=None,
         tenant_id=found.tenant_id,
         email=f"token:{found.name}",
         role="token",
-        permissions=frozenset(found.permissions),
+        permissions=permissions,
     )
 
 
@@ -290,11 +314,12 @@ class Declared:
 
 
 class _Require(Declared):
-    def __init__(self, permission: P) -> None:
+    def __init__(self, permission: P, enrolling: bool = False) -> None:
         self.permission = permission
+        self.enrolling = enrolling
 
     async def __call__(self, request: Request, session: SessionDep) -> Principal:
-        principal = await current_principal(request, session)
+        principal = await current_principal(request, session, enrolling=self.enrolling)
         if not allowed(principal, self.permission or ""):
             raise Forbidden(f"Your role ({principal.role}) may not do this ({self.permission})")
         return principal
@@ -325,6 +350,20 @@ def require(permission: P) -> _Require:
     if permission.startswith("platform:"):
         raise ValueError("platform permissions are declared with require_platform()")
     return _Require(permission)
+
+
+def require_person(*, enrolling: bool = False) -> _Require:
+    """Dependency: a person signed in (P.SELF), never an API token: their own account, second
+    factor and sessions. `enrolling`: also a login that must set up a second factor first."""
+    return _RequirePerson(P.SELF, enrolling)
+
+
+class _RequirePerson(_Require):
+    async def __call__(self, request: Request, session: SessionDep) -> Principal:
+        principal = await super().__call__(request, session)
+        if principal.staff_id is None:
+            raise Forbidden("An API token has no account of its own; sign in as a person")
+        return principal
 
 
 def require_platform(permission: P) -> _RequirePlatform:

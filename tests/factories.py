@@ -3,15 +3,22 @@ work (so they are committed and visible to requests)."""
 
 from __future__ import annotations
 
+import asyncio
+import email
 import ipaddress
+import os
 import random
+import re
 import secrets
 from datetime import UTC, datetime
+from email import policy
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select, text
 
+from api.config import get_settings
 from api.db import unit_of_work
 from api.models import Plan, Router, StaffUser, Tenant, Voucher
 from api.plans import service as plans_service
@@ -180,3 +187,39 @@ async def accounting(
                 "cause": cause,
             },
         )
+
+
+MAILBOX = Path(os.environ.get("MNETIFI_RUN_DIR", ".run/test")) / "mailbox"
+
+
+async def received_mail(*markers: str) -> email.message.EmailMessage:
+    """The latest message holding every marker that reached the stack's SMTP server
+    (deploy/fakes/mailbox.py keeps each as a file)."""
+    for _ in range(50):
+        for path in sorted(MAILBOX.glob("*.eml"), reverse=True):
+            raw = path.read_bytes()
+            if all(m.encode() in raw for m in markers):
+                return email.message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no message with {markers} in {MAILBOX}")
+
+
+def link_token(text: str, page: str) -> str:
+    """The one-time token of a /admin/<page>#token=... link in a message."""
+    found = re.search(rf"/admin/{page}#token=([A-Za-z0-9_-]+)", text)
+    assert found, f"no /admin/{page} link in {text!r}"
+    return found.group(1)
+
+
+async def mailed_token(to: str, page: str) -> str:
+    message = await received_mail(to, f"/admin/{page}#")
+    body = message.get_body(("plain",))
+    assert body is not None
+    return link_token(body.get_content(), page)
+
+
+async def texts_to(phone: str) -> list[str]:
+    """What the fake Africa's Talking was asked to send to `phone`, oldest first."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        url = get_settings().at_url.rstrip("/") + "/__fake__/messages"
+        return [m["message"] for m in (await http.get(url, params={"to": phone})).json()]

@@ -4,12 +4,14 @@ mutating route audited, and GET /api/v1/audit(.csv) filtered per ISP."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -25,6 +27,7 @@ from deploy.fakes.daraja_state import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, S
 from tests.factories import (
     PASSWORD,
     accounting,
+    mailed_token,
     make_plan,
     make_router,
     make_staff,
@@ -36,6 +39,7 @@ from tests.test_cli import run
 
 URL = "/api/v1/audit"
 UA = "AuditTest/1.0 (+https://example.com)"
+NEW_PASSWORD = "a wholly new passphrase 42"
 
 
 async def events(tenant_id: int, action: str | None = None) -> list[dict[str, Any]]:
@@ -271,6 +275,21 @@ AUDITED = {
     ("PUT", "/api/v1/sms/settings"): "sms.settings.create",
     ("DELETE", "/api/v1/sms/settings"): "sms.settings.delete",
     ("POST", "/api/v1/sms/settings/test"): "sms.settings.test",
+    ("POST", "/api/v1/staff/invites"): "staff.invite",
+    ("DELETE", "/api/v1/staff/invites/{invite_id}"): "staff.invite_withdraw",
+    ("POST", "/api/v1/staff/invites/accept"): "staff.invite_accept",
+    ("PUT", "/api/v1/staff/policy"): "staff.policy",
+    ("POST", "/api/v1/tokens"): "api_token.create",
+    ("DELETE", "/api/v1/tokens/{token_id}"): "api_token.revoke",
+    ("POST", "/api/v1/me/second-factor/totp"): "second_factor.start",
+    ("POST", "/api/v1/me/second-factor/sms"): "second_factor.start",
+    ("POST", "/api/v1/me/second-factor/confirm"): "second_factor.enable",
+    ("POST", "/api/v1/me/second-factor/recovery-codes"): "second_factor.recovery_codes",
+    ("POST", "/api/v1/me/second-factor/disable"): "second_factor.disable",
+    ("POST", "/api/v1/me/password"): "auth.password_change",
+    ("DELETE", "/api/v1/me/sessions/{session_key}"): "auth.session_end",
+    ("POST", "/api/v1/auth/password-reset"): "auth.password_reset_request",
+    ("POST", "/api/v1/auth/password-reset/confirm"): "auth.password_reset",
 }
 
 
@@ -360,6 +379,7 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     await call("PUT", "/api/v1/staff/{staff_id}/routers", {"router_ids": [nas.id]})
     await call("PUT", "/api/v1/staff/{staff_id}/role", {"role": "support"})
     await call("POST", "/api/v1/staff/{staff_id}/deactivate")
+    await _walk_identity(client, call, tenant, headers, ids)
     await call("POST", "/api/v1/auth/logout")
     staff = await make_staff(tenant=tenant)
     del headers["Authorization"]
@@ -372,6 +392,54 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     assert (failed["actor"], failed["user_agent"]) == (staff.email, UA)
 
     assert walked == set(AUDITED)
+
+
+async def _walk_identity(client, call, tenant: Tenant, headers: dict[str, str], ids) -> None:
+    """Invitations, the sign-in policy, API tokens, the walker's own second factor, password and
+    sessions, and a password reset (which ends every session: the walker signs in again)."""
+
+    def signed_in(response: httpx.Response) -> None:  # a change that moved the session's id
+        headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    gone = {"email": f"gone-{tenant.slug}@example.com", "role": "support"}
+    ids["invite_id"] = (await call("POST", "/api/v1/staff/invites", gone)).json()["id"]
+    await call("DELETE", "/api/v1/staff/invites/{invite_id}")
+    invited = f"joins-{tenant.slug}@example.com"
+    await call("POST", "/api/v1/staff/invites", {"email": invited, "role": "support"})
+    token = await mailed_token(invited, "accept-invite")
+    await call("POST", "/api/v1/staff/invites/accept", {"token": token, "password": NEW_PASSWORD})
+    made = await call("POST", "/api/v1/tokens", {"name": "walk", "permissions": ["plans:read"]})
+    ids["token_id"] = made.json()["id"]
+    await call("DELETE", "/api/v1/tokens/{token_id}")
+
+    secret = (await call("POST", "/api/v1/me/second-factor/totp", {})).json()["secret"]
+    confirmed = await call(
+        "POST", "/api/v1/me/second-factor/confirm", {"code": pyotp.TOTP(secret).now()}
+    )
+    signed_in(confirmed)
+    await call("PUT", "/api/v1/staff/policy", {"require_second_factor": True})
+    await client.put("/api/v1/staff/policy", headers=headers, json={"require_second_factor": False})
+    codes = confirmed.json()["recovery_codes"]
+    renewed = await call("POST", "/api/v1/me/second-factor/recovery-codes", {"proof": codes[0]})
+    codes = renewed.json()["recovery_codes"]
+    sms = {"phone": "+254712345678", "proof": codes[0]}
+    await call("POST", "/api/v1/me/second-factor/sms", sms)
+    signed_in(await call("POST", "/api/v1/me/second-factor/disable", {"proof": codes[1]}))
+    change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    signed_in(await call("POST", "/api/v1/me/password", change))
+
+    email = (await client.get("/api/v1/auth/me", headers=headers)).json()["email"]
+    again = {"email": email, "password": NEW_PASSWORD, "tenant": tenant.slug}
+    other = (await client.post("/api/v1/auth/login", json=again)).json()["access_token"]
+    ids["session_key"] = hashlib.sha256(other.encode()).hexdigest()
+    await call("DELETE", "/api/v1/me/sessions/{session_key}")
+    await call("POST", "/api/v1/auth/password-reset", {"email": email, "tenant": tenant.slug})
+    token = await mailed_token(email, "reset-password")
+    reset = {"token": token, "password": "the third passphrase 99"}
+    await call("POST", "/api/v1/auth/password-reset/confirm", reset)
+    assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 401
+    again["password"] = reset["password"]
+    signed_in(await client.post("/api/v1/auth/login", json=again))
 
 
 # ------------------------------------------------------------------ reading and exporting

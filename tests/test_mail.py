@@ -3,30 +3,14 @@ every message as a file (deploy/fakes/mailbox.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import email
-import os
 import secrets
-from email import policy
-from pathlib import Path
 
 import pytest
 
 from api import mail
 from api.config import get_settings
 from api.errors import ServiceUnavailable
-
-MAILBOX = Path(os.environ.get("MNETIFI_RUN_DIR", ".run/test")) / "mailbox"
-
-
-async def _received(marker: str) -> email.message.EmailMessage:
-    for _ in range(50):
-        for path in sorted(MAILBOX.glob("*.eml")):
-            raw = path.read_bytes()
-            if marker.encode() in raw:
-                return email.message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no message with {marker} in {MAILBOX}")
+from tests.factories import received_mail
 
 
 async def test_a_message_reaches_the_smtp_server_as_written() -> None:
@@ -37,7 +21,7 @@ async def test_a_message_reaches_the_smtp_server_as_written() -> None:
         f"Karibu! Open the link to join: https://demo.example/invite/{marker}\n",
         html=f"<p>Karibu! <a href='https://demo.example/invite/{marker}'>Join</a></p>",
     )
-    got = await _received(marker)
+    got = await received_mail(marker)
     assert got["Message-ID"] == message_id
     assert got["Subject"] == f"Your invitation {marker}"
     assert got["To"] == "Wanjiku.K@example.com"  # the domain is normalized, the name kept

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
-from api.auth import service
-from api.auth.schemas import CodeIn, LoginIn, MeOut, TokenOut
+from api.auth import reset, service
+from api.auth.schemas import CodeIn, LoginIn, MeOut, ResetConfirmIn, ResetIn, TokenOut
 from api.config import get_settings
 from api.deps import ClientMeta, SessionDep
 from api.errors import Unauthorized
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 CurrentPrincipal = Annotated[Principal, Depends(require(P.SELF))]
 
 
-def _set_cookie(response: Response, out: TokenOut) -> None:
+def set_session_cookie(response: Response, out: TokenOut) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         out.access_token,
@@ -52,7 +52,7 @@ async def login(body: LoginIn, request: Request, response: Response, meta: Clien
         ip=meta.ip,
         user_agent=meta.user_agent,
     )
-    _set_cookie(response, out)
+    set_session_cookie(response, out)
     return out
 
 
@@ -78,7 +78,7 @@ async def second_factor(
     out = await service.prove_second_factor(
         session_id=_pending(request), tenant_slug=slug, code=body.code, meta=meta
     )
-    _set_cookie(response, out)
+    set_session_cookie(response, out)
     return out
 
 
@@ -90,6 +90,34 @@ async def second_factor(
 async def resend_code(request: Request) -> Response:
     await staff_session(request, complete=False)
     await service.resend_code(_pending(request))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/password-reset",
+    status_code=202,
+    dependencies=[Depends(public("asking for a password reset link: no one is signed in"))],
+)
+async def request_reset(
+    body: ResetIn, request: Request, meta: ClientMeta, background: BackgroundTasks
+) -> dict[str, str]:
+    """Mails a one-time link (48 h) if the account exists; the answer is the same either way."""
+    slug = service.resolve_tenant_slug(subdomain_slug(request), body.tenant)
+    send = await reset.request(slug, body.email, request.url.scheme, meta)
+    if send is not None:
+        background.add_task(send)
+    return {"detail": "If that account exists, a link to reset its password is on its way"}
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=204,
+    dependencies=[Depends(public("following a password reset link: the link is the credential"))],
+)
+async def confirm_reset(body: ResetConfirmIn, request: Request, meta: ClientMeta) -> Response:
+    """Sets the new password and ends every session of the person. An unknown, used or
+    expired link answers 404; a password the rules refuse leaves the link working."""
+    await reset.confirm(body.token, body.password, subdomain_slug(request), meta)
     return Response(status_code=204)
 
 

@@ -75,3 +75,44 @@ async def give_back(tenant_slug: str, email: str, ip: str | None) -> None:
         _whole_account_key(tenant_slug, email),
         _address_key(ip),
     )
+
+
+# One-time links (invitations, password resets): the token is 256 random bits, so a guess never
+# lands; the budget is against someone hammering the routes. Unknown links count per address.
+LINK_GUESSES = 20
+# Reset requests mail a person: a few per account, more per address, whatever the answer.
+RESET_PER_ACCOUNT = 5
+RESET_PER_ADDRESS = 20
+
+
+def _link_key(ip: str | None) -> str:
+    return f"link:address:{ip or '-'}"
+
+
+async def link_attempt(ip: str | None) -> None:
+    await limits.take(
+        [(_link_key(ip), LINK_GUESSES)],
+        int(get_settings().login_lockout.total_seconds()),
+        ["Too many unknown links from this network; wait before trying again"],
+        growing=True,
+    )
+
+
+async def link_worked(ip: str | None) -> None:
+    await limits.give_back(_link_key(ip))
+
+
+async def reset_request(tenant_slug: str, email: str, ip: str | None) -> None:
+    ident = f"{tenant_slug.lower()}\0{email.strip().lower()}"
+    await limits.take(
+        [
+            ("reset:account:" + hashlib.sha256(ident.encode()).hexdigest(), RESET_PER_ACCOUNT),
+            (f"reset:address:{ip or '-'}", RESET_PER_ADDRESS),
+        ],
+        int(get_settings().login_lockout.total_seconds()),
+        [
+            "Too many reset requests for this account; wait before asking again",
+            "Too many reset requests from this network; wait before asking again",
+        ],
+        growing=True,
+    )

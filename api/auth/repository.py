@@ -5,10 +5,10 @@ before anyone is known, like a login's e-mail and ISP."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, text
+from sqlalchemy import func, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import ApiToken, RecoveryCode, SecondFactor, StaffLink
+from api.models import ApiToken, RecoveryCode, SecondFactor, StaffLink, StaffUser
 from api.tenancy import scoped, tenant_sql
 
 
@@ -57,10 +57,11 @@ async def replace_recovery_codes(
             tenant_id, "DELETE FROM recovery_code WHERE {tenant} AND staff_id = :staff_id"
         ).bindparams(staff_id=staff_id)
     )
-    await session.execute(
-        insert(RecoveryCode),
-        [{"tenant_id": tenant_id, "staff_id": staff_id, "code_hash": h} for h in hashes],
-    )
+    if hashes:
+        await session.execute(
+            insert(RecoveryCode),
+            [{"tenant_id": tenant_id, "staff_id": staff_id, "code_hash": h} for h in hashes],
+        )
 
 
 async def use_recovery_code(
@@ -141,3 +142,77 @@ async def use_link(session: AsyncSession, token_hash: str, purpose: str) -> Staf
     )
     row = result.first()
     return None if row is None else await session.get(StaffLink, row[0])
+
+
+async def pending_invites(session: AsyncSession, tenant_id: int) -> list[StaffLink]:
+    stmt = (
+        scoped(StaffLink, tenant_id)
+        .where(
+            StaffLink.purpose == "invite",
+            StaffLink.used_at.is_(None),
+            StaffLink.expires_at > func.now(),
+        )
+        .order_by(StaffLink.id.desc())
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def withdraw_invite(session: AsyncSession, tenant_id: int, link_id: int) -> StaffLink | None:
+    """Spends a pending invitation without anyone joining; None if it is not pending."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            "UPDATE staff_link SET used_at = now() WHERE {tenant} AND id = :id"
+            " AND purpose = 'invite' AND used_at IS NULL AND expires_at > now() RETURNING id",
+        ).bindparams(id=link_id)
+    )
+    if result.first() is None:
+        return None
+    return await session.scalar(scoped(StaffLink, tenant_id).where(StaffLink.id == link_id))
+
+
+async def clear_second_factor(session: AsyncSession, tenant_id: int, staff_id: int) -> None:
+    await session.execute(
+        tenant_sql(
+            tenant_id,
+            "UPDATE second_factor SET method = NULL, totp_secret_enc = NULL, totp_last_step = NULL,"
+            " phone = NULL, pending_method = NULL, pending_secret_enc = NULL, pending_phone = NULL,"
+            " enabled_at = NULL, updated_at = now() WHERE {tenant} AND staff_id = :staff_id",
+        ).bindparams(staff_id=staff_id)
+    )
+    await replace_recovery_codes(session, tenant_id, staff_id, [])
+
+
+async def unenrolled_staff(session: AsyncSession, tenant_id: int) -> list[int]:
+    """Active staff without a second factor turned on."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            "SELECT s.id FROM staff_user s LEFT JOIN second_factor f ON f.staff_id = s.id"
+            " AND {tenant:f} WHERE {tenant:s} AND s.active AND f.method IS NULL",
+        )
+    )
+    return [row[0] for row in result]
+
+
+# ------------------------------------------------------------------ staff credentials
+# A staff member's row as signing in reads it (staff management, api.staff, builds on these).
+
+
+async def staff_by_email(session: AsyncSession, tenant_id: int, email: str) -> StaffUser | None:
+    stmt = scoped(StaffUser, tenant_id).where(StaffUser.email == email.lower())
+    return await session.scalar(stmt)
+
+
+async def staff(session: AsyncSession, tenant_id: int, staff_id: int) -> StaffUser | None:
+    return await session.scalar(scoped(StaffUser, tenant_id).where(StaffUser.id == staff_id))
+
+
+async def set_password(
+    session: AsyncSession, tenant_id: int, staff_id: int, password_hash: str
+) -> None:
+    await session.execute(
+        tenant_sql(
+            tenant_id, "UPDATE staff_user SET password_hash = :hash WHERE {tenant} AND id = :id"
+        ).bindparams(hash=password_hash, id=staff_id)
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LoginIn(BaseModel):
@@ -45,3 +45,19 @@ class MeOut(BaseModel):
         description="Send it in X-CSRF-Token (or a csrf_token form field) with every "
         "request that changes something, when signed in by the cookie.",
     )
+
+
+class ResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=320)
+    tenant: str | None = Field(
+        None, max_length=63, description="ISP slug; taken from the subdomain when there is one."
+    )
+
+
+class ResetConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=100, description="From the link")
+    password: str = Field(min_length=1, max_length=1024)

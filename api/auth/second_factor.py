@@ -124,3 +124,33 @@ async def verify(session: AsyncSession, tenant_id: int, staff_id: int, code: str
     if row.method == "sms" and await sms_codes.check(staff_id, "login", code):
         return "sms"
     return None
+
+
+async def prove(session: AsyncSession, tenant_id: int, staff_id: int, proof: str | None) -> None:
+    """403 unless `proof` is a valid code of the person's second factor (or a recovery code)."""
+    row = await repository.ensure_second_factor(session, tenant_id, staff_id)
+    if row.method is None:
+        raise BadRequest("You have no second factor set up")
+    await _require_proof(session, row, proof)
+
+
+async def renew_recovery_codes(
+    session: AsyncSession, tenant_id: int, staff_id: int, proof: str | None
+) -> list[str]:
+    """Ten new recovery codes for a proved person; the old ones stop working."""
+    await prove(session, tenant_id, staff_id, proof)
+    codes = totp.new_recovery_codes()
+    await repository.replace_recovery_codes(
+        session, tenant_id, staff_id, [totp.recovery_hash(c) for c in codes]
+    )
+    return codes
+
+
+async def turn_off(session: AsyncSession, tenant_id: int, staff_id: int, proof: str | None) -> str:
+    """Removes a proved person's second factor; returns the method it was."""
+    row = await repository.ensure_second_factor(session, tenant_id, staff_id)
+    was = row.method
+    await prove(session, tenant_id, staff_id, proof)
+    await repository.clear_second_factor(session, tenant_id, staff_id)
+    await session.refresh(row)
+    return was or ""

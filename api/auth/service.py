@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit, staff_sessions
-from api.auth import limiter, second_factor
+from api.auth import limiter, repository, second_factor
 from api.auth.schemas import TokenOut
 from api.config import get_settings
 from api.db import unit_of_work
@@ -18,7 +18,6 @@ from api.errors import BadRequest, Unauthorized
 from api.models import StaffUser, Tenant
 from api.security import verify_password
 from api.sms import service as sms
-from api.staff import repository as staff_repository
 from api.tenancy import Principal
 from api.tenants import repository as tenant_repository
 
@@ -95,7 +94,7 @@ async def prove_second_factor(
     if found is None or found.stage != "second_factor" or found.tenant_id is None:
         raise Unauthorized("Sign in with your password first")
     async with unit_of_work() as session:
-        staff = await staff_repository.get(session, found.tenant_id, found.staff_id)
+        staff = await repository.staff(session, found.tenant_id, found.staff_id)
     if staff is None or not staff.active:
         raise Unauthorized(LOGIN_FAILED)
     await limiter.reserve(tenant_slug, staff.email, meta.ip)
@@ -159,7 +158,7 @@ async def _find_staff(
     tenant = await tenant_repository.get_by_slug(session, tenant_slug)
     if tenant is None or not tenant.active:
         return tenant, None
-    staff = await staff_repository.get_by_email(session, tenant.id, email.strip())
+    staff = await repository.staff_by_email(session, tenant.id, email.strip())
     return tenant, staff if staff is not None and staff.active else None
 
 

@@ -22,7 +22,7 @@ from api.tenancy import Principal, allowed, token_hash
 
 async def create(
     session: AsyncSession, principal: Principal, name: str, permissions: list[str],
-    ip: str | None = None,
+    meta: audit.Meta = None,
 ) -> tuple[str, ApiToken]:  # fmt: skip
     """The new token (to show once) and its record."""
     name = name.strip()
@@ -50,7 +50,7 @@ async def create(
         raise Conflict(f"There is already a token named {name!r}") from None
     await audit.record(
         session, principal, "api_token.create", "api_token", token.id,
-        {"name": name, "permissions": wanted}, ip,
+        {"name": name, "permissions": wanted}, meta,
     )  # fmt: skip
     return secret, token
 
@@ -60,12 +60,12 @@ async def list_(session: AsyncSession, principal: Principal) -> list[ApiToken]:
 
 
 async def revoke(
-    session: AsyncSession, principal: Principal, token_id: int, ip: str | None = None
+    session: AsyncSession, principal: Principal, token_id: int, meta: audit.Meta = None
 ) -> ApiToken:
     token = await repository.revoke_token(session, principal.tenant_id, token_id)
     if token is None:
         raise NotFound("No such token")
     await audit.record(
-        session, principal, "api_token.revoke", "api_token", token.id, {"name": token.name}, ip
+        session, principal, "api_token.revoke", "api_token", token.id, {"name": token.name}, meta
     )
     return token

@@ -17,6 +17,10 @@ from api.errors import BadRequest, Forbidden, Unauthorized
 from api.models import PlatformOperator, Tenant
 from api.platform import repository
 from api.security import SessionData, create_session, hash_password, verify_password
+from api.staff import service as staff_service
+from api.tenancy import Principal
+from api.tenants import repository as tenants_repository
+from api.tenants.schemas import TenantCreate
 
 LIMITER_SCOPE = "*platform"  # not a valid slug: operators' sign-in counters stand apart
 LOGIN_FAILED = "Wrong email or password"
@@ -62,3 +66,14 @@ async def login(*, email: str, password: str, on_isp_host: bool, ip: str | None)
 
 async def list_tenants(session: AsyncSession) -> Sequence[Tenant]:
     return await repository.tenants(session)
+
+
+async def create_isp(session: AsyncSession, data: TenantCreate) -> Tenant:
+    """A new ISP with its first owner (the CLI's `tenant create`; the platform's sign-up later)."""
+    tenant = await tenants_repository.insert(session, slug=data.slug, name=data.name)
+    actor = Principal.cli(tenant.id)
+    await audit.record(session, actor, "tenant.create", "tenant", tenant.id, {"slug": tenant.slug})
+    await staff_service.create_staff(
+        session, actor, email=str(data.admin_email), password=data.admin_password, role="owner"
+    )
+    return tenant

@@ -14,15 +14,6 @@ from api.models import StaffRouter, StaffUser
 from api.tenancy import scoped, tenant_sql
 
 
-async def get_by_email(session: AsyncSession, tenant_id: int, email: str) -> StaffUser | None:
-    stmt = scoped(StaffUser, tenant_id).where(StaffUser.email == email.lower())
-    return await session.scalar(stmt)
-
-
-async def get(session: AsyncSession, tenant_id: int, staff_id: int) -> StaffUser | None:
-    return await session.scalar(scoped(StaffUser, tenant_id).where(StaffUser.id == staff_id))
-
-
 async def list_(session: AsyncSession, tenant_id: int) -> Sequence[StaffUser]:
     stmt = scoped(StaffUser, tenant_id).order_by(StaffUser.email)
     return (await session.scalars(stmt)).all()

@@ -13,14 +13,16 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit, passwords, staff_sessions
+from api.auth import repository as auth_repository
+from api.auth import tokens as auth_tokens
 from api.db import after_commit
 from api.errors import BadRequest, Conflict, Forbidden, NotFound
-from api.models import StaffUser
+from api.models import StaffUser, Tenant
 from api.permissions import ISP_ROLES
 from api.routers import repository as routers_repository
 from api.security import hash_password
 from api.staff import repository
-from api.staff.schemas import StaffOut
+from api.staff.schemas import NewTokenOut, PolicyOut, StaffOut, TokenInfo
 from api.tenancy import Principal
 
 
@@ -51,14 +53,14 @@ async def list_staff(session: AsyncSession, actor: Principal) -> list[StaffOut]:
 
 
 async def find(session: AsyncSession, actor: Principal, email: str) -> StaffUser:
-    staff = await repository.get_by_email(session, actor.tenant_id, email.strip())
+    staff = await auth_repository.staff_by_email(session, actor.tenant_id, email.strip())
     if staff is None:
         raise NotFound(f"No staff member with email {email!r}")
     return staff
 
 
 async def _target(session: AsyncSession, actor: Principal, staff_id: int) -> StaffUser:
-    staff = await repository.get(session, actor.tenant_id, staff_id)
+    staff = await auth_repository.staff(session, actor.tenant_id, staff_id)
     if staff is None:
         raise NotFound("Staff member not found")
     return staff
@@ -170,3 +172,56 @@ async def _out(session: AsyncSession, actor: Principal, staff: StaffUser) -> Sta
     allocated = await repository.allocations(session, actor.tenant_id)
     return StaffOut(id=staff.id, email=staff.email, role=staff.role,  # type: ignore[arg-type]
                     active=staff.active, router_ids=allocated.get(staff.id, []))  # fmt: skip
+
+
+# ------------------------------------------------------------------ the ISP's sign-in policy
+
+
+async def policy(session: AsyncSession, actor: Principal) -> PolicyOut:
+    tenant = await session.get(Tenant, actor.tenant_id)
+    assert tenant is not None
+    return PolicyOut(require_second_factor=tenant.require_second_factor)
+
+
+async def set_policy(
+    session: AsyncSession, actor: Principal, require_second_factor: bool, meta: audit.Meta = None
+) -> PolicyOut:
+    """An owner (P.STAFF_POLICY) requires, or stops requiring, a second factor of all staff;
+    requiring one needs one of their own first. Staff without one are signed out: their next
+    login may only enrol."""
+    tenant = await session.get(Tenant, actor.tenant_id, with_for_update=True)
+    assert tenant is not None and actor.staff_id is not None
+    before = tenant.require_second_factor
+    if require_second_factor and not before:
+        unenrolled = await auth_repository.unenrolled_staff(session, actor.tenant_id)
+        if actor.staff_id in unenrolled:
+            raise Conflict("Set up your own second factor first (/api/v1/me/second-factor)")
+        for staff_id in unenrolled:
+            _end_sessions(session, staff_id)
+    tenant.require_second_factor = require_second_factor
+    await session.flush()
+    await audit.changed(
+        session, actor, "staff.policy", "tenant", actor.tenant_id,
+        {"require_second_factor": before}, {"require_second_factor": require_second_factor}, meta,
+    )  # fmt: skip
+    return PolicyOut(require_second_factor=require_second_factor)
+
+
+# ------------------------------------------------------------------ API tokens
+
+
+async def tokens(session: AsyncSession, actor: Principal) -> list[TokenInfo]:
+    return [TokenInfo.model_validate(t) for t in await auth_tokens.list_(session, actor)]
+
+
+async def create_token(
+    session: AsyncSession, actor: Principal, name: str, permissions: list[str], meta: audit.Meta
+) -> NewTokenOut:
+    secret, token = await auth_tokens.create(session, actor, name, permissions, meta)
+    return NewTokenOut(**TokenInfo.model_validate(token).model_dump(), token=secret)
+
+
+async def revoke_token(
+    session: AsyncSession, actor: Principal, token_id: int, meta: audit.Meta
+) -> TokenInfo:
+    return TokenInfo.model_validate(await auth_tokens.revoke(session, actor, token_id, meta))
