@@ -269,7 +269,11 @@ async def staff_deactivate(session: AsyncSession, args: argparse.Namespace) -> l
 async def operator_add(session: AsyncSession, args: argparse.Namespace) -> list[str]:
     password = _password(args, f"Password for {args.email}: ")
     operator = await platform_service.create_operator(session, email=args.email, password=password)
-    return [f"id: {operator.id}", f"email: {operator.email}"]
+    return [
+        f"id: {operator.id}",
+        f"email: {operator.email}",
+        "next: sign in on the platform's host; the first login can only set up the authenticator",
+    ]
 
 
 class Failed(Exception):

@@ -206,9 +206,6 @@ class Settings(BaseSettings):
     smtp_from: str = Field("", description="Sender address of e-mail; unset: noreply@base_domain.")
     smtp_from_name: str = Field("mnetifi", description="Sender name of e-mail.")
     smtp_timeout: float = Field(10.0, description="Seconds to wait for the SMTP server.")
-    session_ttl: timedelta = Field(
-        timedelta(hours=12), description="Lifetime of a staff login token."
-    )
     session_idle: timedelta = Field(
         timedelta(minutes=30), description="A staff session unused this long ends."
     )

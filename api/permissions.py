@@ -33,6 +33,7 @@ class P(StrEnum):
     STAFF_WRITE = "staff:write"  # invitations, roles, router allocations, deactivation
     STAFF_POLICY = "staff:policy"  # require a second factor of all staff (owners only)
     TOKENS = "tokens:manage"  # API tokens for integrations: create, list, revoke
+    PLATFORM_SELF = "platform:self"  # an operator's own session and authenticator
     PLATFORM_TENANTS = "platform:tenants"  # the platform operators' view of every ISP
 
 
@@ -50,7 +51,7 @@ _ISP_ALL = frozenset(p for p in P if not p.startswith("platform:"))
 # Operators run the platform from its own host: no permission inside any ISP's data (there is no
 # audited "act as an ISP" yet; an operator token gets 403 on every ISP route).
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
-    "operator": frozenset({P.PLATFORM_TENANTS}),
+    "operator": frozenset({P.PLATFORM_SELF, P.PLATFORM_TENANTS}),
     "owner":    _ISP_ALL,
     "admin":    _ISP_ALL - {P.STAFF_POLICY},
     "tech":     frozenset({P.SELF, P.ROUTERS_READ, P.ROUTERS_WRITE, P.SESSIONS_READ,

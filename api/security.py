@@ -1,13 +1,10 @@
-"""Password hashing and staff login tokens. Tokens live in Redis under the SHA-256 of the token,
-so a leaked Redis dump holds no usable token and lookup is the comparison."""
+"""Password hashing (argon2, within a per-process budget of checks) and the shared Redis client.
+Login sessions are api.staff_sessions."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import secrets
-from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from passlib.context import CryptContext
@@ -58,37 +55,3 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
             await asyncio.to_thread(pwd_context.verify, password, _dummy_hash())
             return False
         return await asyncio.to_thread(pwd_context.verify, password, password_hash)
-
-
-@dataclass(frozen=True)
-class SessionData:
-    """A signed-in person: ISP staff (their tenant), or a platform operator (staff_id is then the
-    operator's id, and no tenant)."""
-
-    staff_id: int
-    tenant_id: int | None
-    tenant_slug: str | None
-    email: str
-    role: str
-
-
-def _key(token: str) -> str:
-    return "session:" + hashlib.sha256(token.encode()).hexdigest()
-
-
-async def create_session(data: SessionData) -> str:
-    token = secrets.token_urlsafe(32)
-    ttl = int(get_settings().session_ttl.total_seconds())
-    await get_redis().set(_key(token), json.dumps(asdict(data)), ex=ttl)
-    return token
-
-
-async def load_session(token: str) -> SessionData | None:
-    raw = await get_redis().get(_key(token))
-    if raw is None:
-        return None
-    return SessionData(**json.loads(raw))
-
-
-async def delete_session(token: str) -> None:
-    await get_redis().delete(_key(token))

@@ -43,7 +43,7 @@ class StaffSession:
     code still owed), "enrol" (2FA required by the ISP, not set up yet: may only enrol), "full"."""
 
     staff_id: int
-    tenant_id: int | None  # None for platform operators
+    tenant_id: int | None  # None for platform operators (then staff_id is the operator's id)
     stage: Stage
     created: float
     last_used: float
@@ -70,8 +70,13 @@ def _key(hashed: str) -> str:
     return f"staff-session:{hashed}"
 
 
-def _index(staff_id: int) -> str:
-    return f"staff-sessions:{staff_id}"
+def _index(person_id: int, operator: bool = False) -> str:
+    """The set of a person's session keys; operators' ids are another table's, so another set."""
+    return f"{'operator' if operator else 'staff'}-sessions:{person_id}"
+
+
+def _index_of(s: StaffSession) -> str:
+    return _index(s.staff_id, s.tenant_id is None)
 
 
 def _unavailable() -> ServiceUnavailable:
@@ -95,9 +100,9 @@ async def _write(hashed: str, s: StaffSession) -> None:
         pipe.delete(_key(hashed))
         pipe.hset(_key(hashed), mapping=data)
         pipe.pexpire(_key(hashed), max(ttl, 1))
-        pipe.sadd(_index(s.staff_id), hashed)
+        pipe.sadd(_index_of(s), hashed)
         # The index outlives every session in it by at most the absolute timeout.
-        pipe.expire(_index(s.staff_id), int(get_settings().session_absolute.total_seconds()))
+        pipe.expire(_index_of(s), int(get_settings().session_absolute.total_seconds()))
         await pipe.execute()
 
 
@@ -153,7 +158,7 @@ async def load(session_id: str, ip: str | None = None) -> StaffSession | None:
             return None
         now = time.time()
         if _ttl(s.created, now) <= 0:
-            await _forget(hashed, s.staff_id)
+            await _forget(hashed, _index_of(s))
             return None
         if now - s.last_used >= TOUCH_EVERY or (ip and ip != s.ip):
             s = replace(s, last_used=now, ip=ip or s.ip)
@@ -182,16 +187,16 @@ async def rotate(session_id: str, stage: Stage | None = None) -> tuple[str, Staf
     )
     try:
         await _write(s.key, s)
-        await _forget(old.key, old.staff_id)
+        await _forget(old.key, _index_of(old))
     except RedisError:
         raise _unavailable() from None
     return new_id, s
 
 
-async def _forget(hashed: str, staff_id: int) -> None:
+async def _forget(hashed: str, index: str) -> None:
     async with get_redis().pipeline(transaction=True) as pipe:
         pipe.delete(_key(hashed))
-        pipe.srem(_index(staff_id), hashed)
+        pipe.srem(index, hashed)
         await pipe.execute()
 
 
@@ -199,35 +204,37 @@ async def end(session_id: str) -> None:
     """Logs this session out."""
     hashed = _hash(session_id)
     try:
-        raw = await get_redis().hget(_key(hashed), "staff_id")  # type: ignore[misc]
-        if raw is not None:
-            await _forget(hashed, int(raw))
+        s = _parse(hashed, await get_redis().hgetall(_key(hashed)))  # type: ignore[misc]
+        if s is not None:
+            await _forget(hashed, _index_of(s))
     except RedisError:
         raise _unavailable() from None
 
 
 async def end_by_key(staff_id: int, key: str) -> bool:
-    """Ends one of this person's sessions by its listed key ("my sessions"); False if it is not
-    theirs or already over."""
+    """Ends one of this staff member's sessions by its listed key ("my sessions"); False if it
+    is not theirs or already over."""
     try:
         if not await get_redis().sismember(_index(staff_id), key):  # type: ignore[misc]
             return False
-        await _forget(key, staff_id)
+        await _forget(key, _index(staff_id))
     except RedisError:
         raise _unavailable() from None
     return True
 
 
-async def end_all(staff_id: int, keep: str | None = None) -> int:
+async def end_all(staff_id: int, keep: str | None = None, *, operator: bool = False) -> int:
     """Ends every session of a person (deactivated, new role, new password), but `keep` (the
-    hashed key of the session that made the change, if it should survive). Returns how many."""
+    hashed key of the session that made the change, if it should survive). Returns how many.
+    `operator`: `staff_id` is a platform operator's id."""
     redis = get_redis()
+    index = _index(staff_id, operator)
     try:
-        keys = {k for k in await redis.smembers(_index(staff_id)) if k != keep}  # type: ignore[misc]
+        keys = {k for k in await redis.smembers(index) if k != keep}  # type: ignore[misc]
         if keys:
             async with redis.pipeline(transaction=True) as pipe:
                 pipe.delete(*(_key(k) for k in keys))
-                pipe.srem(_index(staff_id), *keys)
+                pipe.srem(index, *keys)
                 await pipe.execute()
     except RedisError:
         raise _unavailable() from None
@@ -242,7 +249,7 @@ async def list_for(staff_id: int) -> list[StaffSession]:
         for hashed in await redis.smembers(_index(staff_id)):  # type: ignore[misc]
             s = _parse(hashed, await redis.hgetall(_key(hashed)))  # type: ignore[misc]
             if s is None or _ttl(s.created, time.time()) <= 0:
-                await _forget(hashed, staff_id)  # expired: tidy the index
+                await _forget(hashed, _index(staff_id))  # expired: tidy the index
                 continue
             out.append(s)
     except RedisError:

@@ -22,7 +22,6 @@ from api.deps import SessionDep, client_ip
 from api.errors import Forbidden, Unauthorized
 from api.models import ApiToken, PlatformOperator, StaffRouter, StaffUser, Tenant
 from api.permissions import P, allows
-from api.security import SessionData, load_session
 from api.staff_sessions import StaffSession
 
 M = TypeVar("M")
@@ -156,14 +155,6 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def _session_data(request: Request) -> SessionData:
-    token = bearer_token(request)
-    data = await load_session(token) if token else None
-    if data is None:
-        raise Unauthorized("Missing, invalid or expired token")
-    return data
-
-
 SESSION_COOKIE = "mnetifi_session"
 _NOT_SIGNED_IN = "Missing, invalid or expired token"
 
@@ -192,7 +183,10 @@ async def staff_session(
     if complete and found.stage == "second_factor":
         raise Unauthorized("Finish signing in: enter the code of your second factor")
     if complete and found.stage == "enrol" and not enrolling:
-        raise Forbidden("Your ISP requires a second factor: set one up before anything else")
+        raise Forbidden(
+            "A second factor is required: set one up before anything else"
+            + ("" if found.tenant_id is None else " (your ISP's rule)")
+        )
     return found
 
 
@@ -207,14 +201,7 @@ async def current_principal(
     sid, _ = presented_session(request)
     if sid is not None and sid.startswith(TOKEN_PREFIX):
         return await _token_principal(request, session, sid)
-    try:
-        found = await staff_session(request, enrolling=enrolling)
-    except Unauthorized:
-        # Not a staff session: a platform operator's login (api.platform) is told why; the
-        # extra lookup is only paid by requests that are refused anyway.
-        if sid is not None and await load_session(sid) is not None:
-            raise Forbidden("Platform operators have no access to an ISP's data") from None
-        raise
+    found = await staff_session(request, enrolling=enrolling)
     if found.tenant_id is None:
         raise Forbidden("Platform operators have no access to an ISP's data")
     # The person and their ISP in one query.
@@ -288,18 +275,20 @@ async def _token_principal(request: Request, session: AsyncSession, token: str) 
     )
 
 
-async def current_operator(request: Request, session: SessionDep) -> Operator:
-    """A platform operator, re-read from the database on every request like staff are."""
+async def current_operator(
+    request: Request, session: SessionDep, *, enrolling: bool = False
+) -> Operator:
+    """A platform operator (a session without an ISP), re-read from the database on every
+    request like staff are. `enrolling`: also a login that must set up its authenticator."""
     sid, _ = presented_session(request)
-    if sid is not None and await load_session(sid) is None:
-        if sid.startswith(TOKEN_PREFIX) or await staff_sessions.load(sid) is not None:
-            raise Forbidden("This is for platform operators only")
-    data = await _session_data(request)
-    if data.role != "operator":
+    if sid is not None and sid.startswith(TOKEN_PREFIX):
+        raise Forbidden("This is for platform operators only")
+    found = await staff_session(request, enrolling=enrolling)
+    if found.tenant_id is not None:
         raise Forbidden("This is for platform operators only")
     if subdomain_slug(request) is not None:
         raise Forbidden("Platform operators sign in on the platform's own host, not an ISP's")
-    operator = await session.get(PlatformOperator, data.staff_id)
+    operator = await session.get(PlatformOperator, found.staff_id)
     if operator is None or not operator.active:
         raise Unauthorized("This account is deactivated or no longer exists")
     return Operator(operator_id=operator.id, email=operator.email)
@@ -326,11 +315,12 @@ class _Require(Declared):
 
 
 class _RequirePlatform(Declared):
-    def __init__(self, permission: P) -> None:
+    def __init__(self, permission: P, enrolling: bool = False) -> None:
         self.permission = permission
+        self.enrolling = enrolling
 
     async def __call__(self, request: Request, session: SessionDep) -> Operator:
-        operator = await current_operator(request, session)
+        operator = await current_operator(request, session, enrolling=self.enrolling)
         if not allows(operator.role, self.permission or ""):
             raise Forbidden(f"Your role ({operator.role}) may not do this ({self.permission})")
         return operator
@@ -366,11 +356,12 @@ class _RequirePerson(_Require):
         return principal
 
 
-def require_platform(permission: P) -> _RequirePlatform:
-    """Dependency: the platform operator asking, if their role grants `permission`."""
+def require_platform(permission: P, *, enrolling: bool = False) -> _RequirePlatform:
+    """Dependency: the platform operator asking, if their role grants `permission`.
+    `enrolling`: also an operator whose login must first set up the authenticator."""
     if not permission.startswith("platform:"):
         raise ValueError("ISP permissions are declared with require()")
-    return _RequirePlatform(permission)
+    return _RequirePlatform(permission, enrolling)
 
 
 def public(reason: str) -> _Public:

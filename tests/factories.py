@@ -10,12 +10,15 @@ import os
 import random
 import re
 import secrets
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 from sqlalchemy import func, select, text
 
 from api.config import get_settings
@@ -23,6 +26,8 @@ from api.db import unit_of_work
 from api.models import Plan, Router, StaffUser, Tenant, Voucher
 from api.plans import service as plans_service
 from api.plans.schemas import PlanCreate
+from api.platform import second_factor as operator_factor
+from api.platform import service as platform_service
 from api.routers import service as routers_service
 from api.routers.schemas import RouterCreate
 from api.staff import service as staff_service
@@ -62,6 +67,46 @@ async def make_staff(
             password=password,
             role=role,
         )
+
+
+@dataclass(frozen=True)
+class OperatorAccount:
+    id: int
+    email: str
+    secret: str  # the authenticator's TOTP secret
+    recovery_codes: list[str]
+
+
+async def make_operator(*, enrolled: bool = True) -> OperatorAccount:
+    """A platform operator with PASSWORD and (unless `enrolled` is False) TOTP on."""
+    email = f"op-{secrets.token_hex(4)}@example.com"
+    async with unit_of_work() as session:
+        operator = await platform_service.create_operator(session, email=email, password=PASSWORD)
+    if not enrolled:
+        return OperatorAccount(operator.id, email, "", [])
+    async with unit_of_work() as session:
+        enrolment = await operator_factor.start(session, operator.id, email, None)
+    async with unit_of_work() as session:
+        # The step before the current one: a login right after may use the current code.
+        step_code = pyotp.TOTP(enrolment.secret).at(time.time() - 30)
+        codes = await operator_factor.confirm(session, operator.id, step_code)
+    return OperatorAccount(operator.id, email, enrolment.secret, codes)
+
+
+async def operator_headers(client: httpx.AsyncClient, operator: OperatorAccount) -> dict[str, str]:
+    """A fresh signed-in session of the operator: the password, then a code (a recovery code:
+    a TOTP step works once, and callers sign in many times within one step)."""
+    body = {"email": operator.email, "password": PASSWORD}
+    first = await client.post("/api/v1/platform/login", json=body)
+    assert first.status_code == 200 and first.json()["stage"] == "second_factor", first.text
+    code = operator.recovery_codes.pop()
+    second = await client.post(
+        "/api/v1/platform/second-factor",
+        json={"code": code},
+        headers={"Authorization": f"Bearer {first.json()['access_token']}"},
+    )
+    assert second.status_code == 200, second.text
+    return {"Authorization": f"Bearer {second.json()['access_token']}"}
 
 
 async def make_router(*, tenant: Tenant, **overrides: Any) -> Router:

@@ -234,8 +234,14 @@ NOT_STAFF = {
     # tests/test_staff_login.py; resending a code is part of it (the login itself is audited).
     ("POST", "/api/v1/auth/second-factor"),
     ("POST", "/api/v1/auth/second-factor/resend"),
-    # A platform operator's sign-in: audited as operator.login (no ISP), by tests/test_staff.py.
+    # A platform operator's sign-in, authenticator and sign-out: audited outside every ISP as
+    # operator.login(_failed), operator.second_factor(_failed, _start, _enable) and
+    # operator.logout, by tests/test_operators.py.
     ("POST", "/api/v1/platform/login"),
+    ("POST", "/api/v1/platform/second-factor"),
+    ("POST", "/api/v1/platform/second-factor/totp"),
+    ("POST", "/api/v1/platform/second-factor/confirm"),
+    ("POST", "/api/v1/platform/logout"),
     ("POST", "/api/v1/portal/quote"),
     ("POST", "/api/v1/portal/purchases"),
     ("POST", "/api/v1/portal/claims"),

@@ -21,13 +21,19 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
-from api.db import unit_of_work
 from api.main import create_app
 from api.models import Tenant
 from api.permissions import ROLE_PERMISSIONS, allows
-from api.platform import service as platform_service
 from api.tenancy import Declared
-from tests.factories import PASSWORD, login, make_plan, make_router, make_staff, make_user_headers
+from tests.factories import (
+    login,
+    make_operator,
+    make_plan,
+    make_router,
+    make_staff,
+    make_user_headers,
+    operator_headers,
+)
 from tests.radius.conftest import sql
 from tests.test_tenant_isolation import World, make_world
 
@@ -123,15 +129,10 @@ class Caller:
 
 
 async def _operator_headers(client) -> Callable[[], Awaitable[dict[str, str]]]:
-    email = f"op-{secrets.token_hex(4)}@example.com"
-    async with unit_of_work() as session:
-        await platform_service.create_operator(session, email=email, password=PASSWORD)
+    operator = await make_operator()
 
     async def fresh() -> dict[str, str]:
-        body = {"email": email, "password": PASSWORD}
-        response = await client.post("/api/v1/platform/login", json=body)
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+        return await operator_headers(client, operator)
 
     return fresh
 
@@ -231,7 +232,7 @@ async def _call(client, caller: Caller, method: str, path: str, a: World, ids: d
     body = BODIES.get((method, path))
     if body is not None and "router_ids" in body:
         body = {"router_ids": [a.router.id]}
-    if path == "/api/v1/auth/logout":
+    if path in ("/api/v1/auth/logout", "/api/v1/platform/logout"):
         headers = await caller.headers()  # its own session, so the walk's stays signed in
     response = await client.request(method, path.format(**values), headers=headers, json=body)
     return response.status_code, response.text[:200]

@@ -5,15 +5,12 @@ the person's next request."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from api.config import get_settings
 from api.db import unit_of_work
-from api.platform import service as platform_service
 from tests.factories import PASSWORD, login, make_router, make_staff, make_tenant
 from tests.radius.conftest import sql
 
@@ -153,33 +150,3 @@ async def test_the_database_refuses_another_isps_router_for_a_tech():
                     ),
                     {"t": tenant_id, "s": tech.id, "r": theirs.id},
                 )
-
-
-async def test_operators_sign_in_on_the_platform_host_only(client):
-    email = f"Op-{secrets.token_hex(4)}@Example.com"
-    async with unit_of_work() as session:
-        await platform_service.create_operator(session, email=email, password=PASSWORD)
-    body = {"email": email.lower(), "password": PASSWORD}
-    isp_host = {"host": f"somewhere.{get_settings().base_domain}"}
-    on_isp = await client.post("/api/v1/platform/login", json=body, headers=isp_host)
-    assert on_isp.status_code == 403
-    ok = await client.post("/api/v1/platform/login", json=body)
-    assert ok.status_code == 200
-    headers = {"Authorization": f"Bearer {ok.json()['access_token']}"}
-    tenants = await client.get("/api/v1/platform/tenants", headers=headers)
-    assert tenants.status_code == 200 and tenants.json()
-    assert (await client.get("/api/v1/routers", headers=headers)).status_code == 403
-    wrong = await client.post("/api/v1/platform/login", json=body | {"password": "y" * 12})
-    assert wrong.status_code == 401
-    # Both sign-ins are in the audit log, outside every ISP.
-    async with unit_of_work() as session:
-        rows = (
-            await session.execute(
-                text("SELECT action, tenant_id FROM audit_event WHERE actor = :a ORDER BY id"),
-                {"a": f"operator:{email.lower()}"},
-            )
-        ).all()
-    assert [tuple(r) for r in rows][-2:] == [
-        ("operator.login", None),
-        ("operator.login_failed", None),
-    ]

@@ -229,3 +229,23 @@ async def test_malformed_codes_are_a_422(app, code) -> None:
         headers = {"Authorization": f"Bearer {pending['access_token']}"}
         answer = await client.post(PROVE, json={"code": code}, headers=headers)
         assert answer.status_code == 422 and answer.json()["detail"]
+
+
+async def test_signing_in_again_between_wrong_codes_does_not_reset_their_count(app, monkeypatch):
+    """Knowing the password must not buy fresh guesses at the code: each new login returns only
+    its own attempt, never the wrong codes before it."""
+    monkeypatch.setattr(get_settings(), "login_max_failures", 3)
+    tenant, staff = await _person()
+    await _enrol_totp(tenant.id, staff.id)
+    statuses = []
+    async with _from(app) as client:
+        for _ in range(4):
+            pending = await client.post(LOGIN, json=_login_body(tenant, staff))
+            if pending.status_code != 200:
+                statuses.append(pending.status_code)
+                continue
+            headers = {"Authorization": f"Bearer {pending.json()['access_token']}"}
+            statuses.append(
+                (await client.post(PROVE, json={"code": "000000"}, headers=headers)).status_code
+            )
+    assert statuses[:3] == [401, 401, 401] and statuses[3] == 429, statuses

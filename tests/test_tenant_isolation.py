@@ -384,8 +384,8 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         if response.status_code >= 500 or leaks:
             return f"{response.status_code}, shows A's {leaks}: {response.text}"
     elif path.startswith(PLATFORM):
-        if path == "/api/v1/platform/login":
-            return None
+        if path in ("/api/v1/platform/login", "/api/v1/platform/second-factor"):
+            return None  # public: the sign-in steps
         response = await client.request(method, path, headers=b.headers)
         if response.status_code != 403:
             return f"an ISP's staff on the platform's routes: {response.status_code}"

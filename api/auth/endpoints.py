@@ -74,9 +74,8 @@ async def second_factor(
     """The TOTP or SMS code (or a recovery code) a login owes; the session continues under a
     new id, returned and set in the cookie."""
     await staff_session(request, complete=False)  # CSRF, when the cookie carries the session
-    slug = subdomain_slug(request) or ""
     out = await service.prove_second_factor(
-        session_id=_pending(request), tenant_slug=slug, code=body.code, meta=meta
+        session_id=_pending(request), subdomain=subdomain_slug(request), code=body.code, meta=meta
     )
     set_session_cookie(response, out)
     return out

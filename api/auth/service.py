@@ -48,7 +48,6 @@ async def login(
         raise
     if not ok or staff is None or tenant is None:
         raise Unauthorized(LOGIN_FAILED)  # the attempt stays counted
-    await limiter.succeeded(tenant_slug, email, ip)
     async with unit_of_work() as session:
         method = await second_factor.method(session, tenant.id, staff.id)
     stage: staff_sessions.Stage = "full"
@@ -56,6 +55,13 @@ async def login(
         stage = "second_factor"
     elif tenant.require_second_factor:
         stage = "enrol"
+    if stage == "second_factor":
+        # The password was right, but the login is not over: only this attempt is returned.
+        # Wrong codes of earlier logins stay counted, so someone who knows the password cannot
+        # reset the count by signing in again between guesses at the code.
+        await limiter.give_back(tenant_slug, email, ip)
+    else:
+        await limiter.succeeded(tenant_slug, email, ip)
     token, _ = await staff_sessions.create(staff.id, tenant.id, stage, ip, user_agent or "")
     if method == "sms":
         await _send_login_code(tenant.id, staff.id)
@@ -86,17 +92,22 @@ async def resend_code(session_id: str) -> None:
 
 
 async def prove_second_factor(
-    *, session_id: str, tenant_slug: str, code: str, meta: audit.RequestMeta
+    *, session_id: str, subdomain: str | None, code: str, meta: audit.RequestMeta
 ) -> TokenOut:
     """The code owed after the password: a TOTP code, an SMS code or a recovery code. Wrong
-    codes take from the same budgets as wrong passwords. The login continues on a new id."""
+    codes take from the same budgets as wrong passwords (the login's ISP and e-mail, whichever
+    address the code comes to). The login continues on a new id."""
     found = await staff_sessions.load(session_id)
     if found is None or found.stage != "second_factor" or found.tenant_id is None:
         raise Unauthorized("Sign in with your password first")
     async with unit_of_work() as session:
         staff = await repository.staff(session, found.tenant_id, found.staff_id)
-    if staff is None or not staff.active:
+        tenant = await session.get(Tenant, found.tenant_id)
+    if staff is None or not staff.active or tenant is None:
         raise Unauthorized(LOGIN_FAILED)
+    if subdomain is not None and subdomain != tenant.slug:
+        raise Unauthorized("Sign in with your password first")
+    tenant_slug = tenant.slug
     await limiter.reserve(tenant_slug, staff.email, meta.ip)
     try:
         async with unit_of_work() as session:

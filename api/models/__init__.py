@@ -15,7 +15,14 @@ from api.models.radius import (
     RadReply,
     RadUserGroup,
 )
-from api.models.tenancy import AuditEvent, PlatformOperator, StaffRouter, StaffUser, Tenant
+from api.models.tenancy import (
+    AuditEvent,
+    OperatorRecoveryCode,
+    PlatformOperator,
+    StaffRouter,
+    StaffUser,
+    Tenant,
+)
 
 __all__ = [
     "ApiToken",
@@ -29,6 +36,7 @@ __all__ = [
     "PaymentEvent",
     "PaymentGrant",
     "PaymentSettings",
+    "OperatorRecoveryCode",
     "PlatformOperator",
     "Plan",
     "PortalSettings",

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import Conflict, constraint_name
-from api.models import PlatformOperator, Tenant
+from api.errors import Conflict, Unauthorized, constraint_name
+from api.models import OperatorRecoveryCode, PlatformOperator, Tenant
 
 
 async def get_by_email(session: AsyncSession, email: str) -> PlatformOperator | None:
@@ -41,3 +42,54 @@ async def signed_in(session: AsyncSession, operator_id: int) -> None:
 
 async def tenants(session: AsyncSession) -> Sequence[Tenant]:
     return (await session.scalars(select(Tenant).order_by(Tenant.slug))).all()
+
+
+async def get(session: AsyncSession, operator_id: int, *, lock: bool = False) -> PlatformOperator:
+    stmt = select(PlatformOperator).where(PlatformOperator.id == operator_id)
+    operator = await session.scalar(stmt.with_for_update() if lock else stmt)
+    if operator is None:
+        raise Unauthorized("This account is deactivated or no longer exists")
+    return operator
+
+
+async def take_totp_step(session: AsyncSession, operator_id: int, step: int) -> bool:
+    """Records `step` as the last TOTP step used if it is later than the one on record: two
+    logins with one code cannot both pass."""
+    result = await session.execute(
+        update(PlatformOperator)
+        .where(
+            PlatformOperator.id == operator_id,
+            PlatformOperator.totp_secret_enc.is_not(None),
+            or_(PlatformOperator.totp_last_step.is_(None), PlatformOperator.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .returning(PlatformOperator.id)
+    )
+    return result.first() is not None
+
+
+async def replace_recovery_codes(
+    session: AsyncSession, operator_id: int, hashes: list[str]
+) -> None:
+    await session.execute(
+        delete(OperatorRecoveryCode).where(OperatorRecoveryCode.operator_id == operator_id)
+    )
+    if hashes:
+        await session.execute(
+            insert_rows(OperatorRecoveryCode),
+            [{"operator_id": operator_id, "code_hash": h} for h in hashes],
+        )
+
+
+async def use_recovery_code(session: AsyncSession, operator_id: int, code_hash: str) -> bool:
+    result = await session.execute(
+        update(OperatorRecoveryCode)
+        .where(
+            OperatorRecoveryCode.operator_id == operator_id,
+            OperatorRecoveryCode.code_hash == code_hash,
+            OperatorRecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=func.now())
+        .returning(OperatorRecoveryCode.id)
+    )
+    return result.first() is not None
