@@ -44,6 +44,20 @@ async def insert(
     return staff
 
 
+async def rehash(
+    session: AsyncSession, tenant_id: int, staff_id: int, *, old: str, new: str
+) -> None:
+    """Stores `new`, the same password hashed with today's argon2 parameters, unless the hash
+    changed since `old` was read (a new password meanwhile must not be undone)."""
+    await session.execute(
+        tenant_sql(
+            tenant_id,
+            "UPDATE staff_user SET password_hash = :new"
+            " WHERE {tenant} AND id = :staff_id AND password_hash = :old",
+        ).bindparams(staff_id=staff_id, old=old, new=new)
+    )
+
+
 async def lock_owners(session: AsyncSession, tenant_id: int) -> None:
     """Serializes changes that could leave the ISP without an active owner (until commit)."""
     await session.execute(
