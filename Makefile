@@ -21,5 +21,6 @@ bench:
 	.venv/bin/python bench/payment_latency.py
 	.venv/bin/python bench/coa_fanout.py
 	.venv/bin/python bench/sheet_load.py
+	.venv/bin/python bench/staff_login.py
 migrate:
 	. .run/dev/env && .venv/bin/alembic upgrade head

@@ -25,6 +25,7 @@ BENCHES = {
     "experiment": [*TINY, "--requests", "300", "--rounds", "1", "@noop.sql"],
     "radius_guess": ["--quick"],
     "sheet_load": ["--quick"],
+    "staff_login": ["--quick"],
     # This checkout against itself: the driver and its reading of the benches' output.
     "before_after": [".", "--tiny", "--rounds", "1"],
 }
@@ -32,6 +33,7 @@ BENCHES = {
 SHOWS = {
     "radius_guess": "guessing device blocked: yes",
     "sheet_load": "callback p99 ratio",
+    "staff_login": "TOTP p99 / password-only p99",
     "before_after": "payments/s, 10 in flight",
 }
 

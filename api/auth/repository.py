@@ -216,3 +216,17 @@ async def set_password(
             tenant_id, "UPDATE staff_user SET password_hash = :hash WHERE {tenant} AND id = :id"
         ).bindparams(hash=password_hash, id=staff_id)
     )
+
+
+async def rehash(
+    session: AsyncSession, tenant_id: int, staff_id: int, *, old: str, new: str
+) -> None:
+    """Stores `new`, the same password hashed with today's argon2 parameters, unless the hash
+    changed since `old` was read (a new password meanwhile must not be undone)."""
+    await session.execute(
+        tenant_sql(
+            tenant_id,
+            "UPDATE staff_user SET password_hash = :new"
+            " WHERE {tenant} AND id = :staff_id AND password_hash = :old",
+        ).bindparams(staff_id=staff_id, old=old, new=new)
+    )

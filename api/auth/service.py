@@ -138,7 +138,7 @@ async def _check(
     async with unit_of_work() as session:
         tenant, staff = await _find_staff(session, tenant_slug, email)
         password_hash = staff.password_hash if staff else None
-    ok = await verify_password(password, password_hash)
+    ok, new_hash = await verify_password(password, password_hash)
     async with unit_of_work() as session:
         if ok and staff is not None:
             await session.execute(
@@ -146,6 +146,10 @@ async def _check(
                 .where(StaffUser.id == staff.id)
                 .values(last_login_at=datetime.now(UTC))
             )
+            if new_hash is not None and password_hash is not None:  # older argon2 parameters
+                await repository.rehash(
+                    session, staff.tenant_id, staff.id, old=password_hash, new=new_hash
+                )
             await audit.record(
                 session, _principal(staff), "auth.login", "staff_user", staff.id, meta=meta
             )

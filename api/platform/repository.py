@@ -32,12 +32,22 @@ async def insert(session: AsyncSession, *, email: str, password_hash: str) -> Pl
     return operator
 
 
-async def signed_in(session: AsyncSession, operator_id: int) -> None:
+async def signed_in(
+    session: AsyncSession, operator_id: int, *, old_hash: str, new_hash: str | None = None
+) -> None:
+    """Records the login; `new_hash` (the password hashed with today's argon2 parameters)
+    replaces `old_hash` unless the hash changed meanwhile."""
     await session.execute(
         update(PlatformOperator)
         .where(PlatformOperator.id == operator_id)
         .values(last_login_at=datetime.now(UTC))
     )
+    if new_hash is not None:
+        await session.execute(
+            update(PlatformOperator)
+            .where(PlatformOperator.id == operator_id, PlatformOperator.password_hash == old_hash)
+            .values(password_hash=new_hash)
+        )
 
 
 async def tenants(session: AsyncSession) -> Sequence[Tenant]:

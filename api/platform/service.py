@@ -52,7 +52,7 @@ async def login(
         async with unit_of_work() as session:
             operator = await repository.get_by_email(session, email.strip())
         found = operator if operator is not None and operator.active else None
-        ok = await verify_password(password, found.password_hash if found else None)
+        ok, new_hash = await verify_password(password, found.password_hash if found else None)
     except Exception:
         await limiter.give_back(LIMITER_SCOPE, email, ip)
         raise
@@ -61,7 +61,9 @@ async def login(
         await audit.record(session, actor, "operator.login" if ok else "operator.login_failed",
                            "platform_operator", found.id if found else None, meta=meta)  # fmt: skip
         if ok and found is not None:
-            await repository.signed_in(session, found.id)
+            await repository.signed_in(
+                session, found.id, old_hash=found.password_hash, new_hash=new_hash
+            )
     if not ok or found is None:
         raise Unauthorized(LOGIN_FAILED)
     stage: staff_sessions.Stage = "second_factor" if found.totp_secret_enc else "enrol"
