@@ -11,11 +11,11 @@ from passlib.context import CryptContext
 from sqlalchemy import text
 
 from api import passwords
+from api.auth import repository as auth_repository
 from api.db import unit_of_work
 from api.errors import BadRequest
 from api.platform import service as platform_service
 from api.security import pwd_context
-from api.staff import repository as staff_repository
 from tests.factories import PASSWORD, make_staff, make_tenant
 
 
@@ -138,7 +138,7 @@ async def test_a_rehash_does_not_undo_a_password_changed_meanwhile() -> None:
     changed = pwd_context.hash("Kitenge Blue Umbrella 42")  # a new password, set since
     await _set_hash("staff_user", staff.id, changed)
     async with unit_of_work() as session:
-        await staff_repository.rehash(
+        await auth_repository.rehash(
             session, tenant.id, staff.id, old=read_at_login, new=pwd_context.hash(PASSWORD)
         )
     assert await _hash_of("staff_user", staff.id) == changed
