@@ -276,6 +276,14 @@ async def operator_add(session: AsyncSession, args: argparse.Namespace) -> list[
     ]
 
 
+async def operator_reset_2fa(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    operator = await platform_service.reset_authenticator(session, email=args.email)
+    return [
+        f"email: {operator.email}",
+        "authenticator removed, sessions ended: the next login sets up a new one",
+    ]
+
+
 class Failed(Exception):
     """A command that ran but found a problem: its lines are printed, the exit status is 1."""
 
@@ -481,6 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", required=True)
     p.add_argument("--password", help="10+ characters; else $MNETIFI_STAFF_PASSWORD or a prompt")
     p.set_defaults(run=operator_add)
+    p = operator.add_parser(
+        "reset-2fa", help="remove an operator's lost authenticator; they set up a new one"
+    )
+    p.add_argument("--email", required=True)
+    p.set_defaults(run=operator_reset_2fa)
 
     payments = groups.add_parser("payments", help="money").add_subparsers(dest="cmd", required=True)
     p = payments.add_parser(

@@ -335,3 +335,34 @@ async def test_confirming_with_nothing_started_is_a_422(app):
             f"{ME}/second-factor/confirm", json={"code": "123456"}, headers=headers
         )
         assert response.status_code == 422 and "nothing to confirm" in response.json()["detail"]
+
+
+async def test_an_owner_resets_a_lost_second_factor_and_the_person_sets_up_a_new_one(app):
+    tenant, owner = await _person()
+    admin = await make_staff(tenant=tenant, role="admin")
+    tech = await make_staff(tenant=tenant, role="tech")
+    secret, _ = await _enrol_totp(tenant.id, tech.id)
+    await _enrol_totp(tenant.id, owner.id)
+    async with _from(app) as client:
+        tech_session = _bearer(await _full(client, tenant, tech, secret))
+        admin_headers = _bearer(await _full(client, tenant, admin))
+        url = "/api/v1/staff/{}/second-factor/reset"
+        # An admin cannot reset an owner's, and nobody resets their own this way.
+        assert (await client.post(url.format(owner.id), headers=admin_headers)).status_code == 403
+        own = await client.post(url.format(admin.id), headers=admin_headers)
+        assert own.status_code == 403 and "/api/v1/me" in own.json()["detail"]
+        reset = await client.post(url.format(tech.id), headers=admin_headers)
+        assert reset.status_code == 200, reset.text
+        assert (await client.get("/api/v1/auth/me", headers=tech_session)).status_code == 401
+        assert (await _sign_in(client, tenant, tech))["stage"] == "full"
+        async with unit_of_work() as s:
+            [row] = (
+                await s.execute(
+                    text(
+                        "SELECT changes FROM audit_event WHERE tenant_id = :t"
+                        " AND action = 'staff.second_factor_reset'"
+                    ),
+                    {"t": tenant.id},
+                )  # fmt: skip
+            ).all()
+        assert row.changes == {"second_factor": {"before": "totp", "after": None}}

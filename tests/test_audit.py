@@ -281,6 +281,7 @@ AUDITED = {
     ("PUT", "/api/v1/sms/settings"): "sms.settings.create",
     ("DELETE", "/api/v1/sms/settings"): "sms.settings.delete",
     ("POST", "/api/v1/sms/settings/test"): "sms.settings.test",
+    ("POST", "/api/v1/staff/{staff_id}/second-factor/reset"): "staff.second_factor_reset",
     ("POST", "/api/v1/staff/invites"): "staff.invite",
     ("DELETE", "/api/v1/staff/invites/{invite_id}"): "staff.invite_withdraw",
     ("POST", "/api/v1/staff/invites/accept"): "staff.invite_accept",
@@ -384,6 +385,7 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     ids["staff_id"] = (await make_staff(tenant=tenant, role="tech")).id
     await call("PUT", "/api/v1/staff/{staff_id}/routers", {"router_ids": [nas.id]})
     await call("PUT", "/api/v1/staff/{staff_id}/role", {"role": "support"})
+    await call("POST", "/api/v1/staff/{staff_id}/second-factor/reset")
     await call("POST", "/api/v1/staff/{staff_id}/deactivate")
     await _walk_identity(client, call, tenant, headers, ids)
     await call("POST", "/api/v1/auth/logout")

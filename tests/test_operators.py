@@ -13,6 +13,7 @@ from sqlalchemy import text
 from api.config import get_settings
 from api.db import unit_of_work
 from tests.factories import PASSWORD, make_operator, make_user_headers, operator_headers
+from tests.test_cli import run
 from tests.test_staff_login import _from
 
 LOGIN = "/api/v1/platform/login"
@@ -199,3 +200,30 @@ async def test_bad_operator_input_is_a_4xx_with_a_sentence(app, path, body):
         response = await client.post(path, json=body, headers=headers)
         assert 400 <= response.status_code < 500, response.text
         assert response.json()["detail"]
+
+
+async def test_the_cli_resets_a_lost_authenticator_and_ends_the_operators_sessions(app):
+    operator = await make_operator()
+    async with _from(app) as client:
+        headers = await operator_headers(client, operator)
+        result = run("operator", "reset-2fa", "--email", operator.email)
+        assert result.returncode == 0, result.stderr
+        assert (await client.get(TENANTS, headers=headers)).status_code == 401
+        assert (await _password_step(client, operator.email))["stage"] == "enrol"
+    assert ("operator.second_factor_reset", None) in [
+        (a, t) for a, t in await _audit_cli(operator.id)
+    ]
+    unknown = run("operator", "reset-2fa", "--email", "nobody@example.com")
+    assert unknown.returncode != 0 and "No platform operator" in unknown.stderr
+
+
+async def _audit_cli(operator_id: int) -> list[tuple[str, int | None]]:
+    async with unit_of_work() as session:
+        rows = await session.execute(
+            text(
+                "SELECT action, tenant_id FROM audit_event WHERE actor = 'cli'"
+                " AND object_type = 'platform_operator' AND object_id = :i"
+            ),
+            {"i": str(operator_id)},
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]

@@ -15,8 +15,8 @@ from api.auth import limiter
 from api.auth.schemas import TokenOut
 from api.auth.second_factor import WRONG_CODE, TotpEnrolment
 from api.config import get_settings
-from api.db import unit_of_work
-from api.errors import AppError, BadRequest, Forbidden, Unauthorized
+from api.db import after_commit, unit_of_work
+from api.errors import AppError, BadRequest, Forbidden, NotFound, Unauthorized
 from api.models import PlatformOperator, Tenant
 from api.platform import repository, second_factor
 from api.security import hash_password, verify_password
@@ -182,3 +182,25 @@ async def create_isp(session: AsyncSession, data: TenantCreate) -> Tenant:
         session, actor, email=str(data.admin_email), password=data.admin_password, role="owner"
     )
     return tenant
+
+
+async def reset_authenticator(session: AsyncSession, *, email: str) -> PlatformOperator:
+    """For an operator who lost their authenticator and its recovery codes (the CLI, with the
+    server's access): it is removed and their sessions end; the next login sets up a new one."""
+    operator = await repository.get_by_email(session, email.strip())
+    if operator is None:
+        raise NotFound(f"No platform operator with email {email!r}")
+    operator.totp_secret_enc = operator.pending_secret_enc = None
+    operator.totp_last_step = None
+    operator.totp_enabled_at = None
+    await repository.replace_recovery_codes(session, operator.id, [])
+    await session.flush()
+    await audit.record(session, "cli", "operator.second_factor_reset", "platform_operator",
+                       operator.id, {"email": operator.email})  # fmt: skip
+    operator_id = operator.id
+
+    async def sign_out() -> None:
+        await staff_sessions.end_all(operator_id, operator=True)
+
+    after_commit(session, sign_out)
+    return operator

@@ -107,6 +107,15 @@ async def set_routers(
     return await service.set_routers(session, principal, staff_id, body.router_ids, meta)
 
 
+@router.post("/{staff_id}/second-factor/reset", response_model=StaffOut)
+async def reset_second_factor(
+    staff_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta
+) -> StaffOut:
+    """Removes the person's second factor (lost phone and recovery codes) and signs them out;
+    they set up a new one at their next login."""
+    return await service.reset_second_factor(session, principal, staff_id, meta)
+
+
 @router.post("/{staff_id}/deactivate", response_model=StaffOut)
 async def deactivate(
     staff_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta

@@ -131,9 +131,31 @@ async def deactivate(
     return await _out(session, actor, target)
 
 
+async def reset_second_factor(
+    session: AsyncSession, actor: Principal, staff_id: int, meta: audit.Meta = None
+) -> StaffOut:
+    """For someone who lost their second factor and its recovery codes: it is removed and their
+    sessions end; signing in again, they set up a new one (straight away if the ISP requires
+    one). Only an owner resets an owner's; one's own goes through /api/v1/me with proof."""
+    target = await _target(session, actor, staff_id)
+    _check_owner_rules(actor, target, None)
+    if target.id == actor.staff_id:
+        raise Forbidden("Your own second factor changes with a code of it (/api/v1/me)")
+    row = await auth_repository.second_factor(session, actor.tenant_id, target.id)
+    before = row.method if row else None
+    await auth_repository.clear_second_factor(session, actor.tenant_id, target.id)
+    _end_sessions(session, target.id)
+    await audit.changed(
+        session, actor, "staff.second_factor_reset", "staff_user", target.id,
+        {"second_factor": before}, {"second_factor": None}, meta,
+    )  # fmt: skip
+    return await _out(session, actor, target)
+
+
 def _end_sessions(session: AsyncSession, staff_id: int) -> None:
-    """A new role or a deactivation ends every login of the person once it commits (their next
-    request would be refused or re-read anyway; this also empties "my sessions")."""
+    """A new role, a deactivation or a reset second factor ends every login of the person once
+    it commits (their next request would be refused or re-read anyway; this also empties "my
+    sessions")."""
 
     async def end() -> None:
         await staff_sessions.end_all(staff_id)
