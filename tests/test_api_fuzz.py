@@ -9,6 +9,7 @@ database) and bounded per operation so the whole module stays within a few minut
 from __future__ import annotations
 
 import os
+import secrets
 
 import httpx
 import pytest
@@ -40,9 +41,10 @@ CHECKS = [
 ]
 # Ops endpoints are probed by the health tests; logging out would end the fuzzer's own session.
 EXCLUDED = r"^/(healthz|api/v1/auth/logout)$"
-# The fuzzer's wrong logins and codes count against its client address (login and portal
-# budgets are per address): it comes from an address of its own, not the suite's 127.0.0.1.
-FUZZER_ADDRESS = "127.0.0.9"
+# The fuzzer's wrong logins, passwords and codes count against its client address (login and
+# portal budgets are per address, and lockouts outlive a run on a reused stack): it comes from an
+# address of its own each run, not the suite's 127.0.0.1.
+FUZZER_ADDRESS = f"127.0.{secrets.randbelow(200) + 20}.{secrets.randbelow(250) + 1}"
 
 
 class _FromAddress(requests.adapters.HTTPAdapter):
