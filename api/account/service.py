@@ -30,7 +30,7 @@ from api.auth import repository as auth_repository
 from api.auth.schemas import TokenOut
 from api.config import get_settings
 from api.db import unit_of_work
-from api.errors import AppError, BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from api.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from api.models import Tenant
 from api.security import hash_password, verify_password
 from api.sms import service as sms
@@ -47,19 +47,11 @@ async def _tenant(session: AsyncSession, principal: Principal) -> Tenant:
 
 @asynccontextmanager
 async def _checking_a_code(principal: Principal, meta: audit.RequestMeta) -> AsyncIterator[None]:
-    """Counts the step as an attempt in the login budgets; a refused code stays counted, a right
-    one gives the attempt back, one never judged (an outage) is returned."""
+    """The step counts as an attempt in the person's login budgets (api.auth.limiter.judging)."""
     async with unit_of_work() as session:
         slug = (await _tenant(session, principal)).slug
-    await limiter.reserve(slug, principal.email, meta.ip)
-    try:
+    async with limiter.judging(slug, principal.email, meta.ip):
         yield
-    except AppError:
-        raise
-    except BaseException:
-        await limiter.give_back(slug, principal.email, meta.ip)
-        raise
-    await limiter.succeeded(slug, principal.email, meta.ip)
 
 
 async def _signed_in_afresh(principal: Principal, session_id: str) -> TokenOut:

@@ -22,9 +22,12 @@ budget, how many checks may run at once in a process, is in api.security.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from api import limits
 from api.config import get_settings
+from api.errors import AppError
 from api.security import get_redis
 
 
@@ -66,6 +69,23 @@ async def succeeded(tenant_slug: str, email: str, ip: str | None) -> None:
     address get this attempt back. Past lockouts still count towards the next one's length."""
     await get_redis().delete(_account_key(tenant_slug, email, ip))
     await limits.give_back(_whole_account_key(tenant_slug, email), _address_key(ip))
+
+
+@asynccontextmanager
+async def judging(tenant_slug: str, email: str, ip: str | None) -> AsyncIterator[None]:
+    """One attempt from the budgets around a step that checks a password or a code. Refused
+    inside (an AppError: a wrong code, a wrong password), the attempt stays counted; failed
+    otherwise (an outage, never judged), it is returned; passed, the account starts afresh as
+    after a finished login (`succeeded`)."""
+    await reserve(tenant_slug, email, ip)
+    try:
+        yield
+    except AppError:
+        raise
+    except BaseException:
+        await give_back(tenant_slug, email, ip)
+        raise
+    await succeeded(tenant_slug, email, ip)
 
 
 async def give_back(tenant_slug: str, email: str, ip: str | None) -> None:

@@ -107,21 +107,15 @@ async def prove_second_factor(
         raise Unauthorized(LOGIN_FAILED)
     if subdomain is not None and subdomain != tenant.slug:
         raise Unauthorized("Sign in with your password first")
-    tenant_slug = tenant.slug
-    await limiter.reserve(tenant_slug, staff.email, meta.ip)
-    try:
+    async with limiter.judging(tenant.slug, staff.email, meta.ip):
         async with unit_of_work() as session:
             how = await second_factor.verify(session, found.tenant_id, staff.id, code)
             action = "auth.second_factor" if how else "auth.second_factor_failed"
             await audit.record(
                 session, _principal(staff), action, "staff_user", staff.id, {"method": how}, meta
             )
-    except Exception:
-        await limiter.give_back(tenant_slug, staff.email, meta.ip)
-        raise
-    if how is None:
-        raise Unauthorized(second_factor.WRONG_CODE)
-    await limiter.succeeded(tenant_slug, staff.email, meta.ip)
+        if how is None:
+            raise Unauthorized(second_factor.WRONG_CODE)
     rotated = await staff_sessions.rotate(session_id, "full")
     if rotated is None:
         raise Unauthorized("Sign in with your password first")

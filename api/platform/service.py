@@ -16,7 +16,7 @@ from api.auth.schemas import TokenOut
 from api.auth.second_factor import WRONG_CODE, TotpEnrolment
 from api.config import get_settings
 from api.db import after_commit, unit_of_work
-from api.errors import AppError, BadRequest, Forbidden, NotFound, Unauthorized
+from api.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from api.models import PlatformOperator, Tenant
 from api.platform import repository, second_factor
 from api.security import hash_password, verify_password
@@ -97,19 +97,14 @@ async def prove(session_id: str, code: str, meta: audit.RequestMeta) -> TokenOut
         operator = await repository.get(session, found.staff_id)
     if not operator.active:
         raise Unauthorized(LOGIN_FAILED)
-    await limiter.reserve(LIMITER_SCOPE, operator.email, meta.ip)
-    try:
+    async with limiter.judging(LIMITER_SCOPE, operator.email, meta.ip):
         async with unit_of_work() as session:
             how = await second_factor.verify(session, operator.id, code)
             action = "operator.second_factor" if how else "operator.second_factor_failed"
             await audit.record(session, _actor(operator.email), action, "platform_operator",
                                operator.id, {"method": how}, meta)  # fmt: skip
-    except Exception:
-        await limiter.give_back(LIMITER_SCOPE, operator.email, meta.ip)
-        raise
-    if how is None:
-        raise Unauthorized(WRONG_CODE)
-    await limiter.succeeded(LIMITER_SCOPE, operator.email, meta.ip)
+        if how is None:
+            raise Unauthorized(WRONG_CODE)
     rotated = await staff_sessions.rotate(session_id, "full")
     if rotated is None:
         raise Unauthorized("Sign in with your password first")
@@ -121,20 +116,13 @@ async def start_totp(
 ) -> TotpEnrolment:
     """A new pending secret; replacing one that is on needs a code of it (a wrong one counts
     like a wrong password)."""
-    await limiter.reserve(LIMITER_SCOPE, operator.email, meta.ip)
-    try:
+    async with limiter.judging(LIMITER_SCOPE, operator.email, meta.ip):
         async with unit_of_work() as session:
             enrolment = await second_factor.start(
                 session, operator.operator_id, operator.email, proof
             )
             await audit.record(session, _actor(operator.email), "operator.second_factor_start",
                                "platform_operator", operator.operator_id, meta=meta)  # fmt: skip
-    except AppError:
-        raise
-    except Exception:
-        await limiter.give_back(LIMITER_SCOPE, operator.email, meta.ip)
-        raise
-    await limiter.give_back(LIMITER_SCOPE, operator.email, meta.ip)
     return enrolment
 
 
@@ -143,18 +131,11 @@ async def confirm_totp(
 ) -> tuple[TokenOut, list[str]]:
     """The authenticator is on: recovery codes (shown once), every other session of the
     operator ended, this one full under a new id."""
-    await limiter.reserve(LIMITER_SCOPE, operator.email, meta.ip)
-    try:
+    async with limiter.judging(LIMITER_SCOPE, operator.email, meta.ip):
         async with unit_of_work() as session:
             codes = await second_factor.confirm(session, operator.operator_id, code)
             await audit.record(session, _actor(operator.email), "operator.second_factor_enable",
                                "platform_operator", operator.operator_id, meta=meta)  # fmt: skip
-    except AppError:
-        raise  # a wrong code stays counted
-    except Exception:
-        await limiter.give_back(LIMITER_SCOPE, operator.email, meta.ip)
-        raise
-    await limiter.succeeded(LIMITER_SCOPE, operator.email, meta.ip)
     rotated = await staff_sessions.rotate(session_id, "full")
     if rotated is None:
         raise Unauthorized("Your session ended meanwhile; sign in again")
