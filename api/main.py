@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import openapi
 from api.account.endpoints import router as account_router
+from api.admin import pages as admin
 from api.audit.endpoints import router as audit_router
 from api.auth.endpoints import router as auth_router
 from api.db import get_engine
@@ -94,6 +95,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.include_router(hotspot_router)  # branding, voucher sheets
     hotspot.install(app)
+    admin.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow
     app.add_middleware(SecurityHeaders)
 

@@ -33,6 +33,7 @@ DOCS_CSP = (
 # JSON, images (SVG can carry script), manifests: nothing in them may load or run anything.
 OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/redoc")
+ADMIN = "/admin"
 HSTS = "max-age=31536000"
 
 
@@ -86,8 +87,12 @@ class SecurityHeaders(HttpMiddleware):
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 # The portal's URLs carry voucher codes (?voucher=, /v/<code>): no page of ours
-                # tells another site where the visitor came from.
-                headers["Referrer-Policy"] = "no-referrer"
+                # tells another site where the visitor came from. The dashboard's pages tell
+                # only their own site: under no-referrer a browser sends its forms' POSTs with
+                # "Origin: null", which the CSRF check (api.csrf) must refuse.
+                headers["Referrer-Policy"] = (
+                    "same-origin" if scope["path"].startswith(ADMIN) else "no-referrer"
+                )
                 if hsts:
                     headers["Strict-Transport-Security"] = HSTS
             await send(message)

@@ -342,6 +342,42 @@ def require(permission: P) -> _Require:
     return _Require(permission)
 
 
+class SignInFirst(Exception):
+    """A dashboard page asked for without a signed-in session: the page answers with the sign-in
+    page instead (api.admin), where a JSON route answers 401."""
+
+
+class EnrolFirst(Exception):
+    """A dashboard page asked for by a login that must set up a second factor first."""
+
+
+class _RequirePage(_Require):
+    """require() for the dashboard's pages: not signed in (or not finished signing in) leads to
+    the sign-in page, a login sent to enrol to the second-factor page; a permission the role
+    lacks is still 403."""
+
+    async def __call__(self, request: Request, session: SessionDep) -> Principal:
+        try:
+            principal = await super().__call__(request, session)
+        except Unauthorized:
+            raise SignInFirst from None
+        except Forbidden:
+            sid, _ = presented_session(request)
+            found = await staff_sessions.load(sid) if sid else None
+            if found is not None and found.stage == "enrol" and not self.enrolling:
+                raise EnrolFirst from None
+            raise
+        if principal.staff_id is None:
+            raise Forbidden("The dashboard is for people; an API token has no pages")
+        return principal
+
+
+def require_page(permission: P, *, enrolling: bool = False) -> _Require:
+    """Dependency of a dashboard page: the staff member asking, if their role grants
+    `permission` (see _RequirePage for what a page does instead of 401)."""
+    return _RequirePage(permission, enrolling)
+
+
 def require_person(*, enrolling: bool = False) -> _Require:
     """Dependency: a person signed in (P.SELF), never an API token: their own account, second
     factor and sessions. `enrolling`: also a login that must set up a second factor first."""

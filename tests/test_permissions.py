@@ -21,6 +21,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
+from api.config import get_settings
 from api.main import create_app
 from api.models import Tenant
 from api.permissions import ROLE_PERMISSIONS, allows
@@ -45,9 +46,13 @@ FRAMEWORK_PUBLIC = {
     "/docs/oauth2-redirect",
     "/redoc",
     "/hotspotportal/static",
+    "/admin/static",
 }
 # Path parameters naming a router or something on one: a tech without the allocation gets 404.
 ROUTER_BOUND = {"router_id", "session_id"}
+# The dashboard's pages: asked on an ISP's own address; where a JSON route answers 401, a page
+# leads to its sign-in page (303 to /admin/login), which the walk reads as 401.
+PAGES = "/admin"
 # Path parameters naming something of the caller's own (one of their sessions): everyone with
 # the permission gets through, another ISP's owner too (on their own).
 PERSONAL = {"session_key"}
@@ -126,6 +131,7 @@ class Caller:
     role: str | None  # None: anonymous
     headers: Callable[[], Awaitable[dict[str, str]]]  # a fresh login (logout ends one)
     isp: str = "A"  # "A", "B" or "platform"
+    host: str = ""  # the ISP address its dashboard pages are asked on (its own; A's for others)
 
 
 async def _operator_headers(client) -> Callable[[], Awaitable[dict[str, str]]]:
@@ -153,18 +159,20 @@ async def _callers(client, a: World) -> tuple[list[Caller], int, int]:
     for name, role in [("owner A", "owner"), ("admin A", "admin"), ("tech A", "tech"),
                        ("tech A, not allocated", "tech"), ("support A", "support")]:  # fmt: skip
         staff_id, fresh = await _staff_headers(client, tenant_a, role)
-        callers.append(Caller(name, role, fresh))
+        callers.append(Caller(name, role, fresh, host=a.host["host"]))
         if name == "tech A":
             allocated = staff_id
     tenant_b, headers_b = await make_user_headers(client)
     _, fresh_b = await _staff_headers(client, tenant_b, "owner")
-    callers.append(Caller("owner B", "owner", fresh_b, isp="B"))
-    callers.append(Caller("operator", "operator", await _operator_headers(client), "platform"))
+    host_b = f"{tenant_b.slug}.{get_settings().base_domain}"
+    callers.append(Caller("owner B", "owner", fresh_b, isp="B", host=host_b))
+    operator = await _operator_headers(client)
+    callers.append(Caller("operator", "operator", operator, "platform", host=a.host["host"]))
 
     async def nobody() -> dict[str, str]:
         return {}
 
-    callers.append(Caller("anonymous", None, nobody))
+    callers.append(Caller("anonymous", None, nobody, host=a.host["host"]))
     put = await client.put(f"/api/v1/staff/{allocated}/routers", headers=a.headers,
                            json={"router_ids": [a.router.id]})  # fmt: skip
     assert put.status_code == 200, put.text
@@ -232,9 +240,13 @@ async def _call(client, caller: Caller, method: str, path: str, a: World, ids: d
     body = BODIES.get((method, path))
     if body is not None and "router_ids" in body:
         body = {"router_ids": [a.router.id]}
-    if path in ("/api/v1/auth/logout", "/api/v1/platform/logout"):
+    if path in ("/api/v1/auth/logout", "/api/v1/platform/logout", "/admin/logout"):
         headers = await caller.headers()  # its own session, so the walk's stays signed in
+    if path.startswith(PAGES):  # the dashboard: on the caller's own ISP's address
+        headers = headers | {"host": caller.host}
     response = await client.request(method, path.format(**values), headers=headers, json=body)
+    if response.status_code == 303 and response.headers["location"].endswith("/admin/login"):
+        return 401, "a page sent the caller to sign in"  # what a JSON route says with 401
     return response.status_code, response.text[:200]
 
 

@@ -83,3 +83,19 @@ async def test_the_stack_api_sends_no_server_header():
         response = await live.get("/api/v1/plans")
     assert response.status_code == 401
     assert "server" not in response.headers and response.headers["x-frame-options"] == "DENY"
+
+
+async def test_dashboard_pages_refer_only_to_their_own_site_and_run_no_inline_script(client):
+    """Under no-referrer a browser posts a form with "Origin: null", which the CSRF check must
+    refuse: the dashboard's pages say same-origin (nothing leaves the site), the rest stays."""
+    shop = await make_shop()
+    page = await client.get("/admin/login", headers=shop.host)
+    assert page.status_code == 200
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["x-frame-options"] == "DENY"
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    for tag in page.text.split("<script")[1:]:
+        assert 'src="/admin/static/' in tag, tag
+    assert "csrf_token" in page.text and "mnetifi_login_csrf" in page.headers["set-cookie"]
+    assert "samesite=strict" in page.headers["set-cookie"].lower()

@@ -120,6 +120,20 @@ async def start_totp(
     return await start()
 
 
+async def pending_totp(principal: Principal) -> TotpStartOut | None:
+    """The authenticator secret started and not confirmed yet, to ask for its code again."""
+    tenant_id, staff_id = _ids(principal)
+    async with unit_of_work() as session:
+        tenant = await _tenant(session, principal)
+        enrolment = await second_factor.pending_totp(
+            session, tenant_id, staff_id, account=principal.email,
+            issuer=f"{tenant.name} (mnetifi)",
+        )  # fmt: skip
+    if enrolment is None:
+        return None
+    return TotpStartOut(secret=enrolment.secret, uri=enrolment.uri, qr_svg=enrolment.qr_svg)
+
+
 async def start_sms(
     principal: Principal, phone: str, proof: str | None, meta: audit.RequestMeta
 ) -> SmsStartOut:

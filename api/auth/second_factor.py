@@ -154,3 +154,16 @@ async def turn_off(session: AsyncSession, tenant_id: int, staff_id: int, proof: 
     await repository.clear_second_factor(session, tenant_id, staff_id)
     await session.refresh(row)
     return was or ""
+
+
+async def pending_totp(
+    session: AsyncSession, tenant_id: int, staff_id: int, *, account: str, issuer: str
+) -> TotpEnrolment | None:
+    """The TOTP secret started and not yet confirmed, again (a page asking for its code once
+    more after a wrong one); None when none is pending."""
+    row = await repository.second_factor(session, tenant_id, staff_id)
+    if row is None or row.pending_method != "totp" or not row.pending_secret_enc:
+        return None
+    secret = crypto.decrypt(row.pending_secret_enc)
+    uri = totp.provisioning_uri(secret, account, issuer)
+    return TotpEnrolment(secret=secret, uri=uri, qr_svg=totp.qr_svg(uri))

@@ -1,0 +1,342 @@
+"""The ISP's dashboard, on its own address: <isp>.<base_domain>/admin/.
+
+Server-rendered Jinja pages over the same services as the JSON API (never HTTP to ourselves),
+so a rule holds the same in both: signing in (the password, then the second factor's code),
+signing out, and the person's own account (second factor, where they are signed in, password).
+The session is the staff one (api.staff_sessions) in its HttpOnly cookie; every form carries
+the session's CSRF token (api.csrf), and the sign-in form, before any session exists, a token of
+its own in a SameSite=Strict cookie. A page asked for without a session leads to the sign-in
+page; a login that must set up a second factor, to its account page. Every asset is served from
+here (no CDN); the only script is static/admin.js (the Content-Security-Policy allows no other)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api import csrf as csrf_rules
+from api.account import service as account
+from api.auth import second_factor
+from api.auth import service as auth
+from api.auth.endpoints import set_session_cookie
+from api.auth.schemas import TokenOut
+from api.config import get_settings
+from api.db import unit_of_work
+from api.deps import ClientMeta, SessionDep
+from api.errors import AppError, BadRequest, NotFound
+from api.models import Tenant
+from api.permissions import P
+from api.tenancy import (
+    SESSION_COOKIE,
+    EnrolFirst,
+    Principal,
+    SignInFirst,
+    presented_session,
+    public,
+    require_page,
+    staff_session,
+    subdomain_slug,
+)
+from api.tenants import service as tenants
+
+ROOT = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=ROOT / "templates")
+static = StaticFiles(directory=ROOT / "static")
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+LOGIN_CSRF = "mnetifi_login_csrf"
+NO_STORE = {"Cache-Control": "no-store"}
+PUBLIC = "the dashboard's sign-in steps: nobody is signed in yet"
+# Messages a redirect may ask for (?flash=key): never text from the address itself.
+FLASHES = {
+    "password": ("success", "Your password is changed; your other devices are signed out."),
+    "ended": ("success", "That device is signed out."),
+    "resent": ("info", "A new code is on its way."),
+    "signed-out": ("info", "You are signed out."),
+}
+
+Person = Annotated[Principal, Depends(require_page(P.SELF))]
+Enrolling = Annotated[Principal, Depends(require_page(P.SELF, enrolling=True))]
+
+
+class NoIsp(Exception):
+    """Rendered as the dashboard's 404 page (see install)."""
+
+
+async def current_isp(request: Request) -> Tenant:
+    slug = subdomain_slug(request)
+    if slug is None:
+        raise NoIsp
+    try:
+        async with unit_of_work() as session:
+            tenant = await tenants.get_tenant(session, slug)
+    except NotFound:
+        raise NoIsp from None
+    if not tenant.active:
+        raise NoIsp
+    return tenant
+
+
+Isp = Annotated[Tenant, Depends(current_isp)]
+
+
+def render(
+    request: Request, name: str, isp: Tenant, *, status: int = 200, error: str | None = None,
+    **context: Any,
+) -> HTMLResponse:  # fmt: skip
+    flashes = []
+    if (key := request.query_params.get("flash")) in FLASHES:
+        flashes.append(FLASHES[key])
+    if error:
+        flashes.append(("danger", error))
+    return templates.TemplateResponse(
+        request, name, {"isp": isp, "me": None, "csrf": "", "flashes": flashes, **context},
+        status_code=status, headers=NO_STORE,
+    )  # fmt: skip
+
+
+def _session_id(request: Request) -> str:
+    sid, _ = presented_session(request)
+    return sid or ""
+
+
+def _signed_in(out: TokenOut, to: str) -> RedirectResponse:
+    response = RedirectResponse(to, status_code=303)
+    set_session_cookie(response, out)
+    return response
+
+
+def _next_page(out: TokenOut) -> str:
+    return {"second_factor": "/admin/login/code", "enrol": "/admin/account"}.get(
+        out.stage, "/admin/"
+    )
+
+
+# ------------------------------------------------------------------ signing in
+
+
+@router.get("/login", dependencies=[Depends(public(PUBLIC))])
+async def login_page(request: Request, isp: Isp) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(request, "login.html", isp, csrf=token, email="")
+    response.set_cookie(
+        LOGIN_CSRF, token, path="/admin", httponly=True, samesite="strict",
+        secure=get_settings().environment == "production",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/login", dependencies=[Depends(public(PUBLIC))])
+async def login(
+    request: Request, isp: Isp, meta: ClientMeta, email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:  # fmt: skip
+    expected = request.cookies.get(LOGIN_CSRF, "")
+    fresh = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(32)
+    if not (expected and hmac.compare_digest(expected, csrf_token)):
+        error = "This form expired; sign in again"
+        return render(request, "login.html", isp, status=403, error=error, csrf=fresh, email=email)
+    try:
+        await csrf_rules.check(request, csrf_token)  # and from this site
+        if not email.strip() or not password:
+            raise BadRequest("Enter your e-mail and your password")
+        out = await auth.login(
+            tenant_slug=isp.slug, email=email, password=password, ip=meta.ip,
+            user_agent=meta.user_agent,
+        )  # fmt: skip
+    except AppError as exc:
+        return render(
+            request, "login.html", isp, status=exc.status_code, error=exc.detail, csrf=fresh,
+            email=email,
+        )  # fmt: skip
+    response = _signed_in(out, _next_page(out))
+    response.delete_cookie(LOGIN_CSRF, path="/admin")
+    return response
+
+
+@router.get("/login/code", dependencies=[Depends(public(PUBLIC))])
+async def code_page(request: Request, isp: Isp) -> Response:
+    try:
+        pending = await staff_session(request, complete=False)
+    except AppError:
+        return RedirectResponse("/admin/login", status_code=303)
+    if pending.stage != "second_factor" or pending.tenant_id != isp.id:
+        return RedirectResponse("/admin/", status_code=303)
+    async with unit_of_work() as session:
+        method = await second_factor.method(session, isp.id, pending.staff_id)
+    return render(request, "code.html", isp, csrf=pending.csrf, method=method)
+
+
+@router.post("/login/code", dependencies=[Depends(public(PUBLIC))])
+async def prove_code(
+    request: Request, isp: Isp, meta: ClientMeta, code: Annotated[str, Form(max_length=32)] = ""
+) -> Response:
+    try:
+        pending = await staff_session(request, complete=False)  # its CSRF token, from this site
+    except AppError:
+        return RedirectResponse("/admin/login", status_code=303)
+    try:
+        out = await auth.prove_second_factor(
+            session_id=_session_id(request), subdomain=isp.slug, code=code.strip(), meta=meta
+        )
+    except AppError as exc:
+        async with unit_of_work() as session:
+            method = await second_factor.method(session, isp.id, pending.staff_id)
+        return render(
+            request, "code.html", isp, status=exc.status_code, error=exc.detail,
+            csrf=pending.csrf, method=method,
+        )  # fmt: skip
+    return _signed_in(out, "/admin/")
+
+
+@router.post("/login/code/resend", dependencies=[Depends(public(PUBLIC))])
+async def resend_code(request: Request, isp: Isp) -> Response:
+    try:
+        await staff_session(request, complete=False)
+        await auth.resend_code(_session_id(request))
+    except AppError:
+        return RedirectResponse("/admin/login/code", status_code=303)
+    return RedirectResponse("/admin/login/code?flash=resent", status_code=303)
+
+
+@router.post("/logout")
+async def logout(
+    request: Request, principal: Person, session: SessionDep, meta: ClientMeta
+) -> Response:
+    await auth.logout(session, principal, _session_id(request), meta)
+    response = RedirectResponse("/admin/login?flash=signed-out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# ------------------------------------------------------------------ home and my account
+
+
+async def _csrf(request: Request) -> str:
+    return (await staff_session(request, enrolling=True)).csrf
+
+
+@router.get("/")
+async def home(request: Request, isp: Isp, principal: Person) -> Response:
+    return render(request, "home.html", isp, me=principal, csrf=await _csrf(request))
+
+
+async def _account(
+    request: Request, isp: Isp, principal: Principal, session: SessionDep, *, status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    current = await staff_session(request, enrolling=True)
+    factor = await account.second_factor_status(session, principal)
+    # A login sent to enrol sees only its second factor until it is on.
+    listed = await account.sessions(principal, current.key) if current.complete else None
+    return render(
+        request, "account.html", isp, status=status, error=error, me=principal,
+        csrf=current.csrf, factor=factor, sessions=listed,
+    )  # fmt: skip
+
+
+@router.get("/account")
+async def account_page(
+    request: Request, isp: Isp, principal: Enrolling, session: SessionDep
+) -> Response:
+    return await _account(request, isp, principal, session)
+
+
+@router.post("/account/totp")
+async def start_totp(
+    request: Request, isp: Isp, principal: Enrolling, session: SessionDep, meta: ClientMeta,
+    proof: Annotated[str, Form(max_length=32)] = "",
+) -> Response:  # fmt: skip
+    try:
+        enrolment = await account.start_totp(principal, proof.strip() or None, meta)
+    except AppError as exc:
+        return await _account(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return render(
+        request, "totp.html", isp, me=principal, csrf=await _csrf(request),
+        secret=enrolment.secret, qr_svg=enrolment.qr_svg,
+    )  # fmt: skip
+
+
+@router.post("/account/totp/confirm")
+async def confirm_totp(
+    request: Request, isp: Isp, principal: Enrolling, session: SessionDep, meta: ClientMeta,
+    code: Annotated[str, Form(max_length=32)] = "",
+) -> Response:  # fmt: skip
+    try:
+        out = await account.confirm(principal, _session_id(request), code.strip(), meta)
+    except AppError as exc:
+        pending = await account.pending_totp(principal)
+        if pending is None:
+            return await _account(
+                request, isp, principal, session, status=exc.status_code, error=exc.detail
+            )
+        return render(
+            request, "totp.html", isp, status=exc.status_code, error=exc.detail, me=principal,
+            csrf=await _csrf(request), secret=pending.secret, qr_svg=pending.qr_svg,
+        )  # fmt: skip
+    # The session moved to a new id: this answer carries it, with the codes shown once.
+    response = render(request, "recovery.html", isp, me=principal, codes=out.recovery_codes)
+    set_session_cookie(response, out)
+    return response
+
+
+@router.post("/account/sessions/{session_key}/end")
+async def end_session(
+    request: Request, isp: Isp, principal: Person, session: SessionDep, meta: ClientMeta,
+    session_key: str,
+) -> Response:  # fmt: skip
+    try:
+        await account.end_session(session, principal, session_key[:64], meta)
+    except AppError as exc:
+        return await _account(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return RedirectResponse("/admin/account?flash=ended", status_code=303)
+
+
+@router.post("/account/password")
+async def change_password(
+    request: Request, isp: Isp, principal: Person, session: SessionDep, meta: ClientMeta,
+    current_password: Annotated[str, Form(max_length=1024)] = "",
+    new_password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:  # fmt: skip
+    try:
+        if not current_password or not new_password:
+            raise BadRequest("Enter your current password and a new one")
+        out = await account.change_password(
+            principal, _session_id(request), current_password, new_password, meta
+        )
+    except AppError as exc:
+        return await _account(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return _signed_in(out, "/admin/account?flash=password")
+
+
+def install(app: Any) -> None:
+    """The dashboard's routes, its static files, and what its pages answer instead of a JSON
+    error: the sign-in page, the second-factor page, and a 404 page for an unknown ISP."""
+    app.include_router(router)
+    app.mount("/admin/static", static, name="admin-static")
+
+    @app.exception_handler(SignInFirst)
+    async def sign_in_first(request: Request, exc: SignInFirst) -> Response:
+        return RedirectResponse("/admin/login", status_code=303)
+
+    @app.exception_handler(EnrolFirst)
+    async def enrol_first(request: Request, exc: EnrolFirst) -> Response:
+        return RedirectResponse("/admin/account", status_code=303)
+
+    @app.exception_handler(NoIsp)
+    async def no_isp(request: Request, exc: NoIsp) -> Response:
+        return templates.TemplateResponse(request, "notfound.html", {}, status_code=404)

@@ -1,0 +1,162 @@
+"""The ISP's dashboard in a real browser (Debian's chromium at a phone's 390 px, and a desk's
+1280 px): signing in with the password and then the authenticator's code, setting up the
+authenticator from its QR code's key, recovery codes, "where I am signed in", the dark mode
+remembered across a reload, and no console errors on any page."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pyotp
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from api.config import get_settings
+from tests.browser.conftest import API_PORT, screenshot
+from tests.factories import PASSWORD, make_staff, make_tenant
+
+
+def admin_url(slug: str, path: str = "/admin/") -> str:
+    return f"http://{slug}.{get_settings().base_domain}:{API_PORT}{path}"
+
+
+def _errors(page: Page) -> list[str]:
+    """Console errors and failed assets of every page the test opens. A page itself answered
+    with 4xx (a form re-shown with what to fix) is meant; chromium logs it as "Failed to load
+    resource", so those lines are judged by the response instead: only assets count."""
+    seen: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            seen.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: seen.append(str(e)))
+    page.on(
+        "response",
+        lambda r: (
+            seen.append(f"{r.status} {r.url}")
+            if r.status >= 400 and r.request.resource_type != "document"
+            else None
+        ),
+    )
+    return seen
+
+
+async def _sign_in(page: Page, slug: str, email: str, password: str = PASSWORD) -> None:
+    await page.goto(admin_url(slug))
+    await expect(page).to_have_url(re.compile(r"/admin/login$"))
+    await page.fill("#email", email)
+    await page.fill("#password", password)
+    await page.click("#sign-in")
+
+
+async def test_an_owner_signs_in_sets_up_an_authenticator_and_signs_in_with_it(
+    page: Page, context: BrowserContext
+) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant(name="Kilimo WiFi")
+    owner = await make_staff(tenant=tenant, role="owner")
+
+    # A wrong password: the form says so and keeps the e-mail.
+    await _sign_in(page, tenant.slug, owner.email, "not the password at all")
+    await expect(page.locator(".alert-danger")).to_contain_text("Wrong email, password or ISP")
+    await expect(page.locator("#email")).to_have_value(owner.email)
+    await screenshot(page, "admin-login-error-390")
+
+    await page.fill("#password", PASSWORD)
+    await page.click("#sign-in")
+    await expect(page).to_have_url(re.compile(r"/admin/$"))
+    await expect(page.locator("h1")).to_have_text("Kilimo WiFi")
+    await screenshot(page, "admin-home-390")
+
+    await page.click("#go-account")
+    await expect(page.locator("#factor-state")).to_contain_text("Off")
+    await page.click("#start-totp")
+    await expect(page.locator(".qr svg")).to_be_visible()
+    secret = (await page.locator("#totp-secret").inner_text()).strip()
+    await screenshot(page, "admin-totp-setup-390")
+    await page.fill("#code", "000000")
+    await page.click("#confirm-totp")
+    await expect(page.locator(".alert-danger")).to_contain_text("not right")
+    await page.fill("#code", pyotp.TOTP(secret).now())
+    await page.click("#confirm-totp")
+    await expect(page.locator("#recovery-codes li")).to_have_count(10)
+    await screenshot(page, "admin-recovery-codes-390")
+    await page.click("#done")
+
+    # Signing out, then in again: the password, then the authenticator's code.
+    await page.click("#sign-out")
+    await expect(page.locator(".alert-info")).to_contain_text("signed out")
+    await _sign_in(page, tenant.slug, owner.email)
+    await expect(page).to_have_url(re.compile(r"/admin/login/code$"))
+    await screenshot(page, "admin-code-390")
+    # The next step's code: the current one was spent turning the authenticator on.
+    await page.fill("#code", pyotp.TOTP(secret).at(time.time() + 30))
+    await page.click("#verify")
+    await expect(page).to_have_url(re.compile(r"/admin/$"))
+
+    await page.goto(admin_url(tenant.slug, "/admin/account"))
+    await expect(page.locator("#factor-state")).to_contain_text("authenticator app")
+    await expect(page.locator("#sessions li")).to_have_count(1)
+    await expect(page.locator("#sessions")).to_contain_text("this device")
+    await screenshot(page, "admin-account-390")
+
+    # Dark mode, remembered by this browser.
+    await page.click("#theme-toggle")
+    await page.reload()
+    await expect(page.locator("html")).to_have_attribute("data-bs-theme", "dark")
+    await screenshot(page, "admin-account-dark-390")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await screenshot(page, "admin-account-1280")
+    assert not errors, errors
+
+
+async def test_another_device_is_signed_out_from_my_account_and_the_password_changes(
+    page: Page, context: BrowserContext
+) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="admin")
+    other = await context.browser.new_context()  # type: ignore[union-attr]
+    other_page = await other.new_page()
+    await _sign_in(other_page, tenant.slug, owner.email)
+    await expect(other_page).to_have_url(re.compile(r"/admin/$"))
+
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/account"))
+    await expect(page.locator("#sessions li")).to_have_count(2)
+    page.once("dialog", lambda dialog: dialog.accept())  # "ask once"
+    await page.locator(".end-session").click()
+    await expect(page.locator(".alert-success")).to_contain_text("signed out")
+    await expect(page.locator("#sessions li")).to_have_count(1)
+    await other_page.reload()
+    await expect(other_page).to_have_url(re.compile(r"/admin/login$"))
+    await other.close()
+
+    # A weak new password is refused with what to fix; a good one signs nothing else out.
+    await page.fill("#current_password", PASSWORD)
+    await page.fill("#new_password", "password123")
+    await page.click("#change-password")
+    await expect(page.locator(".alert-danger")).to_be_visible()
+    await page.fill("#current_password", PASSWORD)
+    await page.fill("#new_password", "a wholly new passphrase 42")
+    await page.click("#change-password")
+    await expect(page.locator(".alert-success")).to_contain_text("password is changed")
+    assert not errors, errors
+
+
+async def test_an_unknown_isp_has_no_dashboard(page: Page) -> None:
+    response = await page.goto(admin_url("no-such-isp-here"))
+    assert response is not None and response.status == 404
+    await expect(page.locator("h1")).to_have_text("No ISP here")
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/account"])
+async def test_pages_lead_to_sign_in_when_signed_out(page: Page, path: str) -> None:
+    tenant = await make_tenant()
+    await page.goto(admin_url(tenant.slug, path))
+    await expect(page).to_have_url(re.compile(r"/admin/login$"))

@@ -1,0 +1,88 @@
+"""The dashboard's sign-in pages in process (the browser tests drive them for real): the
+sign-in form's own CSRF token, forms from another site refused, and bad input answered with a
+4xx and a sentence, never a 500."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.factories import PASSWORD, make_staff, make_tenant
+from tests.test_staff_login import _from
+
+
+async def _form(client, host: dict[str, str]) -> str:
+    page = await client.get("/admin/login", headers=host)
+    assert page.status_code == 200
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+async def _isp():
+    tenant = await make_tenant()
+    staff = await make_staff(tenant=tenant, role="owner")
+    return {"host": f"{tenant.slug}.mnetifi.com"}, staff
+
+
+async def test_the_sign_in_form_needs_its_own_token_and_this_site(app):
+    host, staff = await _isp()
+    async with _from(app) as client:
+        token = await _form(client, host)
+        body = {"email": staff.email, "password": PASSWORD}
+        missing = await client.post("/admin/login", data=body, headers=host)
+        assert missing.status_code == 403 and "expired" in missing.text
+        wrong = await client.post("/admin/login", data=body | {"csrf_token": "x"}, headers=host)
+        assert wrong.status_code == 403
+        elsewhere = host | {"origin": "https://evil.example"}
+        token = await _form(client, host)
+        forged = await client.post(
+            "/admin/login", data=body | {"csrf_token": token}, headers=elsewhere
+        )
+        assert forged.status_code == 403 and "another site" in forged.text
+        token = await _form(client, host)
+        ok = await client.post("/admin/login", data=body | {"csrf_token": token}, headers=host)
+        assert ok.status_code == 303 and ok.headers["location"] == "/admin/"
+        assert "mnetifi_session" in ok.headers["set-cookie"]
+
+
+async def test_a_signed_in_form_without_the_sessions_token_is_refused(app):
+    host, staff = await _isp()
+    async with _from(app) as client:
+        token = await _form(client, host)
+        body = {"email": staff.email, "password": PASSWORD, "csrf_token": token}
+        assert (await client.post("/admin/login", data=body, headers=host)).status_code == 303
+        # The cookie is set; a password change without the session's token is refused.
+        change = {"current_password": PASSWORD, "new_password": "a wholly new passphrase 42"}
+        refused = await client.post("/admin/account/password", data=change, headers=host)
+        assert refused.status_code == 403 and "CSRF" in refused.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "", "password": ""},
+        {"email": "a" * 400, "password": PASSWORD},
+        {"email": "a@example.com", "password": "p" * 2000},
+        {"email": ["a"], "password": "x"},
+    ],
+)
+async def test_bad_sign_in_input_is_a_4xx_with_a_sentence(app, body):
+    host, _ = await _isp()
+    async with _from(app) as client:
+        token = await _form(client, host)
+        response = await client.post(
+            "/admin/login", data=body | {"csrf_token": token}, headers=host
+        )
+        assert 400 <= response.status_code < 500, response.text
+        assert response.text.strip()
+
+
+async def test_the_code_page_without_a_pending_login_goes_to_sign_in(app):
+    host, _ = await _isp()
+    async with _from(app) as client:
+        page = await client.get("/admin/login/code", headers=host)
+        assert page.status_code == 303 and page.headers["location"] == "/admin/login"
+        posted = await client.post("/admin/login/code", data={"code": "123456"}, headers=host)
+        assert posted.status_code == 303
