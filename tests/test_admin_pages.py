@@ -86,3 +86,42 @@ async def test_the_code_page_without_a_pending_login_goes_to_sign_in(app):
         assert page.status_code == 303 and page.headers["location"] == "/admin/login"
         posted = await client.post("/admin/login/code", data={"code": "123456"}, headers=host)
         assert posted.status_code == 303
+
+
+@pytest.mark.parametrize("page", ["reset-password", "accept-invite"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"token": "unknown", "password": "a wholly new passphrase 42"},
+        {"token": "x" * 101, "password": "a wholly new passphrase 42"},
+        {"token": "", "password": ""},
+        {"token": "t", "password": "p" * 2000},
+    ],
+)
+async def test_hostile_link_forms_are_a_4xx_with_a_sentence(app, page, body):
+    host, _ = await _isp()
+    async with _from(app) as client:
+        shown = await client.get(f"/admin/{page}", headers=host)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
+        assert shown.status_code == 200 and token
+        response = await client.post(
+            f"/admin/{page}", data=body | {"csrf_token": token.group(1)}, headers=host
+        )
+        assert 400 <= response.status_code < 500, response.text
+        assert response.text.strip()
+
+
+async def test_asking_for_a_reset_link_answers_alike_for_anyone(app):
+    host, staff = await _isp()
+    async with _from(app) as client:
+        answers = []
+        for email in (staff.email, "nobody-here@example.com"):
+            shown = await client.get("/admin/forgot", headers=host)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
+            assert token
+            answer = await client.post(
+                "/admin/forgot", data={"email": email, "csrf_token": token.group(1)}, headers=host
+            )
+            assert answer.status_code == 200
+            answers.append(answer.text.replace(email, "EMAIL"))
+        assert answers[0] == answers[1]

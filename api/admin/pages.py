@@ -16,23 +16,24 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api import csrf as csrf_rules
 from api.account import service as account
-from api.auth import second_factor
+from api.auth import reset, second_factor
 from api.auth import service as auth
 from api.auth.endpoints import set_session_cookie
 from api.auth.schemas import TokenOut
 from api.config import get_settings
 from api.db import unit_of_work
 from api.deps import ClientMeta, SessionDep
-from api.errors import AppError, BadRequest, NotFound
+from api.errors import AppError, BadRequest, Forbidden, NotFound
 from api.models import Tenant
 from api.permissions import P
+from api.staff import invites
 from api.tenancy import (
     SESSION_COOKIE,
     EnrolFirst,
@@ -60,6 +61,8 @@ FLASHES = {
     "ended": ("success", "That device is signed out."),
     "resent": ("info", "A new code is on its way."),
     "signed-out": ("info", "You are signed out."),
+    "reset": ("success", "Your password is set. Sign in with it."),
+    "joined": ("success", "Welcome! Sign in with the password you chose."),
 }
 
 Person = Annotated[Principal, Depends(require_page(P.SELF))]
@@ -122,15 +125,29 @@ def _next_page(out: TokenOut) -> str:
 # ------------------------------------------------------------------ signing in
 
 
-@router.get("/login", dependencies=[Depends(public(PUBLIC))])
-async def login_page(request: Request, isp: Isp) -> Response:
-    token = secrets.token_urlsafe(32)
-    response = render(request, "login.html", isp, csrf=token, email="")
+def _public_form(request: Request, name: str, isp: Tenant, **context: Any) -> HTMLResponse:
+    """A form shown before anyone is signed in (sign in, forgotten password, a link's page):
+    its CSRF token also goes in a SameSite=Strict cookie, which the POST must match."""
+    token = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(32)
+    response = render(request, name, isp, csrf=token, **context)
     response.set_cookie(
         LOGIN_CSRF, token, path="/admin", httponly=True, samesite="strict",
         secure=get_settings().environment == "production",
     )  # fmt: skip
     return response
+
+
+async def _public_form_checked(request: Request, sent: str) -> None:
+    """403 unless the form's token matches its cookie and the form came from this site."""
+    expected = request.cookies.get(LOGIN_CSRF, "")
+    if not (expected and sent and hmac.compare_digest(expected, sent)):
+        raise Forbidden("This form expired; open the page again")
+    await csrf_rules.check(request, sent)
+
+
+@router.get("/login", dependencies=[Depends(public(PUBLIC))])
+async def login_page(request: Request, isp: Isp) -> Response:
+    return _public_form(request, "login.html", isp, email="")
 
 
 @router.post("/login", dependencies=[Depends(public(PUBLIC))])
@@ -139,13 +156,9 @@ async def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:  # fmt: skip
-    expected = request.cookies.get(LOGIN_CSRF, "")
     fresh = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(32)
-    if not (expected and hmac.compare_digest(expected, csrf_token)):
-        error = "This form expired; sign in again"
-        return render(request, "login.html", isp, status=403, error=error, csrf=fresh, email=email)
     try:
-        await csrf_rules.check(request, csrf_token)  # and from this site
+        await _public_form_checked(request, csrf_token)
         if not email.strip() or not password:
             raise BadRequest("Enter your e-mail and your password")
         out = await auth.login(
@@ -215,6 +228,83 @@ async def logout(
     response = RedirectResponse("/admin/login?flash=signed-out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# ------------------------------------------------------------------ forgotten password, links
+
+
+@router.get("/forgot", dependencies=[Depends(public(PUBLIC))])
+async def forgot_page(request: Request, isp: Isp) -> Response:
+    return _public_form(request, "forgot.html", isp, email="", sent=False)
+
+
+@router.post("/forgot", dependencies=[Depends(public(PUBLIC))])
+async def forgot(
+    request: Request, isp: Isp, meta: ClientMeta, background: BackgroundTasks,
+    email: Annotated[str, Form(max_length=320)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:  # fmt: skip
+    """The same answer whether or not the account exists; the mail goes after the answer."""
+    try:
+        await _public_form_checked(request, csrf_token)
+        if not email.strip():
+            raise BadRequest("Enter the e-mail you sign in with")
+        send = await reset.request(isp.slug, email, request.url.scheme, meta)
+    except AppError as exc:
+        return _public_form(
+            request, "forgot.html", isp, status=exc.status_code, error=exc.detail, email=email,
+            sent=False,
+        )  # fmt: skip
+    if send is not None:
+        background.add_task(send)
+    return render(request, "forgot.html", isp, email=email, sent=True)
+
+
+@router.get("/reset-password", dependencies=[Depends(public(PUBLIC))])
+async def reset_page(request: Request, isp: Isp) -> Response:
+    """The link's token is in the address's fragment, which only the page's script reads."""
+    return _public_form(request, "link.html", isp, page="reset-password")
+
+
+@router.post("/reset-password", dependencies=[Depends(public(PUBLIC))])
+async def reset_password(
+    request: Request, isp: Isp, meta: ClientMeta,
+    token: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:  # fmt: skip
+    try:
+        await _public_form_checked(request, csrf_token)
+        await reset.confirm(token, password, isp.slug, meta)
+    except AppError as exc:
+        return _public_form(
+            request, "link.html", isp, status=exc.status_code, error=exc.detail,
+            page="reset-password", token=token,
+        )  # fmt: skip
+    return RedirectResponse("/admin/login?flash=reset", status_code=303)
+
+
+@router.get("/accept-invite", dependencies=[Depends(public(PUBLIC))])
+async def invite_page(request: Request, isp: Isp) -> Response:
+    return _public_form(request, "link.html", isp, page="accept-invite")
+
+
+@router.post("/accept-invite", dependencies=[Depends(public(PUBLIC))])
+async def accept_invite(
+    request: Request, isp: Isp, meta: ClientMeta,
+    token: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:  # fmt: skip
+    try:
+        await _public_form_checked(request, csrf_token)
+        await invites.accept(token, password, isp.slug, meta)
+    except AppError as exc:
+        return _public_form(
+            request, "link.html", isp, status=exc.status_code, error=exc.detail,
+            page="accept-invite", token=token,
+        )  # fmt: skip
+    return RedirectResponse("/admin/login?flash=joined", status_code=303)
 
 
 # ------------------------------------------------------------------ home and my account

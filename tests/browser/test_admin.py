@@ -6,6 +6,7 @@ remembered across a reload, and no console errors on any page."""
 from __future__ import annotations
 
 import re
+import secrets
 import time
 
 import pyotp
@@ -13,8 +14,12 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from api.config import get_settings
+from api.db import unit_of_work
+from api.staff import invites
+from api.staff.schemas import InviteIn
+from api.tenancy import Principal
 from tests.browser.conftest import API_PORT, screenshot
-from tests.factories import PASSWORD, make_staff, make_tenant
+from tests.factories import PASSWORD, mailed_token, make_staff, make_tenant
 
 
 def admin_url(slug: str, path: str = "/admin/") -> str:
@@ -160,3 +165,64 @@ async def test_pages_lead_to_sign_in_when_signed_out(page: Page, path: str) -> N
     tenant = await make_tenant()
     await page.goto(admin_url(tenant.slug, path))
     await expect(page).to_have_url(re.compile(r"/admin/login$"))
+
+
+async def test_a_forgotten_password_is_reset_through_the_mailed_link(page: Page) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant()
+    staff = await make_staff(tenant=tenant, role="support")
+    await page.goto(admin_url(tenant.slug, "/admin/login"))
+    await page.click("#forgot")
+    await page.fill("#email", staff.email)
+    await page.click("#send-link")
+    await expect(page.locator("#sent")).to_contain_text("on its way")
+    token = await mailed_token(staff.email, "reset-password")
+
+    await page.goto(admin_url(tenant.slug, f"/admin/reset-password#token={token}"))
+    await page.fill("#password", "password123")  # refused: the link still works
+    await page.click("#set-password")
+    await expect(page.locator(".alert-danger")).to_be_visible()
+    await page.fill("#password", "a wholly new passphrase 42")
+    await page.click("#set-password")
+    await expect(page.locator(".alert-success")).to_contain_text("Sign in with it")
+    await screenshot(page, "admin-password-reset-390")
+    await page.fill("#email", staff.email)
+    await page.fill("#password", "a wholly new passphrase 42")
+    await page.click("#sign-in")
+    await expect(page).to_have_url(re.compile(r"/admin/$"))
+    assert not errors, errors
+
+
+async def test_an_invitation_is_accepted_from_its_link(page: Page) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant(name="Mtaani Net")
+    owner = await make_staff(tenant=tenant, role="owner")
+    email = f"new-{secrets.token_hex(4)}@example.com"
+    async with unit_of_work() as session:
+        await invites.invite(
+            session, Principal(staff_id=owner.id, tenant_id=tenant.id, email=owner.email,
+                               role="owner"),
+            InviteIn(email=email, role="tech"), "http", None,
+        )  # fmt: skip
+    token = await mailed_token(email, "accept-invite")
+    # Without the link's token the page says what is missing.
+    await page.goto(admin_url(tenant.slug, "/admin/accept-invite"))
+    await expect(page.locator("#no-token")).to_be_visible()
+    await page.goto("about:blank")  # the link opens the page afresh, as from a message
+    await page.goto(admin_url(tenant.slug, f"/admin/accept-invite#token={token}"))
+    await expect(page.locator("h1")).to_have_text("Join Mtaani Net")
+    await screenshot(page, "admin-accept-invite-390")
+    await page.fill("#password", "karibu sana wote 2026")
+    await page.click("#set-password")
+    await expect(page.locator(".alert-success")).to_contain_text("Welcome")
+    await page.fill("#email", email)
+    await page.fill("#password", "karibu sana wote 2026")
+    await page.click("#sign-in")
+    await expect(page.locator("#nav-account")).to_be_visible()
+    # Used: the same link again is refused with a sentence.
+    await page.goto("about:blank")
+    await page.goto(admin_url(tenant.slug, f"/admin/accept-invite#token={token}"))
+    await page.fill("#password", "karibu sana wote 2026")
+    await page.click("#set-password")
+    await expect(page.locator(".alert-danger")).to_contain_text("already used")
+    assert not errors, errors

@@ -13,6 +13,14 @@
       root.setAttribute("data-bs-theme", next);
       try { localStorage.setItem("theme", next); } catch (e) { /* private mode */ }
     });
+    // A one-time link's token travels in the fragment (#token=...), which no server or
+    // Referer ever sees; the page's form takes it from there. A page shown again after a
+    // refused password has it in the form already (the link is still unused).
+    document.querySelectorAll("form[data-fragment-token]").forEach(function (form) {
+      var match = /(?:^#|&)token=([A-Za-z0-9_-]+)/.exec(window.location.hash);
+      if (match) form.elements.token.value = match[1];
+      else if (!form.elements.token.value) document.getElementById("no-token").classList.remove("d-none");
+    });
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
