@@ -35,6 +35,13 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]])
     session.info.setdefault("after_commit", []).append(callback)
 
 
+async def roll_back(session: AsyncSession) -> None:
+    """Undoes what the unit of work did so far, its after-commit callbacks included (a page
+    that shows a refusal goes on using the session to render)."""
+    session.info.pop("after_commit", None)
+    await session.rollback()
+
+
 @asynccontextmanager
 async def unit_of_work() -> AsyncIterator[AsyncSession]:
     """Services and repositories flush(); only this commits."""

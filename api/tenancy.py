@@ -351,6 +351,14 @@ class EnrolFirst(Exception):
     """A dashboard page asked for by a login that must set up a second factor first."""
 
 
+class PageRefused(Exception):
+    """A dashboard page the person's role may not open: a page saying so (403), not JSON."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class _RequirePage(_Require):
     """require() for the dashboard's pages: not signed in (or not finished signing in) leads to
     the sign-in page, a login sent to enrol to the second-factor page; a permission the role
@@ -361,12 +369,12 @@ class _RequirePage(_Require):
             principal = await super().__call__(request, session)
         except Unauthorized:
             raise SignInFirst from None
-        except Forbidden:
+        except Forbidden as exc:
             sid, _ = presented_session(request)
             found = await staff_sessions.load(sid) if sid else None
             if found is not None and found.stage == "enrol" and not self.enrolling:
                 raise EnrolFirst from None
-            raise
+            raise PageRefused(exc.detail) from None
         if principal.staff_id is None:
             raise Forbidden("The dashboard is for people; an API token has no pages")
         return principal

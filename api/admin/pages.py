@@ -20,6 +20,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from api import csrf as csrf_rules
 from api.account import service as account
@@ -28,17 +29,22 @@ from api.auth import service as auth
 from api.auth.endpoints import set_session_cookie
 from api.auth.schemas import TokenOut
 from api.config import get_settings
-from api.db import unit_of_work
-from api.deps import ClientMeta, SessionDep
+from api.db import roll_back, unit_of_work
+from api.deps import ClientMeta, DbId, IdPath, SessionDep
 from api.errors import AppError, BadRequest, Forbidden, NotFound
 from api.models import Tenant
 from api.permissions import P
+from api.routers import service as routers
 from api.staff import invites
+from api.staff import service as staff_service
+from api.staff.schemas import InviteIn
 from api.tenancy import (
     SESSION_COOKIE,
     EnrolFirst,
+    PageRefused,
     Principal,
     SignInFirst,
+    allowed,
     presented_session,
     public,
     require_page,
@@ -57,6 +63,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 PUBLIC = "the dashboard's sign-in steps: nobody is signed in yet"
 # Messages a redirect may ask for (?flash=key): never text from the address itself.
 FLASHES = {
+    "invited": ("success", "The invitation is on its way; the link works once, for 48 hours."),
+    "withdrawn": ("success", "The invitation is withdrawn."),
+    "staff": ("success", "Saved."),
+    "policy": ("success", "The sign-in rule is saved."),
     "password": ("success", "Your password is changed; your other devices are signed out."),
     "ended": ("success", "That device is signed out."),
     "resent": ("info", "A new code is on its way."),
@@ -99,10 +109,20 @@ def render(
         flashes.append(FLASHES[key])
     if error:
         flashes.append(("danger", error))
+    me = context.get("me")
     return templates.TemplateResponse(
-        request, name, {"isp": isp, "me": None, "csrf": "", "flashes": flashes, **context},
+        request, name,
+        {"isp": isp, "me": None, "csrf": "", "flashes": flashes, "nav": _nav(me), **context},
         status_code=status, headers=NO_STORE,
     )  # fmt: skip
+
+
+# The dashboard's sections, each shown only to roles whose permission opens it.
+SECTIONS = [("/admin/staff", "Staff", P.STAFF_READ)]
+
+
+def _nav(me: Principal | None) -> list[tuple[str, str]]:
+    return [(href, label) for href, label, p in SECTIONS if me is not None and allowed(me, p)]
 
 
 def _session_id(request: Request) -> str:
@@ -413,6 +433,148 @@ async def change_password(
     return _signed_in(out, "/admin/account?flash=password")
 
 
+# ------------------------------------------------------------------ staff
+
+StaffReader = Annotated[Principal, Depends(require_page(P.STAFF_READ))]
+StaffWriter = Annotated[Principal, Depends(require_page(P.STAFF_WRITE))]
+PolicyMaker = Annotated[Principal, Depends(require_page(P.STAFF_POLICY))]
+
+
+async def _staff(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
+    status: int = 200, error: str | None = None, form: dict[str, str] | None = None,
+) -> HTMLResponse:  # fmt: skip
+    can_write = allowed(principal, P.STAFF_WRITE)
+    return render(
+        request, "staff.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), staff=await staff_service.list_staff(session, principal),
+        invites=await invites.pending(session, principal) if can_write else [],
+        routers=await routers.list_routers(session, principal) if can_write else [],
+        policy=await staff_service.policy(session, principal),
+        can_write=can_write, can_policy=allowed(principal, P.STAFF_POLICY),
+        roles=["owner", "admin", "tech", "support"], form=form or {},
+    )  # fmt: skip
+
+
+@router.get("/staff")
+async def staff_page(
+    request: Request, isp: Isp, principal: StaffReader, session: SessionDep
+) -> Response:
+    return await _staff(request, isp, principal, session)
+
+
+async def _staff_action(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, action: Any,
+    flash: str, form: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    """Runs a staff change; on a refusal the page is shown again with why (and what was
+    typed), its change rolled back; else back to the page with a flash."""
+    try:
+        await action()
+    except AppError as exc:
+        await roll_back(session)
+        return await _staff(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail, form=form
+        )
+    return RedirectResponse(f"/admin/staff?flash={flash}", status_code=303)
+
+
+@router.post("/staff/invite")
+async def invite(
+    request: Request, isp: Isp, principal: StaffWriter, session: SessionDep, meta: ClientMeta,
+    email: Annotated[str, Form(max_length=320)] = "",
+    role: Annotated[str, Form(max_length=20)] = "",
+    channel: Annotated[str, Form(max_length=10)] = "email",
+    phone: Annotated[str, Form(max_length=20)] = "",
+) -> Response:  # fmt: skip
+    form = {"email": email, "role": role, "channel": channel, "phone": phone}
+
+    async def send() -> None:
+        try:
+            body = InviteIn.model_validate(
+                {"email": email.strip(), "role": role, "channel": channel,
+                 "phone": phone.strip() or None}
+            )  # fmt: skip
+        except ValidationError as exc:
+            raise BadRequest(_first_problem(exc)) from None
+        await invites.invite(session, principal, body, request.url.scheme, meta)
+
+    return await _staff_action(request, isp, principal, session, send, "invited", form)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"]) or "form"
+    return f"{field}: {error['msg']}"
+
+
+@router.post("/staff/invites/{invite_id}/withdraw")
+async def withdraw_invite(
+    request: Request, isp: Isp, principal: StaffWriter, session: SessionDep, meta: ClientMeta,
+    invite_id: IdPath,
+) -> Response:  # fmt: skip
+    async def withdraw() -> None:
+        await invites.withdraw(session, principal, invite_id, meta)
+
+    return await _staff_action(request, isp, principal, session, withdraw, "withdrawn")
+
+
+@router.post("/staff/policy")
+async def set_policy(
+    request: Request, isp: Isp, principal: PolicyMaker, session: SessionDep, meta: ClientMeta,
+    require_second_factor: Annotated[str, Form(max_length=5)] = "",
+) -> Response:  # fmt: skip
+    async def save() -> None:
+        on = require_second_factor == "true"
+        await staff_service.set_policy(session, principal, on, meta)
+
+    return await _staff_action(request, isp, principal, session, save, "policy")
+
+
+@router.post("/staff/{staff_id}/role")
+async def change_role(
+    request: Request, isp: Isp, principal: StaffWriter, session: SessionDep, meta: ClientMeta,
+    staff_id: IdPath, role: Annotated[str, Form(max_length=20)] = "",
+) -> Response:  # fmt: skip
+    async def change() -> None:
+        await staff_service.change_role(session, principal, staff_id, role, meta)
+
+    return await _staff_action(request, isp, principal, session, change, "staff")
+
+
+@router.post("/staff/{staff_id}/routers")
+async def set_routers(
+    request: Request, isp: Isp, principal: StaffWriter, session: SessionDep, meta: ClientMeta,
+    staff_id: IdPath, router_ids: Annotated[list[DbId], Form(max_length=1000)] = [],  # noqa: B006
+) -> Response:  # fmt: skip
+    async def save() -> None:
+        await staff_service.set_routers(session, principal, staff_id, router_ids, meta)
+
+    return await _staff_action(request, isp, principal, session, save, "staff")
+
+
+@router.post("/staff/{staff_id}/second-factor/reset")
+async def reset_second_factor(
+    request: Request, isp: Isp, principal: StaffWriter, session: SessionDep, meta: ClientMeta,
+    staff_id: IdPath,
+) -> Response:  # fmt: skip
+    async def reset_it() -> None:
+        await staff_service.reset_second_factor(session, principal, staff_id, meta)
+
+    return await _staff_action(request, isp, principal, session, reset_it, "staff")
+
+
+@router.post("/staff/{staff_id}/deactivate")
+async def deactivate(
+    request: Request, isp: Isp, principal: StaffWriter, session: SessionDep, meta: ClientMeta,
+    staff_id: IdPath,
+) -> Response:  # fmt: skip
+    async def off() -> None:
+        await staff_service.deactivate(session, principal, staff_id, meta)
+
+    return await _staff_action(request, isp, principal, session, off, "staff")
+
+
 def install(app: Any) -> None:
     """The dashboard's routes, its static files, and what its pages answer instead of a JSON
     error: the sign-in page, the second-factor page, and a 404 page for an unknown ISP."""
@@ -426,6 +588,12 @@ def install(app: Any) -> None:
     @app.exception_handler(EnrolFirst)
     async def enrol_first(request: Request, exc: EnrolFirst) -> Response:
         return RedirectResponse("/admin/account", status_code=303)
+
+    @app.exception_handler(PageRefused)
+    async def refused(request: Request, exc: PageRefused) -> Response:
+        return templates.TemplateResponse(
+            request, "refused.html", {"detail": exc.detail}, status_code=403, headers=NO_STORE
+        )
 
     @app.exception_handler(NoIsp)
     async def no_isp(request: Request, exc: NoIsp) -> Response:

@@ -183,6 +183,12 @@ async def clear_second_factor(session: AsyncSession, tenant_id: int, staff_id: i
     await replace_recovery_codes(session, tenant_id, staff_id, [])
 
 
+async def second_factor_methods(session: AsyncSession, tenant_id: int) -> dict[int, str]:
+    """staff id -> the second factor on ('totp' or 'sms'), for the ISP's staff who have one."""
+    stmt = scoped(SecondFactor, tenant_id).where(SecondFactor.method.is_not(None))
+    return {row.staff_id: row.method for row in (await session.scalars(stmt)).all() if row.method}
+
+
 async def unenrolled_staff(session: AsyncSession, tenant_id: int) -> list[int]:
     """Active staff without a second factor turned on."""
     result = await session.execute(

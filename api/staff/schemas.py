@@ -20,6 +20,9 @@ class StaffOut(BaseModel):
     role: Role
     active: bool
     router_ids: list[int] = Field(description="Routers allocated (what a tech sees)")
+    second_factor: Literal["totp", "sms"] | None = Field(
+        None, description="The second factor the person signs in with; None: none"
+    )
 
 
 class RoleIn(BaseModel):

@@ -45,9 +45,11 @@ async def create_staff(
 
 async def list_staff(session: AsyncSession, actor: Principal) -> list[StaffOut]:
     allocated = await repository.allocations(session, actor.tenant_id)
+    methods = await auth_repository.second_factor_methods(session, actor.tenant_id)
     return [
         StaffOut(id=s.id, email=s.email, role=s.role, active=s.active,  # type: ignore[arg-type]
-                 router_ids=allocated.get(s.id, []))
+                 router_ids=allocated.get(s.id, []),
+                 second_factor=methods.get(s.id))  # type: ignore[arg-type]
         for s in await repository.list_(session, actor.tenant_id)
     ]  # fmt: skip
 
@@ -87,10 +89,10 @@ async def _keep_an_owner(session: AsyncSession, actor: Principal, target: StaffU
 async def change_role(
     session: AsyncSession, actor: Principal, staff_id: int, role: str, meta: audit.Meta = None
 ) -> StaffOut:
+    await repository.lock_owners(session, actor.tenant_id)
+    target = await _target(session, actor, staff_id)  # another ISP's person: 404 first
     if role not in ISP_ROLES:
         raise BadRequest(f"Unknown role {role!r}; use one of {', '.join(ISP_ROLES)}")
-    await repository.lock_owners(session, actor.tenant_id)
-    target = await _target(session, actor, staff_id)
     await session.refresh(target)  # read after the lock: a concurrent change has committed
     _check_owner_rules(actor, target, role)
     before = target.role
@@ -192,8 +194,10 @@ async def set_routers(
 
 async def _out(session: AsyncSession, actor: Principal, staff: StaffUser) -> StaffOut:
     allocated = await repository.allocations(session, actor.tenant_id)
+    methods = await auth_repository.second_factor_methods(session, actor.tenant_id)
     return StaffOut(id=staff.id, email=staff.email, role=staff.role,  # type: ignore[arg-type]
-                    active=staff.active, router_ids=allocated.get(staff.id, []))  # fmt: skip
+                    active=staff.active, router_ids=allocated.get(staff.id, []),
+                    second_factor=methods.get(staff.id))  # type: ignore[arg-type]  # fmt: skip
 
 
 # ------------------------------------------------------------------ the ISP's sign-in policy

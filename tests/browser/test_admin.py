@@ -19,7 +19,7 @@ from api.staff import invites
 from api.staff.schemas import InviteIn
 from api.tenancy import Principal
 from tests.browser.conftest import API_PORT, screenshot
-from tests.factories import PASSWORD, mailed_token, make_staff, make_tenant
+from tests.factories import PASSWORD, mailed_token, make_router, make_staff, make_tenant
 
 
 def admin_url(slug: str, path: str = "/admin/") -> str:
@@ -226,3 +226,63 @@ async def test_an_invitation_is_accepted_from_its_link(page: Page) -> None:
     await page.click("#set-password")
     await expect(page.locator(".alert-danger")).to_contain_text("already used")
     assert not errors, errors
+
+
+async def test_an_owner_runs_the_staff_page_and_support_cannot_open_it(
+    page: Page, context: BrowserContext
+) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant(name="Staff WiFi")
+    owner = await make_staff(tenant=tenant, role="owner")
+    support = await make_staff(tenant=tenant, role="support")
+    router = await make_router(tenant=tenant, name="kibera-hap")
+    tech_email = f"tech-{secrets.token_hex(4)}@example.com"
+
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/staff"))
+    # A mistake first: the form says what to fix and keeps what was typed.
+    await page.fill("#invite-email", "not-an-email")
+    await page.click("#send-invite")
+    await expect(page.locator(".alert-danger")).to_contain_text("email")
+    await expect(page.locator("#invite-email")).to_have_value("not-an-email")
+    await page.fill("#invite-email", tech_email)
+    await page.select_option("#invite-role", "tech")
+    await page.click("#send-invite")
+    await expect(page.locator(".alert-success")).to_contain_text("invitation is on its way")
+    await expect(page.locator("#invites")).to_contain_text(tech_email)
+
+    token = await mailed_token(tech_email, "accept-invite")
+    joiner = await context.browser.new_context()  # type: ignore[union-attr]
+    joiner_page = await joiner.new_page()
+    await joiner_page.goto(admin_url(tenant.slug, f"/admin/accept-invite#token={token}"))
+    await joiner_page.fill("#password", "karibu sana wote 2026")
+    await joiner_page.click("#set-password")
+    await expect(joiner_page.locator(".alert-success")).to_contain_text("Welcome")
+    await joiner.close()
+
+    await page.reload()
+    tech = page.locator(f'.staff-member[data-email="{tech_email}"]')
+    await expect(tech.locator(".role")).to_have_text("tech")
+    await tech.locator(f'label:has-text("{router.name}")').click()
+    await tech.locator(".save-routers").click()
+    await expect(page.locator(".alert-success")).to_contain_text("Saved")
+    await expect(tech).to_contain_text(f"routers: {router.id}")
+    await screenshot(page, "admin-staff-390")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await screenshot(page, "admin-staff-1280")
+    await page.set_viewport_size({"width": 390, "height": 800})
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    await tech.locator(".deactivate").click()
+    await expect(tech).to_contain_text("deactivated")
+    assert not errors, errors
+
+    # Support sees no staff section and is refused the page with a sentence.
+    other = await context.browser.new_context()  # type: ignore[union-attr]
+    support_page = await other.new_page()
+    await _sign_in(support_page, tenant.slug, support.email)
+    await expect(support_page.locator("#sections")).not_to_contain_text("Staff")
+    response = await support_page.goto(admin_url(tenant.slug, "/admin/staff"))
+    assert response is not None and response.status == 403
+    await expect(support_page.locator("#refusal")).to_contain_text("staff:read")
+    await other.close()
