@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import audit, crypto
 from api.config import get_settings
 from api.db import get_engine, unit_of_work
+from api.deps import INT32_MAX
 from api.errors import AppError
+from api.models import Router
 from api.payments import ledger
 from api.payments import service as payments_service
 from api.payments.schemas import PaymentSettingsIn
@@ -28,7 +30,7 @@ from api.plans.schemas import PlanCreate
 from api.plans.units import parse_duration, parse_rate, parse_size
 from api.platform import service as platform_service
 from api.routers import service as routers_service
-from api.routers.schemas import RouterCreate
+from api.routers.schemas import RouterCreate, RouterOut, RouterUpdate
 from api.sessions import control as session_control
 from api.sessions import service as sessions_service
 from api.sessions.schemas import SessionFilter, SessionOut
@@ -78,6 +80,82 @@ async def router_add(session: AsyncSession, args: argparse.Namespace) -> list[st
     )
     router = await routers_service.create_router(session, principal, data)
     return [f"id: {router.id}", f"secret: {router.secret}"]
+
+
+ROUTER_COLUMNS = ("id", "name", "ip_address", "coa_port", "nas_identifier", "enabled", "created_at")
+
+
+def _router_id(value: str) -> int:
+    """A router id as typed; a bad one is a sentence and exit 1 (argparse would exit 2)."""
+    if not value.isdigit() or not 1 <= int(value) <= INT32_MAX:
+        raise ValueError(f"a router id is a whole number from 1 to {INT32_MAX}, not {value!r}")
+    return int(value)
+
+
+def _router_values(router: Router) -> list[str]:
+    out = RouterOut.model_validate(router)
+    return [_fmt("yes" if v is True else "no" if v is False else v) for v in
+            (getattr(out, c) for c in ROUTER_COLUMNS)]  # fmt: skip
+
+
+async def router_list(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    routers = await routers_service.list_routers(session, principal)
+    return ["\t".join(ROUTER_COLUMNS), *("\t".join(_router_values(r)) for r in routers)]
+
+
+async def router_show(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    router = await routers_service.get_router(session, principal, _router_id(args.router_id))
+    lines = [f"{c}: {v}" for c, v in zip(ROUTER_COLUMNS, _router_values(router), strict=True)]
+    if args.show_secret:
+        lines += [
+            f"secret: {router.secret}",
+            "note: that is the router's RADIUS shared secret (whoever has it can pose as this "
+            "router); keep it off shared screens, tickets and logs",
+        ]
+    return lines
+
+
+async def router_edit(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    """The fields of PATCH /api/v1/routers/{id}, validated by the same schema."""
+    principal = await _principal(session, args.tenant)
+    given = {
+        "name": args.name,
+        "ip_address": args.ip,
+        "secret": args.secret,
+        "coa_port": args.coa_port,
+        "nas_identifier": args.nas_identifier,
+        "enabled": args.enabled,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    if args.no_nas_identifier:
+        changes["nas_identifier"] = None
+    if not changes:
+        raise ValueError(
+            "nothing to change: give --name, --ip, --secret, --coa-port, --nas-identifier, "
+            "--no-nas-identifier, --enable or --disable"
+        )
+    data = RouterUpdate.model_validate(changes)
+    router, secret_changed = await routers_service.update_router(
+        session, principal, _router_id(args.router_id), data
+    )
+    lines = [f"{c}: {v}" for c, v in zip(ROUTER_COLUMNS, _router_values(router), strict=True)]
+    if secret_changed:
+        lines.append("secret: changed (set the same one on the router now)")
+    return lines
+
+
+async def router_remove(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    principal = await _principal(session, args.tenant)
+    router = await routers_service.get_router(session, principal, _router_id(args.router_id))
+    label = f"router {router.id} ({router.name}, {RouterOut.model_validate(router).ip_address})"
+    if not args.yes:
+        raise ValueError(
+            f"this removes {label} for good and logins through it stop; run again with --yes"
+        )
+    await routers_service.delete_router(session, principal, router.id)
+    return [f"removed {label}"]
 
 
 async def plan_add(session: AsyncSession, args: argparse.Namespace) -> list[str]:
@@ -374,6 +452,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coa-port", type=int, default=3799)
     p.add_argument("--nas-identifier")
     p.set_defaults(run=router_add)
+    p = router.add_parser("list", help="the ISP's routers (tab-separated; no secrets)")
+    p.add_argument("--tenant", required=True)
+    p.set_defaults(run=router_list)
+    p = router.add_parser("show", help="show a router (its secret only with --show-secret)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("router_id")
+    p.add_argument("--show-secret", action="store_true", help="also print its RADIUS shared secret")
+    p.set_defaults(run=router_show)
+    p = router.add_parser("edit", help="change a router (the fields of the API's PATCH)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("router_id")
+    p.add_argument("--name")
+    p.add_argument("--ip", help="source address of its RADIUS packets")
+    p.add_argument("--secret", help="a new RADIUS secret, 16-128 characters")
+    # Checked by the API's schema, like every other value: a bad port is its sentence, exit 1.
+    p.add_argument("--coa-port", help="port of its Disconnect/CoA listener (1-65535)")
+    nas = p.add_mutually_exclusive_group()
+    nas.add_argument("--nas-identifier")
+    nas.add_argument("--no-nas-identifier", action="store_true", help="clear the NAS-Identifier")
+    state = p.add_mutually_exclusive_group()
+    state.add_argument("--enable", dest="enabled", action="store_const", const=True)
+    state.add_argument(
+        "--disable", dest="enabled", action="store_const", const=False,
+        help="keep it but refuse logins through it",
+    )  # fmt: skip
+    p.set_defaults(run=router_edit)
+    p = router.add_parser("remove", help="remove a router for good (needs --yes)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("router_id")
+    p.add_argument("--yes", action="store_true", help="really remove it")
+    p.set_defaults(run=router_remove)
 
     plan = groups.add_parser("plan", help="plans").add_subparsers(dest="cmd", required=True)
     p = plan.add_parser("add", help="create a plan")

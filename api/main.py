@@ -61,7 +61,9 @@ def create_app() -> FastAPI:
         title="mnetifi",
         summary="WiFi hotspot AAA for ISPs on MikroTik",
         version="0.1.0",
-        docs_url="/docs",
+        # Swagger UI with its files served by us (api/openapi.py), not a CDN's; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
         lifespan=lifespan,
     )
     install_error_handlers(app)

@@ -13,26 +13,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.config import get_settings
 
+
 # HTML we render ourselves: every script is a file of ours (no inline script, no eval). Styles
 # keep 'unsafe-inline' because templates carry small <style> blocks (the ISP's colour, the
 # print sheet); injected CSS cannot run code, and Jinja's autoescape keeps markup out anyway.
 # form-action is left open on purpose: the portal logs a phone in by posting to its router.
-HTML_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; "
-    "worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
-# Swagger UI (/docs) and ReDoc load from a CDN with an inline bootstrap script; they get their
-# own relaxed policy until they are vendored.
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
+# The API docs (api/openapi.py) add their one inline script by its hash.
+def html_policy(*, scripts: str = "'self'") -> str:
+    return (
+        f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; "
+        "worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+HTML_CSP = html_policy()
 # JSON, images (SVG can carry script), manifests: nothing in them may load or run anything.
 OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_PATHS = ("/docs", "/redoc")
 ADMIN = "/admin"
 HSTS = "max-age=31536000"
 
@@ -61,9 +58,7 @@ def hsts_applies(scope: Scope) -> bool:
     return get_settings().environment == "production" or scope.get("scheme") == "https"
 
 
-def policy_for(path: str, content_type: str) -> str:
-    if path.startswith(DOCS_PATHS):
-        return DOCS_CSP
+def policy_for(content_type: str) -> str:
     # A script's own policy binds what it may fetch (the service worker caches our assets).
     if content_type.startswith(("text/html", "text/javascript", "application/javascript")):
         return HTML_CSP
@@ -80,9 +75,10 @@ class SecurityHeaders(HttpMiddleware):
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 del headers["server"]  # uvicorn runs with --no-server-header; this is the net
+                # A page that brings its own policy keeps it (the API docs: api/openapi.py).
                 headers.setdefault(
                     "Content-Security-Policy",
-                    policy_for(scope["path"], headers.get("content-type", "")),
+                    policy_for(headers.get("content-type", "")),
                 )
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"

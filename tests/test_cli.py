@@ -12,6 +12,7 @@ from pathlib import Path
 
 from api.models import AuditEvent, Voucher
 from tests.factories import accounting, count, random_ip
+from tests.radius.conftest import sql
 
 MNETIFI = Path(sys.executable).parent / "mnetifi"
 CODE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}$")
@@ -200,3 +201,104 @@ async def test_staff_commands():
     operator = fields(ok("operator", "add", "--email", f"op@{slug}.example",
                          "--password", "long enough pw"))  # fmt: skip
     assert operator["email"] == f"op@{slug}.example"
+
+
+def add_router(slug: str, name: str = "r1") -> dict[str, str]:
+    return fields(ok("router", "add", "--tenant", slug, "--name", name, "--ip", random_ip()))
+
+
+async def router_row(router_id: str) -> dict:
+    [row] = await sql("SELECT * FROM router WHERE id = :r", r=int(router_id))
+    return dict(row)
+
+
+async def test_router_list_show_edit_remove():
+    tenant = create_tenant()
+    slug, tenant_id = tenant["slug"], int(tenant["id"])
+    added = add_router(slug)
+    ip = str((await router_row(added["id"]))["ip_address"])
+
+    listed = ok("router", "list", "--tenant", slug).splitlines()
+    assert listed[0].split("\t") == [
+        "id", "name", "ip_address", "coa_port", "nas_identifier", "enabled", "created_at"
+    ]  # fmt: skip
+    assert listed[1].split("\t")[:6] == [added["id"], "r1", ip, "3799", "-", "yes"]
+    assert len(listed) == 2 and added["secret"] not in "\n".join(listed)
+
+    shown = fields(ok("router", "show", "--tenant", slug, added["id"]))
+    assert (shown["id"], shown["name"], shown["ip_address"]) == (added["id"], "r1", ip)
+    assert "secret" not in shown and added["secret"] not in str(shown)
+    revealed = fields(ok("router", "show", "--tenant", slug, added["id"], "--show-secret"))
+    assert revealed["secret"] == added["secret"]
+    assert "RADIUS shared secret" in revealed["note"]
+
+    new_ip = random_ip()
+    edited = fields(ok("router", "edit", "--tenant", slug, added["id"], "--name", "site-b",
+                       "--ip", new_ip, "--coa-port", "1700", "--nas-identifier", "hs-b",
+                       "--disable"))  # fmt: skip
+    assert {k: edited[k] for k in ("name", "ip_address", "coa_port", "nas_identifier")} == {
+        "name": "site-b", "ip_address": new_ip, "coa_port": "1700", "nas_identifier": "hs-b"
+    }  # fmt: skip
+    assert edited["enabled"] == "no" and "secret" not in edited
+    new_secret = "N3w-secret-" + secrets.token_hex(8)
+    rotated = fields(ok("router", "edit", "--tenant", slug, added["id"], "--secret", new_secret,
+                        "--no-nas-identifier", "--enable"))  # fmt: skip
+    assert rotated["secret"].startswith("changed") and new_secret not in str(rotated)
+    assert (rotated["nas_identifier"], rotated["enabled"]) == ("-", "yes")
+    row = await router_row(added["id"])
+    assert (row["secret"], row["name"], row["coa_port"]) == (new_secret, "site-b", 1700)
+
+    removed = ok("router", "remove", "--tenant", slug, added["id"], "--yes")
+    assert removed.strip() == f"removed router {added['id']} (site-b, {new_ip})"
+    assert ok("router", "list", "--tenant", slug).splitlines()[1:] == []
+    for action in ("router.create", "router.update", "router.secret_rotate", "router.delete"):
+        assert await count(AuditEvent, tenant_id=tenant_id, action=action, actor="cli") == 1
+
+
+def refused(*args: str) -> str:
+    """A refusal: exit 1, nothing on stdout, one sentence on stderr, no traceback."""
+    result = run(*args)
+    assert result.returncode == 1, (args, result.stdout)
+    assert result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("mnetifi: error: "), result.stderr
+    return result.stderr.removeprefix("mnetifi: error: ").strip()
+
+
+async def test_router_commands_refuse_bad_input_and_change_nothing():
+    tenant = create_tenant()
+    slug, tenant_id = tenant["slug"], int(tenant["id"])
+    mine = add_router(slug)["id"]
+    other_slug = create_tenant()["slug"]
+    theirs = add_router(other_slug)["id"]
+    their_ip = str((await router_row(theirs))["ip_address"])
+    before = {r: await router_row(r) for r in (mine, theirs)}
+    audited = await count(AuditEvent, tenant_id=tenant_id)
+
+    for router_id in ("999999999", theirs):  # unknown, and another ISP's
+        for args in (("show", router_id, "--show-secret"), ("edit", router_id, "--name", "x"),
+                     ("remove", router_id, "--yes"), ("remove", router_id)):  # fmt: skip
+            assert refused("router", args[0], "--tenant", slug, *args[1:]) == "Router not found"
+    assert "--yes" in refused("router", "remove", "--tenant", slug, mine)
+    assert "whole number" in refused("router", "show", "--tenant", slug, "abc")
+    assert "whole number" in refused(
+        "router", "edit", "--tenant", slug, "99999999999", "--name", "x"
+    )
+    assert "nothing to change" in refused("router", "edit", "--tenant", slug, mine)
+    bad_values = {
+        ("--ip", "10.0.0.0/8"): "ip_address",
+        ("--ip", "router.example"): "ip_address",
+        ("--ip", their_ip): "This IP address cannot be used",
+        ("--coa-port", "70000"): "coa_port",
+        ("--coa-port", "abc"): "coa_port",
+        ("--secret", "short"): "secret",
+        ("--secret", "has $ and spaces in it"): "secret",
+        ("--name", ""): "name",
+        ("--nas-identifier", "x" * 254): "nas_identifier",
+    }
+    for option, named in bad_values.items():
+        assert named in refused("router", "edit", "--tenant", slug, mine, *option), option
+    assert "No tenant" in refused("router", "list", "--tenant", "no-such-isp")
+
+    assert {r: await router_row(r) for r in (mine, theirs)} == before
+    assert await count(AuditEvent, tenant_id=tenant_id) == audited

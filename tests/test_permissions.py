@@ -38,13 +38,11 @@ from tests.factories import (
 from tests.radius.conftest import sql
 from tests.test_tenant_isolation import World, make_world
 
-# FastAPI's own pages (no APIRoute, so nothing to declare): the OpenAPI document and its viewers,
-# and the portal's static files.
+# FastAPI's own pages (no APIRoute, so nothing to declare): the OpenAPI document, and the static
+# files of the portal and of the API docs (whose pages are routes of ours, declared public).
 FRAMEWORK_PUBLIC = {
     "/openapi.json",
-    "/docs",
-    "/docs/oauth2-redirect",
-    "/redoc",
+    "/docs/assets",
     "/hotspotportal/static",
     "/admin/static",
 }
