@@ -67,6 +67,7 @@ FLASHES = {
     "withdrawn": ("success", "The invitation is withdrawn."),
     "staff": ("success", "Saved."),
     "policy": ("success", "The sign-in rule is saved."),
+    "revoked": ("success", "The token is revoked: whatever used it is refused from now on."),
     "password": ("success", "Your password is changed; your other devices are signed out."),
     "ended": ("success", "That device is signed out."),
     "resent": ("info", "A new code is on its way."),
@@ -118,7 +119,7 @@ def render(
 
 
 # The dashboard's sections, each shown only to roles whose permission opens it.
-SECTIONS = [("/admin/staff", "Staff", P.STAFF_READ)]
+SECTIONS = [("/admin/staff", "Staff", P.STAFF_READ), ("/admin/tokens", "API tokens", P.TOKENS)]
 
 
 def _nav(me: Principal | None) -> list[tuple[str, str]]:
@@ -573,6 +574,69 @@ async def deactivate(
         await staff_service.deactivate(session, principal, staff_id, meta)
 
     return await _staff_action(request, isp, principal, session, off, "staff")
+
+
+# ------------------------------------------------------------------ API tokens
+
+TokenKeeper = Annotated[Principal, Depends(require_page(P.TOKENS))]
+
+
+async def _tokens(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
+    status: int = 200, error: str | None = None, form: dict[str, Any] | None = None,
+    new_token: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    grantable = [
+        p.value
+        for p in P
+        if allowed(principal, p) and p != P.SELF and not p.startswith("platform:")
+    ]
+    return render(
+        request, "tokens.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), tokens=await staff_service.tokens(session, principal),
+        grantable=grantable, form=form or {"permissions": []}, new_token=new_token,
+    )  # fmt: skip
+
+
+@router.get("/tokens")
+async def tokens_page(
+    request: Request, isp: Isp, principal: TokenKeeper, session: SessionDep
+) -> Response:
+    return await _tokens(request, isp, principal, session)
+
+
+@router.post("/tokens")
+async def create_token(
+    request: Request, isp: Isp, principal: TokenKeeper, session: SessionDep, meta: ClientMeta,
+    name: Annotated[str, Form(max_length=80)] = "",
+    permissions: Annotated[list[str], Form(max_length=40)] = [],  # noqa: B006
+) -> Response:  # fmt: skip
+    """The token is in this answer only (never in an address, so never in a log or history)."""
+    try:
+        made = await staff_service.create_token(session, principal, name, permissions, meta)
+    except AppError as exc:
+        await roll_back(session)
+        form = {"name": name, "permissions": permissions}
+        return await _tokens(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail, form=form
+        )
+    # SessionDep commits when this returns, before the answer (scope="function") goes out.
+    return await _tokens(request, isp, principal, session, status=201, new_token=made.token)
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token(
+    request: Request, isp: Isp, principal: TokenKeeper, session: SessionDep, meta: ClientMeta,
+    token_id: IdPath,
+) -> Response:  # fmt: skip
+    try:
+        await staff_service.revoke_token(session, principal, token_id, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _tokens(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return RedirectResponse("/admin/tokens?flash=revoked", status_code=303)
 
 
 def install(app: Any) -> None:
