@@ -15,6 +15,7 @@ import hmac
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +25,8 @@ from pydantic import ValidationError
 
 from api import csrf as csrf_rules
 from api.account import service as account
+from api.audit import service as audit_service
+from api.audit.schemas import AuditFilter
 from api.auth import reset, second_factor
 from api.auth import service as auth
 from api.auth.endpoints import set_session_cookie
@@ -119,7 +122,11 @@ def render(
 
 
 # The dashboard's sections, each shown only to roles whose permission opens it.
-SECTIONS = [("/admin/staff", "Staff", P.STAFF_READ), ("/admin/tokens", "API tokens", P.TOKENS)]
+SECTIONS = [
+    ("/admin/staff", "Staff", P.STAFF_READ),
+    ("/admin/audit", "Audit log", P.AUDIT_READ),
+    ("/admin/tokens", "API tokens", P.TOKENS),
+]
 
 
 def _nav(me: Principal | None) -> list[tuple[str, str]]:
@@ -637,6 +644,40 @@ async def revoke_token(
             request, isp, principal, session, status=exc.status_code, error=exc.detail
         )
     return RedirectResponse("/admin/tokens?flash=revoked", status_code=303)
+
+
+# ------------------------------------------------------------------ audit log
+
+AuditReader = Annotated[Principal, Depends(require_page(P.AUDIT_READ))]
+AUDIT_PAGE = 50
+AUDIT_FIELDS = ("actor", "action", "object_type", "since", "until")
+
+
+@router.get("/audit")
+async def audit_page(
+    request: Request, isp: Isp, principal: AuditReader, session: SessionDep
+) -> Response:
+    """The filter is the API's (api.audit.schemas.AuditFilter); days come as dates and count
+    in UTC. Export CSV is the API's own /audit.csv with the same filter, audited there."""
+    raw = {k: v.strip() for k in AUDIT_FIELDS if (v := request.query_params.get(k, "")).strip()}
+    page_text = request.query_params.get("page", "1")
+    query = {k: f"{v}T00:00:00+00:00" if k in ("since", "until") else v for k, v in raw.items()}
+    status, error, events, more, page = 200, None, [], False, 1
+    try:
+        page = int(page_text) if page_text.isdigit() else 1
+        wanted = AuditFilter.model_validate(query | {"page": page, "limit": AUDIT_PAGE})
+        events = (await audit_service.list_events(session, principal, wanted)).items
+        more = len(events) == AUDIT_PAGE  # a full page: there may be older rows
+    except ValidationError as exc:
+        status, error = 422, _first_problem(exc)
+    export = urlencode(query)
+    return render(
+        request, "audit.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), q=raw, events=events, page=page, more=more,
+        export_query=export,
+        newer_query=urlencode(raw | {"page": page - 1}),
+        older_query=urlencode(raw | {"page": page + 1}),
+    )  # fmt: skip
 
 
 def install(app: Any) -> None:

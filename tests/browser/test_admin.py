@@ -317,3 +317,30 @@ async def test_an_api_token_is_made_shown_once_used_and_revoked_from_its_page(pa
         await expect(row).to_contain_text("revoked")
         assert (await http.get(url, headers=bearer)).status_code == 401
     assert not errors, errors
+
+
+async def test_the_audit_log_is_filtered_and_exported_from_its_page(page: Page) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="owner")
+    await make_staff(tenant=tenant, role="tech")  # staff.create, audited as cli
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/audit"))
+    await expect(page.locator("#events .event").first).to_be_visible()
+    await expect(page.locator("#events")).to_contain_text("auth.login")
+    await page.fill("#action", "staff.*")
+    await page.click("#apply-filter")
+    actions = await page.locator("#events .action").all_inner_texts()
+    assert actions and all(a.startswith("staff.") for a in actions), actions
+    await screenshot(page, "admin-audit-390")
+    # A bad filter says what to fix.
+    await page.fill("#action", "st*ff")
+    await page.click("#apply-filter")
+    await expect(page.locator(".alert-danger")).to_contain_text("trailing *")
+    await page.fill("#action", "staff.*")
+    await page.click("#apply-filter")
+    async with page.expect_download() as download:
+        await page.click("#export-csv")
+    text = (await (await download.value).path()).read_text()  # type: ignore[union-attr]
+    assert text.startswith("id,created_at,actor") and "staff.create" in text
+    assert not errors, errors
