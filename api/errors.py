@@ -48,6 +48,19 @@ class Forbidden(AppError):
     default_detail = "You are not allowed to do this"
 
 
+class NotJudged:
+    """Mixed into a refusal made before any password or code was checked (nothing pending, no
+    code given): the login budgets give its attempt back (api.auth.limiter.judging)."""
+
+
+class NothingToCheck(NotJudged, BadRequest):
+    pass
+
+
+class ProofMissing(NotJudged, Forbidden):
+    pass
+
+
 class NotFound(AppError):
     status_code = 404
     default_detail = "Not found"

@@ -366,3 +366,25 @@ async def test_an_owner_resets_a_lost_second_factor_and_the_person_sets_up_a_new
                 )  # fmt: skip
             ).all()
         assert row.changes == {"second_factor": {"before": "totp", "after": None}}
+
+
+async def test_refusals_before_any_code_is_checked_cost_no_attempt(app, monkeypatch):
+    """Confirming with nothing started, or asking without the code, checks nothing: it must not
+    lock a person out as wrong codes would."""
+    from api.config import get_settings  # noqa: PLC0415
+
+    monkeypatch.setattr(get_settings(), "login_max_failures", 3)
+    tenant, staff = await _person()
+    async with _from(app) as client:
+        headers = _bearer(await _full(client, tenant, staff))
+        for _ in range(5):
+            nothing = await client.post(
+                f"{ME}/second-factor/confirm", json={"code": "123456"}, headers=headers
+            )
+            assert nothing.status_code == 422, nothing.text
+        secret, _ = await _enrol_totp(tenant.id, staff.id)
+        for _ in range(5):
+            missing = await client.post(f"{ME}/second-factor/totp", json={}, headers=headers)
+            assert missing.status_code == 403, missing.text
+        # A sign-in still works: nothing above counted against the account.
+        assert (await _sign_in(client, tenant, staff))["stage"] == "second_factor"

@@ -225,6 +225,8 @@ async def prove_code(
     except AppError:
         return RedirectResponse("/admin/login", status_code=303)
     try:
+        if not code.strip():
+            raise BadRequest("Enter the code first")
         out = await auth.prove_second_factor(
             session_id=_session_id(request), subdomain=isp.slug, code=code.strip(), meta=meta
         )

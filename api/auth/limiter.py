@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 
 from api import limits
 from api.config import get_settings
-from api.errors import AppError
+from api.errors import AppError, NotJudged
 from api.security import get_redis
 
 
@@ -74,13 +74,16 @@ async def succeeded(tenant_slug: str, email: str, ip: str | None) -> None:
 @asynccontextmanager
 async def judging(tenant_slug: str, email: str, ip: str | None) -> AsyncIterator[None]:
     """One attempt from the budgets around a step that checks a password or a code. Refused
-    inside (an AppError: a wrong code, a wrong password), the attempt stays counted; failed
+    inside (an AppError: a wrong code, a wrong password), the attempt stays counted, unless
+    refused before anything was checked (errors.NotJudged: nothing pending, no code); failed
     otherwise (an outage, never judged), it is returned; passed, the account starts afresh as
     after a finished login (`succeeded`)."""
     await reserve(tenant_slug, email, ip)
     try:
         yield
-    except AppError:
+    except AppError as exc:
+        if isinstance(exc, NotJudged):  # refused before anything was checked
+            await give_back(tenant_slug, email, ip)
         raise
     except BaseException:
         await give_back(tenant_slug, email, ip)

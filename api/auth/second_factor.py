@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import crypto
 from api.auth import repository, sms_codes, totp
-from api.errors import BadRequest, Forbidden
+from api.errors import BadRequest, Forbidden, NothingToCheck, ProofMissing
 from api.models import SecondFactor
 
 WRONG_CODE = "That code is not right, or was already used; try the current one"
@@ -39,7 +39,7 @@ async def _require_proof(session: AsyncSession, row: SecondFactor, proof: str | 
     if row.method is None:
         return
     if not proof:
-        raise Forbidden("Enter a code from your current second factor first")
+        raise ProofMissing("Enter a code from your current second factor first")
     if await verify(session, row.tenant_id, row.staff_id, proof) is None:
         raise Forbidden(WRONG_CODE)
 
@@ -74,6 +74,8 @@ async def start_sms(
 
 async def confirm(session: AsyncSession, tenant_id: int, staff_id: int, code: str) -> list[str]:
     """Turns the pending method on if `code` proves it; returns the new recovery codes."""
+    if not code.strip():
+        raise NothingToCheck("Enter the code first")
     row = await repository.ensure_second_factor(session, tenant_id, staff_id)
     if row.pending_method == "totp" and row.pending_secret_enc:
         step = totp.accept(crypto.decrypt(row.pending_secret_enc), code, None)
@@ -85,7 +87,7 @@ async def confirm(session: AsyncSession, tenant_id: int, staff_id: int, code: st
             raise BadRequest(WRONG_CODE)
         row.phone, row.totp_secret_enc, row.totp_last_step = row.pending_phone, None, None
     else:
-        raise BadRequest("There is nothing to confirm: start setting up a second factor first")
+        raise NothingToCheck("There is nothing to confirm: start setting up a second factor first")
     row.method = row.pending_method
     row.pending_method = row.pending_secret_enc = row.pending_phone = None
     row.enabled_at = row.updated_at = datetime.now(UTC)
@@ -130,7 +132,7 @@ async def prove(session: AsyncSession, tenant_id: int, staff_id: int, proof: str
     """403 unless `proof` is a valid code of the person's second factor (or a recovery code)."""
     row = await repository.ensure_second_factor(session, tenant_id, staff_id)
     if row.method is None:
-        raise BadRequest("You have no second factor set up")
+        raise NothingToCheck("You have no second factor set up")
     await _require_proof(session, row, proof)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import crypto
 from api.auth import totp
 from api.auth.second_factor import WRONG_CODE, TotpEnrolment
-from api.errors import BadRequest, Forbidden
+from api.errors import BadRequest, Forbidden, NothingToCheck, ProofMissing
 from api.platform import repository
 
 ISSUER = "mnetifi platform"
@@ -25,7 +25,7 @@ async def start(
     operator = await repository.get(session, operator_id, lock=True)
     if operator.totp_secret_enc is not None:
         if not proof:
-            raise Forbidden("Enter a code from your current authenticator first")
+            raise ProofMissing("Enter a code from your current authenticator first")
         if await verify(session, operator_id, proof) is None:
             raise Forbidden(WRONG_CODE)
     secret = totp.new_secret()
@@ -37,9 +37,13 @@ async def start(
 
 async def confirm(session: AsyncSession, operator_id: int, code: str) -> list[str]:
     """Turns the pending secret on if `code` proves it; returns the new recovery codes."""
+    if not code.strip():
+        raise NothingToCheck("Enter the code first")
     operator = await repository.get(session, operator_id, lock=True)
     if operator.pending_secret_enc is None:
-        raise BadRequest("There is nothing to confirm: start setting up the authenticator first")
+        raise NothingToCheck(
+            "There is nothing to confirm: start setting up the authenticator first"
+        )
     step = totp.accept(crypto.decrypt(operator.pending_secret_enc), code, None)
     if step is None:
         raise BadRequest(WRONG_CODE)
