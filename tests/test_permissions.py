@@ -229,7 +229,8 @@ async def _call(client, caller: Caller, method: str, path: str, a: World, ids: d
     if "session_key" in params:  # a session of the caller's own, signed in for this
         bearer = (await caller.headers()).get("Authorization", "Bearer -").split()[-1]
         values["session_key"] = hashlib.sha256(bearer.encode()).hexdigest()
-    elif method == "DELETE" or "invite_id" in params:  # each caller spends an invitation
+    elif method == "DELETE" or "invite_id" in params or path.endswith("/delete"):
+        # each caller removes (or spends) an object of its own making
         for p in params:
             values[p] = await _fresh_object(client, a, p, allocated)
     unknown = [p for p in params if p not in values]

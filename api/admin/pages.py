@@ -37,7 +37,9 @@ from api.deps import ClientMeta, DbId, IdPath, SessionDep
 from api.errors import AppError, BadRequest, Forbidden, NotFound
 from api.models import Tenant
 from api.permissions import P
+from api.routers import health as router_health
 from api.routers import service as routers
+from api.routers.schemas import RouterCreate, RouterUpdate
 from api.staff import invites
 from api.staff import service as staff_service
 from api.staff.schemas import InviteIn
@@ -70,6 +72,8 @@ FLASHES = {
     "withdrawn": ("success", "The invitation is withdrawn."),
     "staff": ("success", "Saved."),
     "policy": ("success", "The sign-in rule is saved."),
+    "router-saved": ("success", "The router is saved."),
+    "router-removed": ("success", "The router is removed."),
     "revoked": ("success", "The token is revoked: whatever used it is refused from now on."),
     "password": ("success", "Your password is changed; your other devices are signed out."),
     "ended": ("success", "That device is signed out."),
@@ -123,6 +127,7 @@ def render(
 
 # The dashboard's sections, each shown only to roles whose permission opens it.
 SECTIONS = [
+    ("/admin/routers", "Routers", P.ROUTERS_READ),
     ("/admin/staff", "Staff", P.STAFF_READ),
     ("/admin/audit", "Audit log", P.AUDIT_READ),
     ("/admin/tokens", "API tokens", P.TOKENS),
@@ -583,6 +588,96 @@ async def deactivate(
         await staff_service.deactivate(session, principal, staff_id, meta)
 
     return await _staff_action(request, isp, principal, session, off, "staff")
+
+
+# ------------------------------------------------------------------ routers
+
+RouterReader = Annotated[Principal, Depends(require_page(P.ROUTERS_READ))]
+RouterWriter = Annotated[Principal, Depends(require_page(P.ROUTERS_WRITE))]
+RouterManager = Annotated[Principal, Depends(require_page(P.ROUTERS_MANAGE))]
+
+
+async def _routers(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
+    status: int = 200, error: str | None = None, form: dict[str, str] | None = None,
+    created: Any = None,
+) -> HTMLResponse:  # fmt: skip
+    """A tech sees only the routers allocated to them (the services' router scope)."""
+    return render(
+        request, "routers.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), routers=await router_health.list_health(session, principal),
+        can_write=allowed(principal, P.ROUTERS_WRITE),
+        can_manage=allowed(principal, P.ROUTERS_MANAGE), form=form or {}, created=created,
+    )  # fmt: skip
+
+
+def _checked(model: Any, values: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise BadRequest(_first_problem(exc)) from None
+
+
+@router.get("/routers")
+async def routers_page(
+    request: Request, isp: Isp, principal: RouterReader, session: SessionDep
+) -> Response:
+    return await _routers(request, isp, principal, session)
+
+
+@router.post("/routers")
+async def add_router(
+    request: Request, isp: Isp, principal: RouterManager, session: SessionDep, meta: ClientMeta,
+    name: Annotated[str, Form(max_length=100)] = "",
+    ip_address: Annotated[str, Form(max_length=64)] = "",
+) -> Response:  # fmt: skip
+    """Its secret is generated and shown in this answer only."""
+    form = {"name": name, "ip_address": ip_address}
+    try:
+        body = _checked(RouterCreate, form)
+        created = await routers.create_router(session, principal, body, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _routers(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail, form=form
+        )
+    return await _routers(request, isp, principal, session, status=201, created=created)
+
+
+@router.post("/routers/{router_id}")
+async def update_router(
+    request: Request, isp: Isp, principal: RouterWriter, session: SessionDep, meta: ClientMeta,
+    router_id: IdPath, name: Annotated[str, Form(max_length=100)] = "",
+    ip_address: Annotated[str, Form(max_length=64)] = "",
+    enabled: Annotated[str, Form(max_length=5)] = "",
+) -> Response:  # fmt: skip
+    try:
+        await routers.get_router(session, principal, router_id)  # not theirs: 404 first
+        values: dict[str, Any] = {"enabled": enabled == "true"}
+        values |= {k: v for k, v in (("name", name), ("ip_address", ip_address)) if v.strip()}
+        body = _checked(RouterUpdate, values)
+        await routers.update_router(session, principal, router_id, body, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _routers(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return RedirectResponse("/admin/routers?flash=router-saved", status_code=303)
+
+
+@router.post("/routers/{router_id}/delete")
+async def remove_router(
+    request: Request, isp: Isp, principal: RouterManager, session: SessionDep, meta: ClientMeta,
+    router_id: IdPath,
+) -> Response:  # fmt: skip
+    try:
+        await routers.delete_router(session, principal, router_id, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _routers(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return RedirectResponse("/admin/routers?flash=router-removed", status_code=303)
 
 
 # ------------------------------------------------------------------ API tokens

@@ -20,7 +20,14 @@ from api.staff import invites
 from api.staff.schemas import InviteIn
 from api.tenancy import Principal
 from tests.browser.conftest import API_PORT, screenshot
-from tests.factories import PASSWORD, mailed_token, make_router, make_staff, make_tenant
+from tests.factories import (
+    PASSWORD,
+    mailed_token,
+    make_router,
+    make_staff,
+    make_tenant,
+    random_ip,
+)
 
 
 def admin_url(slug: str, path: str = "/admin/") -> str:
@@ -343,4 +350,47 @@ async def test_the_audit_log_is_filtered_and_exported_from_its_page(page: Page) 
         await page.click("#export-csv")
     text = (await (await download.value).path()).read_text()  # type: ignore[union-attr]
     assert text.startswith("id,created_at,actor") and "staff.create" in text
+    assert not errors, errors
+
+
+async def test_an_owner_adds_a_router_gets_its_script_and_a_tech_sees_only_theirs(
+    page: Page, context: BrowserContext
+) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="owner")
+    tech = await make_staff(tenant=tenant, role="tech")
+    await make_router(tenant=tenant, name="not-yours")
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/routers"))
+    await page.fill("#router-name", "kibera-hap")
+    await page.fill("#router-ip", "10.10.0.300")
+    await page.click("#add-router")
+    await expect(page.locator(".alert-danger")).to_contain_text("ip_address")
+    await expect(page.locator("#router-name")).to_have_value("kibera-hap")
+    await page.fill("#router-ip", random_ip())  # an address no other router has
+    await page.click("#add-router")
+    secret = (await page.locator("#router-secret").inner_text()).strip()
+    assert len(secret) >= 16
+    async with page.expect_download() as download:
+        await page.click("#created-script")
+    script = (await (await download.value).path()).read_text()  # type: ignore[union-attr]
+    assert "/radius add" in script and secret in script
+    row = page.locator('.router[data-name="kibera-hap"]')
+    await expect(row.locator(".status")).to_have_text("silent")
+    await screenshot(page, "admin-routers-390")
+    # Allocate it to the tech on the staff page; the tech sees only it.
+    await page.goto(admin_url(tenant.slug, "/admin/staff"))
+    member = page.locator(f'.staff-member[data-email="{tech.email}"]')
+    await member.locator('label:has-text("kibera-hap")').click()
+    await member.locator(".save-routers").click()
+    await expect(page.locator(".alert-success")).to_be_visible()
+    other = await context.browser.new_context()  # type: ignore[union-attr]
+    tech_page = await other.new_page()
+    await _sign_in(tech_page, tenant.slug, tech.email)
+    await tech_page.goto(admin_url(tenant.slug, "/admin/routers"))
+    names = await tech_page.locator(".router").evaluate_all("rows => rows.map(r => r.dataset.name)")
+    assert names == ["kibera-hap"], names
+    await expect(tech_page.locator("#add-router")).to_have_count(0)  # adding is the ISP's
+    await other.close()
     assert not errors, errors
