@@ -295,51 +295,39 @@ async def forgot(
     return render(request, "forgot.html", isp, email=email, sent=True)
 
 
+# What following a mailed link does, per page: the service that spends it and the flash after.
+LINKS = {
+    "reset-password": (reset.confirm, "reset"),
+    "accept-invite": (invites.accept, "joined"),
+}
+LinkForm = Annotated[str, Form(max_length=100)]
+
+
 @router.get("/reset-password", dependencies=[Depends(public(PUBLIC))])
-async def reset_page(request: Request, isp: Isp) -> Response:
+@router.get("/accept-invite", dependencies=[Depends(public(PUBLIC))])
+async def link_page(request: Request, isp: Isp) -> Response:
     """The link's token is in the address's fragment, which only the page's script reads."""
-    return _public_form(request, "link.html", isp, page="reset-password")
+    return _public_form(request, "link.html", isp, page=request.url.path.rsplit("/", 1)[-1])
 
 
 @router.post("/reset-password", dependencies=[Depends(public(PUBLIC))])
-async def reset_password(
-    request: Request, isp: Isp, meta: ClientMeta,
-    token: Annotated[str, Form(max_length=100)] = "",
-    password: Annotated[str, Form(max_length=1024)] = "",
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
-) -> Response:  # fmt: skip
-    try:
-        await _public_form_checked(request, csrf_token)
-        await reset.confirm(token, password, isp.slug, meta)
-    except AppError as exc:
-        return _public_form(
-            request, "link.html", isp, status=exc.status_code, error=exc.detail,
-            page="reset-password", token=token,
-        )  # fmt: skip
-    return RedirectResponse("/admin/login?flash=reset", status_code=303)
-
-
-@router.get("/accept-invite", dependencies=[Depends(public(PUBLIC))])
-async def invite_page(request: Request, isp: Isp) -> Response:
-    return _public_form(request, "link.html", isp, page="accept-invite")
-
-
 @router.post("/accept-invite", dependencies=[Depends(public(PUBLIC))])
-async def accept_invite(
-    request: Request, isp: Isp, meta: ClientMeta,
-    token: Annotated[str, Form(max_length=100)] = "",
-    password: Annotated[str, Form(max_length=1024)] = "",
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
+async def follow_link(
+    request: Request, isp: Isp, meta: ClientMeta, token: LinkForm = "",
+    password: Annotated[str, Form(max_length=1024)] = "", csrf_token: LinkForm = "",
 ) -> Response:  # fmt: skip
+    """A new password, or joining: the link works once, and a refused password leaves it so."""
+    page = request.url.path.rsplit("/", 1)[-1]
+    use, flash = LINKS[page]
     try:
         await _public_form_checked(request, csrf_token)
-        await invites.accept(token, password, isp.slug, meta)
+        await use(token, password, isp.slug, meta)
     except AppError as exc:
         return _public_form(
-            request, "link.html", isp, status=exc.status_code, error=exc.detail,
-            page="accept-invite", token=token,
+            request, "link.html", isp, status=exc.status_code, error=exc.detail, page=page,
+            token=token,
         )  # fmt: skip
-    return RedirectResponse("/admin/login?flash=joined", status_code=303)
+    return RedirectResponse(f"/admin/login?flash={flash}", status_code=303)
 
 
 # ------------------------------------------------------------------ home and my account
