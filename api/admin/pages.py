@@ -40,6 +40,9 @@ from api.permissions import P
 from api.routers import health as router_health
 from api.routers import service as routers
 from api.routers.schemas import RouterCreate, RouterUpdate
+from api.sessions import control
+from api.sessions import service as sessions_service
+from api.sessions.schemas import SessionFilter
 from api.staff import invites
 from api.staff import service as staff_service
 from api.staff.schemas import InviteIn
@@ -72,6 +75,7 @@ FLASHES = {
     "withdrawn": ("success", "The invitation is withdrawn."),
     "staff": ("success", "Saved."),
     "policy": ("success", "The sign-in rule is saved."),
+    "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
     "router-saved": ("success", "The router is saved."),
     "router-removed": ("success", "The router is removed."),
     "revoked": ("success", "The token is revoked: whatever used it is refused from now on."),
@@ -127,6 +131,7 @@ def render(
 
 # The dashboard's sections, each shown only to roles whose permission opens it.
 SECTIONS = [
+    ("/admin/sessions", "Sessions", P.SESSIONS_READ),
     ("/admin/routers", "Routers", P.ROUTERS_READ),
     ("/admin/staff", "Staff", P.STAFF_READ),
     ("/admin/audit", "Audit log", P.AUDIT_READ),
@@ -666,6 +671,72 @@ async def remove_router(
             request, isp, principal, session, status=exc.status_code, error=exc.detail
         )
     return RedirectResponse("/admin/routers?flash=router-removed", status_code=303)
+
+
+# ------------------------------------------------------------------ sessions
+
+SessionReader = Annotated[Principal, Depends(require_page(P.SESSIONS_READ))]
+SessionWriter = Annotated[Principal, Depends(require_page(P.SESSIONS_WRITE))]
+SESSIONS_PAGE = 50
+
+
+@router.get("/sessions")
+async def sessions_page(
+    request: Request, isp: Isp, principal: SessionReader, session: SessionDep
+) -> Response:
+    return await _sessions(request, isp, principal, session)
+
+
+async def _sessions(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
+    status: int = 200, error: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    """Online now (or every session), newest first, keyset pages; a tech sees only the sessions
+    of allocated routers (the services' router scope). The Disconnect/CoA log below."""
+    q = {k: request.query_params.get(k, "").strip() for k in ("router_id", "voucher", "all")}
+    before = request.query_params.get("before", "")
+    listed: list[Any] = []
+    try:
+        wanted = SessionFilter.model_validate(
+            {"live": not q["all"], "limit": SESSIONS_PAGE}
+            | {k: v for k, v in (("router_id", q["router_id"]), ("voucher", q["voucher"])) if v}
+            | ({"before": before} if before else {})
+        )
+        listed = await sessions_service.list_sessions(session, principal, wanted)
+    except ValidationError as exc:
+        status, error = 422, _first_problem(exc)
+    except AppError as exc:
+        status, error = exc.status_code, exc.detail
+    older = None
+    if len(listed) == SESSIONS_PAGE:
+        older = urlencode({k: v for k, v in q.items() if v} | {"before": listed[-1].id})
+    return render(
+        request, "sessions.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), q=q, sessions=listed, older=older,
+        routers=await routers.list_routers(session, principal),
+        log=await control.control_log(session, principal, None, 20),
+        can_write=allowed(principal, P.SESSIONS_WRITE),
+    )  # fmt: skip
+
+
+@router.post("/sessions/disconnect")
+async def disconnect_sessions(
+    request: Request, isp: Isp, principal: SessionWriter, session: SessionDep, meta: ClientMeta,
+    session_ids: Annotated[list[DbId], Form(max_length=200)] = [],  # noqa: B006
+) -> Response:  # fmt: skip
+    """Disconnects each chosen live session (each audited); one that ended meanwhile, or is not
+    the person's to see, stops the lot with a sentence."""
+    try:
+        if not session_ids:
+            raise BadRequest("Choose the sessions to disconnect")
+        for session_id in session_ids:
+            await control.staff_disconnect_session(session, principal, session_id, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _sessions(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return RedirectResponse("/admin/sessions?flash=disconnecting", status_code=303)
 
 
 # ------------------------------------------------------------------ API tokens

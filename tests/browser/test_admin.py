@@ -22,10 +22,13 @@ from api.tenancy import Principal
 from tests.browser.conftest import API_PORT, screenshot
 from tests.factories import (
     PASSWORD,
+    accounting,
     mailed_token,
+    make_plan,
     make_router,
     make_staff,
     make_tenant,
+    make_voucher,
     random_ip,
 )
 
@@ -393,4 +396,42 @@ async def test_an_owner_adds_a_router_gets_its_script_and_a_tech_sees_only_their
     assert names == ["kibera-hap"], names
     await expect(tech_page.locator("#add-router")).to_have_count(0)  # adding is the ISP's
     await other.close()
+    assert not errors, errors
+
+
+async def test_live_sessions_are_listed_filtered_and_disconnected_from_their_page(
+    page: Page,
+) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="owner")
+    router = await make_router(tenant=tenant, name="soko-hap")
+    plan = await make_plan(tenant=tenant)
+    vouchers = [await make_voucher(plan=plan) for _ in range(2)]
+    for n, voucher in enumerate(vouchers):
+        await accounting(
+            kind="start", tenant_id=tenant.id, nas=str(router.ip_address),
+            username=voucher.code, unique=f"ui-{tenant.slug}-{n}", mac=f"AA:BB:CC:00:00:0{n}",
+        )  # fmt: skip
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/sessions"))
+    await expect(page.locator("#sessions .session")).to_have_count(2)
+    await expect(page.locator("#sessions .live")).to_have_count(2)
+    await page.fill("#voucher", vouchers[0].code)
+    await page.click("#apply-filter")
+    await expect(page.locator("#sessions .session")).to_have_count(1)
+    await screenshot(page, "admin-sessions-390")
+    row = page.locator(f'.session[data-voucher="{vouchers[0].code}"]')
+    await row.locator('input[name="session_ids"]').check()
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#disconnect-chosen")
+    await expect(page.locator(".alert-success")).to_contain_text("Disconnect sent")
+    log = page.locator("#control-log .control").first
+    await expect(log).to_contain_text("disconnect")
+    await expect(log).to_contain_text(vouchers[0].code)
+    await expect(log).to_contain_text("soko-hap")
+    # Nothing chosen: a sentence, nothing sent.
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#disconnect-chosen")
+    await expect(page.locator(".alert-danger")).to_contain_text("Choose the sessions")
     assert not errors, errors
