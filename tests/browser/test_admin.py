@@ -435,3 +435,50 @@ async def test_live_sessions_are_listed_filtered_and_disconnected_from_their_pag
     await page.click("#disconnect-chosen")
     await expect(page.locator(".alert-danger")).to_contain_text("Choose the sessions")
     assert not errors, errors
+
+
+async def test_vouchers_are_made_printed_found_and_revoked_from_their_pages(
+    page: Page, context: BrowserContext
+) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="owner")
+    support = await make_staff(tenant=tenant, role="support")
+    await make_plan(tenant=tenant, name="Saa Moja")
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/vouchers"))
+    await page.fill("#count", "0")
+    await page.click("#generate")
+    await expect(page.locator(".alert-danger")).to_contain_text("count")
+    await expect(page.locator("#count")).to_have_value("0")
+    await page.fill("#count", "5")
+    await page.click("#generate")
+    await expect(page.locator("#new-batch")).to_contain_text("5 vouchers made")
+    codes = (await page.locator("#new-codes").inner_text()).split()
+    assert len(codes) == 5
+    await screenshot(page, "admin-vouchers-390")
+    await page.click("#print-sheet")  # the printable sheet, its cards holding the codes
+    await expect(page.locator("body")).to_contain_text(codes[0])
+    await page.goto(admin_url(tenant.slug, "/admin/vouchers"))
+
+    await page.fill("#find-code", codes[0].lower())
+    await page.click("#find")
+    await expect(page).to_have_url(re.compile(rf"/admin/vouchers/{codes[0]}$"))
+    await expect(page.locator("#state")).to_have_text("unused")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#revoke")
+    await expect(page.locator(".alert-success")).to_contain_text("Revoked")
+    await expect(page.locator("#state")).to_have_text("revoked")
+    await screenshot(page, "admin-voucher-390")
+    assert not errors, errors
+
+    # Support sells but cannot revoke: no button, and the form's route is refused.
+    other = await context.browser.new_context()  # type: ignore[union-attr]
+    support_page = await other.new_page()
+    await _sign_in(support_page, tenant.slug, support.email)
+    await support_page.goto(admin_url(tenant.slug, f"/admin/vouchers/{codes[1]}"))
+    await expect(support_page.locator("#revoke")).to_have_count(0)
+    await expect(support_page.locator("#state")).to_have_text("unused")
+    await support_page.goto(admin_url(tenant.slug, "/admin/vouchers"))
+    await expect(support_page.locator("#generate")).to_be_visible()
+    await other.close()

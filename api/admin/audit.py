@@ -1,0 +1,61 @@
+"""The audit log page: the API's filter, newer and older pages, and its audited CSV export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api.admin.web import (
+    Isp,
+    _csrf,
+    _first_problem,
+    render,
+)
+from api.audit import service as audit_service
+from api.audit.schemas import AuditFilter
+from api.deps import SessionDep
+from api.permissions import P
+from api.tenancy import (
+    Principal,
+    require_page,
+)
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+# ------------------------------------------------------------------ audit log
+
+AuditReader = Annotated[Principal, Depends(require_page(P.AUDIT_READ))]
+AUDIT_PAGE = 50
+AUDIT_FIELDS = ("actor", "action", "object_type", "since", "until")
+
+
+@router.get("/audit")
+async def audit_page(
+    request: Request, isp: Isp, principal: AuditReader, session: SessionDep
+) -> Response:
+    """The filter is the API's (api.audit.schemas.AuditFilter); days come as dates and count
+    in UTC. Export CSV is the API's own /audit.csv with the same filter, audited there."""
+    raw = {k: v.strip() for k in AUDIT_FIELDS if (v := request.query_params.get(k, "")).strip()}
+    page_text = request.query_params.get("page", "1")
+    query = {k: f"{v}T00:00:00+00:00" if k in ("since", "until") else v for k, v in raw.items()}
+    status, error, events, more, page = 200, None, [], False, 1
+    try:
+        page = int(page_text) if page_text.isdigit() else 1
+        wanted = AuditFilter.model_validate(query | {"page": page, "limit": AUDIT_PAGE})
+        events = (await audit_service.list_events(session, principal, wanted)).items
+        more = len(events) == AUDIT_PAGE  # a full page: there may be older rows
+    except ValidationError as exc:
+        status, error = 422, _first_problem(exc)
+    export = urlencode(query)
+    return render(
+        request, "audit.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), q=raw, events=events, page=page, more=more,
+        export_query=export,
+        newer_query=urlencode(raw | {"page": page - 1}),
+        older_query=urlencode(raw | {"page": page + 1}),
+    )  # fmt: skip

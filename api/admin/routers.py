@@ -1,0 +1,114 @@
+"""The routers page: health, adding (secret shown once, script one click away), changing,
+removing; a tech sees only allocated routers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.admin.web import (
+    Isp,
+    _checked,
+    _csrf,
+    render,
+)
+from api.db import roll_back
+from api.deps import ClientMeta, IdPath, SessionDep
+from api.errors import AppError
+from api.models import Tenant
+from api.permissions import P
+from api.routers import health as router_health
+from api.routers import service as routers
+from api.routers.schemas import RouterCreate, RouterUpdate
+from api.tenancy import (
+    Principal,
+    allowed,
+    require_page,
+)
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+# ------------------------------------------------------------------ routers
+
+RouterReader = Annotated[Principal, Depends(require_page(P.ROUTERS_READ))]
+RouterWriter = Annotated[Principal, Depends(require_page(P.ROUTERS_WRITE))]
+RouterManager = Annotated[Principal, Depends(require_page(P.ROUTERS_MANAGE))]
+
+
+async def _routers(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
+    status: int = 200, error: str | None = None, form: dict[str, str] | None = None,
+    created: Any = None,
+) -> HTMLResponse:  # fmt: skip
+    """A tech sees only the routers allocated to them (the services' router scope)."""
+    return render(
+        request, "routers.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), routers=await router_health.list_health(session, principal),
+        can_write=allowed(principal, P.ROUTERS_WRITE),
+        can_manage=allowed(principal, P.ROUTERS_MANAGE), form=form or {}, created=created,
+    )  # fmt: skip
+
+
+@router.get("/routers")
+async def routers_page(
+    request: Request, isp: Isp, principal: RouterReader, session: SessionDep
+) -> Response:
+    return await _routers(request, isp, principal, session)
+
+
+@router.post("/routers")
+async def add_router(
+    request: Request, isp: Isp, principal: RouterManager, session: SessionDep, meta: ClientMeta,
+    name: Annotated[str, Form(max_length=100)] = "",
+    ip_address: Annotated[str, Form(max_length=64)] = "",
+) -> Response:  # fmt: skip
+    """Its secret is generated and shown in this answer only."""
+    form = {"name": name, "ip_address": ip_address}
+    try:
+        body = _checked(RouterCreate, form)
+        created = await routers.create_router(session, principal, body, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _routers(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail, form=form
+        )
+    return await _routers(request, isp, principal, session, status=201, created=created)
+
+
+@router.post("/routers/{router_id}")
+async def update_router(
+    request: Request, isp: Isp, principal: RouterWriter, session: SessionDep, meta: ClientMeta,
+    router_id: IdPath, name: Annotated[str, Form(max_length=100)] = "",
+    ip_address: Annotated[str, Form(max_length=64)] = "",
+    enabled: Annotated[str, Form(max_length=5)] = "",
+) -> Response:  # fmt: skip
+    try:
+        await routers.get_router(session, principal, router_id)  # not theirs: 404 first
+        values: dict[str, Any] = {"enabled": enabled == "true"}
+        values |= {k: v for k, v in (("name", name), ("ip_address", ip_address)) if v.strip()}
+        body = _checked(RouterUpdate, values)
+        await routers.update_router(session, principal, router_id, body, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _routers(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return RedirectResponse("/admin/routers?flash=router-saved", status_code=303)
+
+
+@router.post("/routers/{router_id}/delete")
+async def remove_router(
+    request: Request, isp: Isp, principal: RouterManager, session: SessionDep, meta: ClientMeta,
+    router_id: IdPath,
+) -> Response:  # fmt: skip
+    try:
+        await routers.delete_router(session, principal, router_id, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _routers(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail
+        )
+    return RedirectResponse("/admin/routers?flash=router-removed", status_code=303)

@@ -1,0 +1,178 @@
+"""The vouchers pages: making a batch and printing its sheet, finding a voucher, its state,
+devices and sessions, and its actions."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.admin.web import (
+    Isp,
+    _checked,
+    _csrf,
+    render,
+)
+from api.db import roll_back
+from api.deps import ClientMeta, SessionDep
+from api.errors import AppError
+from api.models import Tenant
+from api.permissions import P
+from api.plans import service as plans
+from api.sessions import control
+from api.sessions import service as sessions_service
+from api.sessions.schemas import SessionPage
+from api.tenancy import (
+    Principal,
+    allowed,
+    require_page,
+)
+from api.vouchers import service as vouchers
+from api.vouchers.schemas import (
+    CODE_PATTERN,
+    BatchCreate,
+    CodePath,
+    VoucherFilter,
+    VoucherUpdate,
+    normalize_code,
+)
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+# ------------------------------------------------------------------ vouchers
+
+VoucherReader = Annotated[Principal, Depends(require_page(P.VOUCHERS_READ))]
+VoucherSeller = Annotated[Principal, Depends(require_page(P.VOUCHERS_GENERATE))]
+VoucherWriter = Annotated[Principal, Depends(require_page(P.VOUCHERS_WRITE))]
+
+
+async def _vouchers(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
+    status: int = 200, error: str | None = None, form: dict[str, str] | None = None,
+    batch: Any = None,
+) -> HTMLResponse:  # fmt: skip
+    can_generate = allowed(principal, P.VOUCHERS_GENERATE)
+    latest = VoucherFilter(limit=30)
+    return render(
+        request, "vouchers.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), can_generate=can_generate, form=form or {}, batch=batch,
+        plans=await plans.list_plans(session, principal) if can_generate else [],
+        vouchers=await vouchers.list_vouchers(session, principal, latest),
+    )  # fmt: skip
+
+
+@router.get("/vouchers")
+async def vouchers_page(
+    request: Request, isp: Isp, principal: VoucherReader, session: SessionDep
+) -> Response:
+    return await _vouchers(request, isp, principal, session)
+
+
+@router.get("/vouchers/find")
+async def find_voucher(
+    request: Request, isp: Isp, principal: VoucherReader, session: SessionDep
+) -> Response:
+    code = normalize_code(request.query_params.get("code", "")[:16])
+    if not code or not re.fullmatch(CODE_PATTERN, code):
+        return await _vouchers(
+            request,
+            isp,
+            principal,
+            session,
+            status=422,
+            error="A code is 6 to 8 letters and digits",
+        )
+    return RedirectResponse(f"/admin/vouchers/{code}", status_code=303)
+
+
+@router.post("/vouchers/batches")
+async def make_vouchers(
+    request: Request, isp: Isp, principal: VoucherSeller, session: SessionDep, meta: ClientMeta,
+    plan_id: Annotated[str, Form(max_length=12)] = "",
+    count: Annotated[str, Form(max_length=12)] = "",
+) -> Response:  # fmt: skip
+    """The codes and the sheet to print are in this answer."""
+    form = {"plan_id": plan_id, "count": count}
+    try:
+        body = _checked(BatchCreate, {"plan_id": plan_id, "count": count})
+        batch = await vouchers.generate_batch(session, principal, body, meta)
+    except AppError as exc:
+        await roll_back(session)
+        return await _vouchers(
+            request, isp, principal, session, status=exc.status_code, error=exc.detail, form=form
+        )
+    return await _vouchers(request, isp, principal, session, status=201, batch=batch)
+
+
+async def _voucher(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, code: str, *,
+    status: int = 200, error: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    detail = await vouchers.get_detail(session, principal, code)
+    listed = await sessions_service.voucher_sessions(session, principal, code, SessionPage())
+    return render(
+        request, "voucher.html", isp, status=status, error=error, me=principal,
+        csrf=await _csrf(request), v=detail, sessions=listed,
+        can_write=allowed(principal, P.VOUCHERS_WRITE),
+    )  # fmt: skip
+
+
+@router.get("/vouchers/{code}")
+async def voucher_page(
+    request: Request, isp: Isp, principal: VoucherReader, session: SessionDep, code: CodePath
+) -> Response:
+    """State, time and data left, devices, sessions, and its actions."""
+    return await _voucher(request, isp, principal, session, code)
+
+
+async def _voucher_action(
+    request: Request, isp: Tenant, principal: Principal, session: SessionDep, code: str,
+    action: Any, flash: str,
+) -> Response:  # fmt: skip
+    try:
+        await action()
+    except AppError as exc:
+        await roll_back(session)
+        return await _voucher(
+            request, isp, principal, session, code, status=exc.status_code, error=exc.detail
+        )
+    return RedirectResponse(f"/admin/vouchers/{code}?flash={flash}", status_code=303)
+
+
+@router.post("/vouchers/{code}/revoke")
+async def revoke_voucher(
+    request: Request, isp: Isp, principal: VoucherWriter, session: SessionDep, meta: ClientMeta,
+    code: CodePath,
+) -> Response:  # fmt: skip
+    async def revoke_it() -> None:
+        await control.revoke_voucher(session, principal, code, meta)
+
+    return await _voucher_action(
+        request, isp, principal, session, code, revoke_it, "revoked-voucher"
+    )
+
+
+@router.post("/vouchers/{code}/disconnect")
+async def disconnect_voucher(
+    request: Request, isp: Isp, principal: VoucherWriter, session: SessionDep, meta: ClientMeta,
+    code: CodePath,
+) -> Response:  # fmt: skip
+    async def cut() -> None:
+        await control.staff_disconnect_voucher(session, principal, code, meta)
+
+    return await _voucher_action(request, isp, principal, session, code, cut, "disconnecting")
+
+
+@router.post("/vouchers/{code}/device-limit")
+async def set_device_limit(
+    request: Request, isp: Isp, principal: VoucherWriter, session: SessionDep, meta: ClientMeta,
+    code: CodePath, device_limit: Annotated[str, Form(max_length=6)] = "",
+) -> Response:  # fmt: skip
+    async def save() -> None:
+        body = _checked(VoucherUpdate, {"device_limit": device_limit})
+        await vouchers.update_voucher(session, principal, code, body, meta)
+
+    return await _voucher_action(request, isp, principal, session, code, save, "voucher-saved")

@@ -1,0 +1,148 @@
+"""What every dashboard page shares: the templates, the ISP of the address, rendering with the
+flash messages and the sections the person may open, the session's CSRF token for forms, and
+turning a schema's refusal into a sentence. The pages themselves are in the sibling modules;
+api.admin.pages installs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from api.auth.endpoints import set_session_cookie
+from api.auth.schemas import TokenOut
+from api.db import unit_of_work
+from api.errors import BadRequest, NotFound
+from api.models import Tenant
+from api.permissions import P
+from api.tenancy import (
+    Principal,
+    allowed,
+    presented_session,
+    require_page,
+    staff_session,
+    subdomain_slug,
+)
+from api.tenants import service as tenants
+
+ROOT = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=ROOT / "templates")
+static = StaticFiles(directory=ROOT / "static")
+
+LOGIN_CSRF = "mnetifi_login_csrf"
+NO_STORE = {"Cache-Control": "no-store"}
+PUBLIC = "the dashboard's sign-in steps: nobody is signed in yet"
+# Messages a redirect may ask for (?flash=key): never text from the address itself.
+FLASHES = {
+    "invited": ("success", "The invitation is on its way; the link works once, for 48 hours."),
+    "withdrawn": ("success", "The invitation is withdrawn."),
+    "staff": ("success", "Saved."),
+    "policy": ("success", "The sign-in rule is saved."),
+    "revoked-voucher": ("success", "Revoked: its next login is refused, its devices cut off."),
+    "voucher-saved": ("success", "Saved."),
+    "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
+    "router-saved": ("success", "The router is saved."),
+    "router-removed": ("success", "The router is removed."),
+    "revoked": ("success", "The token is revoked: whatever used it is refused from now on."),
+    "password": ("success", "Your password is changed; your other devices are signed out."),
+    "ended": ("success", "That device is signed out."),
+    "resent": ("info", "A new code is on its way."),
+    "signed-out": ("info", "You are signed out."),
+    "reset": ("success", "Your password is set. Sign in with it."),
+    "joined": ("success", "Welcome! Sign in with the password you chose."),
+}
+
+Person = Annotated[Principal, Depends(require_page(P.SELF))]
+Enrolling = Annotated[Principal, Depends(require_page(P.SELF, enrolling=True))]
+
+
+class NoIsp(Exception):
+    """Rendered as the dashboard's 404 page (see install)."""
+
+
+async def current_isp(request: Request) -> Tenant:
+    slug = subdomain_slug(request)
+    if slug is None:
+        raise NoIsp
+    try:
+        async with unit_of_work() as session:
+            tenant = await tenants.get_tenant(session, slug)
+    except NotFound:
+        raise NoIsp from None
+    if not tenant.active:
+        raise NoIsp
+    return tenant
+
+
+Isp = Annotated[Tenant, Depends(current_isp)]
+
+
+def render(
+    request: Request, name: str, isp: Tenant, *, status: int = 200, error: str | None = None,
+    **context: Any,
+) -> HTMLResponse:  # fmt: skip
+    flashes = []
+    if (key := request.query_params.get("flash")) in FLASHES:
+        flashes.append(FLASHES[key])
+    if error:
+        flashes.append(("danger", error))
+    me = context.get("me")
+    return templates.TemplateResponse(
+        request, name,
+        {"isp": isp, "me": None, "csrf": "", "flashes": flashes, "nav": _nav(me), **context},
+        status_code=status, headers=NO_STORE,
+    )  # fmt: skip
+
+
+# The dashboard's sections, each shown only to roles whose permission opens it.
+SECTIONS = [
+    ("/admin/vouchers", "Vouchers", P.VOUCHERS_READ),
+    ("/admin/sessions", "Sessions", P.SESSIONS_READ),
+    ("/admin/routers", "Routers", P.ROUTERS_READ),
+    ("/admin/staff", "Staff", P.STAFF_READ),
+    ("/admin/audit", "Audit log", P.AUDIT_READ),
+    ("/admin/tokens", "API tokens", P.TOKENS),
+]
+
+
+def _nav(me: Principal | None) -> list[tuple[str, str]]:
+    return [(href, label) for href, label, p in SECTIONS if me is not None and allowed(me, p)]
+
+
+def _session_id(request: Request) -> str:
+    sid, _ = presented_session(request)
+    return sid or ""
+
+
+def _signed_in(out: TokenOut, to: str) -> RedirectResponse:
+    response = RedirectResponse(to, status_code=303)
+    set_session_cookie(response, out)
+    return response
+
+
+def _next_page(out: TokenOut) -> str:
+    return {"second_factor": "/admin/login/code", "enrol": "/admin/account"}.get(
+        out.stage, "/admin/"
+    )
+
+
+async def _csrf(request: Request) -> str:
+    return (await staff_session(request, enrolling=True)).csrf
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"]) or "form"
+    return f"{field}: {error['msg']}"
+
+
+def _checked(model: Any, values: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise BadRequest(_first_problem(exc)) from None
