@@ -8,7 +8,8 @@ without a session leads to the sign-in page; a login that must set up a second f
 account page; a page the role may not open, to a page saying why. Every asset is served from
 here (no CDN); the only script is static/admin.js (the Content-Security-Policy allows no other).
 
-One module a section (signin, account, staff, tokens, routers, vouchers, sessions, audit), on
+One module a section (signin, account, staff, tokens, routers, vouchers, plans, sessions,
+audit), on
 what they share in api.admin.web; this one installs them."""
 
 from __future__ import annotations
@@ -18,11 +19,21 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.admin import account, audit, routers, sessions, signin, staff, tokens, vouchers
+from api.admin import (
+    account,
+    audit,
+    plans,
+    routers,
+    sessions,
+    signin,
+    staff,
+    tokens,
+    vouchers,
+)
 from api.admin.web import NO_STORE, NoIsp, static, templates
 from api.tenancy import EnrolFirst, PageRefused, SignInFirst
 
-PAGES = (signin, account, staff, tokens, routers, vouchers, sessions, audit)
+PAGES = (signin, account, staff, tokens, routers, vouchers, plans, sessions, audit)
 
 
 def install(app: Any) -> None:

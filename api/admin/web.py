@@ -45,6 +45,7 @@ FLASHES = {
     "policy": ("success", "The sign-in rule is saved."),
     "revoked-voucher": ("success", "Revoked: its next login is refused, its devices cut off."),
     "voucher-saved": ("success", "Saved."),
+    "plan-saved": ("success", "The package is saved."),
     "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
     "router-saved": ("success", "The router is saved."),
     "router-removed": ("success", "The router is removed."),
@@ -102,6 +103,7 @@ def render(
 # The dashboard's sections, each shown only to roles whose permission opens it.
 SECTIONS = [
     ("/admin/vouchers", "Vouchers", P.VOUCHERS_READ),
+    ("/admin/plans", "Packages", P.PLANS_READ),
     ("/admin/sessions", "Sessions", P.SESSIONS_READ),
     ("/admin/routers", "Routers", P.ROUTERS_READ),
     ("/admin/staff", "Staff", P.STAFF_READ),
