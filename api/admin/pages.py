@@ -9,7 +9,7 @@ account page; a page the role may not open, to a page saying why. Every asset is
 here (no CDN); the only script is static/admin.js (the Content-Security-Policy allows no other).
 
 One module a section (signin, account, staff, tokens, routers, vouchers, plans, sessions,
-audit), on
+payments, audit), on
 what they share in api.admin.web; this one installs them."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.admin import (
     account,
     audit,
+    payments,
     plans,
     routers,
     sessions,
@@ -33,7 +34,7 @@ from api.admin import (
 from api.admin.web import NO_STORE, NoIsp, static, templates
 from api.tenancy import EnrolFirst, PageRefused, SignInFirst
 
-PAGES = (signin, account, staff, tokens, routers, vouchers, plans, sessions, audit)
+PAGES = (signin, account, staff, tokens, routers, vouchers, plans, sessions, payments, audit)
 
 
 def install(app: Any) -> None:

@@ -105,6 +105,7 @@ SECTIONS = [
     ("/admin/vouchers", "Vouchers", P.VOUCHERS_READ),
     ("/admin/plans", "Packages", P.PLANS_READ),
     ("/admin/sessions", "Sessions", P.SESSIONS_READ),
+    ("/admin/payments", "Payments", P.PAYMENTS_READ),
     ("/admin/routers", "Routers", P.ROUTERS_READ),
     ("/admin/staff", "Staff", P.STAFF_READ),
     ("/admin/audit", "Audit log", P.AUDIT_READ),

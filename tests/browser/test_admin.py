@@ -31,6 +31,7 @@ from tests.factories import (
     make_voucher,
     random_ip,
 )
+from tests.payshop import buy, make_shop, phone, shop_tenant, wait_status
 
 
 def admin_url(slug: str, path: str = "/admin/") -> str:
@@ -508,4 +509,24 @@ async def test_packages_are_created_repriced_and_retired_from_their_page(page: P
     await plan.locator(".retire").click()
     await expect(plan.locator(".retired")).to_be_visible()
     await screenshot(page, "admin-plans-390")
+    assert not errors, errors
+
+
+async def test_a_paid_purchase_shows_on_the_payments_page_with_its_voucher(page: Page) -> None:
+    errors = _errors(page)
+    shop = await make_shop()
+    tenant = await shop_tenant(shop)
+    owner = await make_staff(tenant=tenant, role="owner")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{API_PORT}") as http:
+        started = (await buy(http, shop, phone())).json()
+        paid = await wait_status(http, shop, started["id"], "paid")
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/payments"))
+    row = page.locator(f'.payment[data-receipt="{paid["receipt"]}"]')
+    await expect(row).to_contain_text(f"KES {shop.price}")
+    await expect(row.locator(".voucher")).to_have_text(paid["voucher"]["code"])
+    await expect(page.locator("#money-check")).to_contain_text("exactly one")
+    await screenshot(page, "admin-payments-390")
+    await row.locator(".voucher").click()
+    await expect(page.locator("#state")).to_be_visible()
     assert not errors, errors
