@@ -9,7 +9,7 @@ account page; a page the role may not open, to a page saying why. Every asset is
 here (no CDN); the only script is static/admin.js (the Content-Security-Policy allows no other).
 
 One module a section (signin, account, staff, tokens, routers, vouchers, plans, sessions,
-payments, audit), on
+payments, settings, audit), on
 what they share in api.admin.web; this one installs them."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from api.admin import (
     plans,
     routers,
     sessions,
+    settings,
     signin,
     staff,
     tokens,
@@ -34,7 +35,19 @@ from api.admin import (
 from api.admin.web import NO_STORE, NoIsp, static, templates
 from api.tenancy import EnrolFirst, PageRefused, SignInFirst
 
-PAGES = (signin, account, staff, tokens, routers, vouchers, plans, sessions, payments, audit)
+PAGES = (
+    signin,
+    account,
+    staff,
+    tokens,
+    routers,
+    vouchers,
+    plans,
+    sessions,
+    payments,
+    settings,
+    audit,
+)
 
 
 def install(app: Any) -> None:

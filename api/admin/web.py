@@ -46,6 +46,7 @@ FLASHES = {
     "revoked-voucher": ("success", "Revoked: its next login is refused, its devices cut off."),
     "voucher-saved": ("success", "Saved."),
     "plan-saved": ("success", "The package is saved."),
+    "settings": ("success", "The settings are saved."),
     "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
     "router-saved": ("success", "The router is saved."),
     "router-removed": ("success", "The router is removed."),
@@ -108,6 +109,7 @@ SECTIONS = [
     ("/admin/payments", "Payments", P.PAYMENTS_READ),
     ("/admin/routers", "Routers", P.ROUTERS_READ),
     ("/admin/staff", "Staff", P.STAFF_READ),
+    ("/admin/settings", "Settings", P.SETTINGS_READ),
     ("/admin/audit", "Audit log", P.AUDIT_READ),
     ("/admin/tokens", "API tokens", P.TOKENS),
 ]

@@ -19,6 +19,7 @@ from api.db import unit_of_work
 from api.staff import invites
 from api.staff.schemas import InviteIn
 from api.tenancy import Principal
+from deploy.fakes.daraja_state import DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, SANDBOX_PASSKEY
 from tests.browser.conftest import API_PORT, screenshot
 from tests.factories import (
     PASSWORD,
@@ -530,3 +531,42 @@ async def test_a_paid_purchase_shows_on_the_payments_page_with_its_voucher(page:
     await row.locator(".voucher").click()
     await expect(page.locator("#state")).to_be_visible()
     assert not errors, errors
+
+
+async def test_settings_and_the_mpesa_account_are_saved_and_tested_from_their_page(
+    page: Page, context: BrowserContext
+) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="owner")
+    support = await make_staff(tenant=tenant, role="support")
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/settings"))
+    await page.fill("#unused_voucher_days", "0")
+    await page.click("#save-settings")
+    await expect(page.locator(".alert-danger")).to_contain_text("unused_voucher_days")
+    await expect(page.locator("#unused_voucher_days")).to_have_value("0")
+    await page.fill("#unused_voucher_days", "45")
+    await page.click("#save-settings")
+    await expect(page.locator(".alert-success")).to_contain_text("saved")
+    await expect(page.locator("#unused_voucher_days")).to_have_value("45")
+
+    await expect(page.locator("#mpesa-state")).to_contain_text("Not set up")
+    await page.fill("#shortcode", "174379")
+    await page.fill("#consumer_key", DEMO_CONSUMER_KEY)
+    await page.fill("#consumer_secret", DEMO_CONSUMER_SECRET)
+    await page.fill("#passkey", SANDBOX_PASSKEY)
+    await page.click("#save-mpesa")
+    await expect(page.locator("#mpesa-state")).to_contain_text("consumer key stored")
+    assert DEMO_CONSUMER_SECRET not in await page.content()  # write-only
+    await page.click("#test-mpesa")
+    await expect(page.locator("#notice")).to_contain_text("Daraja accepted")
+    await screenshot(page, "admin-settings-390")
+    assert not errors, errors
+
+    other = await context.browser.new_context()  # type: ignore[union-attr]
+    support_page = await other.new_page()
+    await _sign_in(support_page, tenant.slug, support.email)
+    response = await support_page.goto(admin_url(tenant.slug, "/admin/settings"))
+    assert response is not None and response.status == 403
+    await other.close()
