@@ -21,8 +21,12 @@ from api.admin.web import (
 from api.auth.endpoints import set_session_cookie
 from api.deps import ClientMeta, SessionDep
 from api.errors import AppError, BadRequest
+from api.payments import queries
+from api.permissions import P
+from api.routers import health as router_health
 from api.tenancy import (
     Principal,
+    allowed,
     staff_session,
 )
 
@@ -33,8 +37,21 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 @router.get("/")
-async def home(request: Request, isp: Isp, principal: Person) -> Response:
-    return render(request, "home.html", isp, me=principal, csrf=await _csrf(request))
+async def home(request: Request, isp: Isp, principal: Person, session: SessionDep) -> Response:
+    """What the business looks like now, as far as the role may see: who is online per router
+    and the silent routers (routers:read), today's and this month's money, today's sales by
+    package, purchases waiting and payments that bought nothing (payments:read)."""
+    routers = None
+    if allowed(principal, P.ROUTERS_READ):
+        routers = await router_health.list_health(session, principal)
+    takings = None
+    if allowed(principal, P.PAYMENTS_READ):
+        takings = await queries.takings(session, principal.tenant_id)
+    return render(
+        request, "home.html", isp, me=principal, csrf=await _csrf(request), routers=routers,
+        online=sum(r.active_sessions for r in routers or []),
+        silent=sum(1 for r in routers or [] if r.status == "silent"), takings=takings,
+    )  # fmt: skip
 
 
 async def _account(

@@ -70,3 +70,54 @@ async def events(
         limit,
         before,
     )
+
+
+# Days and months count in East Africa Time, where our ISPs sell (a per-ISP zone is a setting to
+# come); PostgreSQL does the calendar.
+TIME_ZONE = "Africa/Nairobi"
+
+
+async def takings(session: AsyncSession, tenant_id: int) -> dict[str, Any]:
+    """Money received today and this month; today's sales by package; purchases still waiting
+    for the customer's PIN; payments that bought nothing yet (unclaimed or held)."""
+    totals = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """WITH b AS (
+                 SELECT date_trunc('day', now() AT TIME ZONE :tz) AT TIME ZONE :tz AS day,
+                        date_trunc('month', now() AT TIME ZONE :tz) AT TIME ZONE :tz AS month)
+               SELECT COALESCE(sum(p.amount) FILTER (WHERE p.paid_at >= b.day), 0) AS today,
+                      count(*) FILTER (WHERE p.paid_at >= b.day) AS today_count,
+                      COALESCE(sum(p.amount), 0) AS month
+                 FROM payment p, b WHERE {tenant:p} AND p.paid_at >= b.month""",
+        ),
+        {"tz": TIME_ZONE},
+    )
+    by_plan = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT pl.name, count(*) AS sold, sum(p.amount) AS total
+                 FROM payment p
+                 JOIN payment_grant g ON g.payment_id = p.id
+                 JOIN plan pl ON pl.id = g.plan_id
+                WHERE {tenant:p}
+                  AND p.paid_at >= date_trunc('day', now() AT TIME ZONE :tz) AT TIME ZONE :tz
+                GROUP BY pl.name ORDER BY total DESC, pl.name""",
+        ),
+        {"tz": TIME_ZONE},
+    )
+    waiting = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT count(*) FILTER (WHERE r.status = 'pending') AS waiting,
+                      (SELECT count(*) FROM payment p
+                        WHERE {tenant:p} AND p.status IN ('unclaimed', 'held')) AS unresolved
+                 FROM stk_request r
+                WHERE {tenant:r} AND r.created_at > now() - interval '1 hour'""",
+        )
+    )
+    return {
+        **dict(totals.mappings().one()),
+        "by_plan": [dict(row) for row in by_plan.mappings()],
+        **dict(waiting.mappings().one()),
+    }

@@ -396,6 +396,11 @@ async def test_an_owner_adds_a_router_gets_its_script_and_a_tech_sees_only_their
     await tech_page.goto(admin_url(tenant.slug, "/admin/routers"))
     names = await tech_page.locator(".router").evaluate_all("rows => rows.map(r => r.dataset.name)")
     assert names == ["kibera-hap"], names
+    # The tech's home: their router's figures, no money.
+    await tech_page.goto(admin_url(tenant.slug))
+    await expect(tech_page.locator("#router-figures")).to_contain_text("kibera-hap")
+    await expect(tech_page.locator("#router-figures")).not_to_contain_text("not-yours")
+    await expect(tech_page.locator("#today")).to_have_count(0)
     await expect(tech_page.locator("#add-router")).to_have_count(0)  # adding is the ISP's
     await other.close()
     assert not errors, errors
@@ -530,6 +535,11 @@ async def test_a_paid_purchase_shows_on_the_payments_page_with_its_voucher(page:
     await screenshot(page, "admin-payments-390")
     await row.locator(".voucher").click()
     await expect(page.locator("#state")).to_be_visible()
+    # The home page: today's money and what sold.
+    await page.goto(admin_url(tenant.slug))
+    await expect(page.locator("#today")).to_have_text(f"KES {shop.price:,.0f}")
+    await expect(page.locator("#by-plan")).to_contain_text(": 1 · KES")
+    await screenshot(page, "admin-home-figures-390")
     assert not errors, errors
 
 
