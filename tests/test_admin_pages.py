@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.factories import PASSWORD, make_staff, make_tenant
+from tests.factories import PASSWORD, make_plan, make_staff, make_tenant, make_voucher
 from tests.test_staff_login import _from
 
 
@@ -125,3 +125,21 @@ async def test_asking_for_a_reset_link_answers_alike_for_anyone(app):
             assert answer.status_code == 200
             answers.append(answer.text.replace(email, "EMAIL"))
         assert answers[0] == answers[1]
+
+
+async def test_another_isps_voucher_is_a_not_found_page_and_the_api_stays_json(app):
+    """Changing an id in the address reaches nothing of another ISP: a page saying not found."""
+    host_a, owner_a = await _isp()
+    tenant_a = await make_tenant()
+    plan = await make_plan(tenant=tenant_a)
+    voucher = await make_voucher(plan=plan)
+    async with _from(app) as client:
+        token = await _form(client, host_a)
+        body = {"email": owner_a.email, "password": PASSWORD, "csrf_token": token}
+        assert (await client.post("/admin/login", data=body, headers=host_a)).status_code == 303
+        page = await client.get(f"/admin/vouchers/{voucher.code}", headers=host_a)
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Not found" in page.text and voucher.code not in page.text.split("<main")[0]
+        api = await client.get(f"/api/v1/vouchers/{voucher.code}", headers=host_a)
+        assert api.status_code == 404 and api.headers["content-type"] == "application/json"

@@ -33,6 +33,7 @@ from api.admin import (
     vouchers,
 )
 from api.admin.web import NO_STORE, NoIsp, static, templates
+from api.errors import AppError
 from api.tenancy import EnrolFirst, PageRefused, SignInFirst
 
 PAGES = (
@@ -64,6 +65,20 @@ def install(app: Any) -> None:
     @app.exception_handler(EnrolFirst)
     async def enrol_first(request: Request, exc: EnrolFirst) -> Response:
         return RedirectResponse("/admin/account", status_code=303)
+
+    # Beyond what a page shows itself (a form with what to fix), a dashboard page that fails
+    # (another ISP's voucher: 404; an outage: 503) answers a page, not the API's JSON.
+    json_answer = app.exception_handlers[AppError]
+
+    @app.exception_handler(AppError)
+    async def problem(request: Request, exc: AppError) -> Response:
+        if not request.url.path.startswith("/admin/"):
+            return await json_answer(request, exc)  # type: ignore[no-any-return]
+        title = "Not found" if exc.status_code == 404 else "That did not work"
+        return templates.TemplateResponse(
+            request, "problem.html", {"title": title, "detail": exc.detail},
+            status_code=exc.status_code, headers={**NO_STORE, **(exc.headers or {})},
+        )  # fmt: skip
 
     @app.exception_handler(PageRefused)
     async def refused(request: Request, exc: PageRefused) -> Response:
