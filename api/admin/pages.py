@@ -8,7 +8,7 @@ without a session leads to the sign-in page; a login that must set up a second f
 account page; a page the role may not open, to a page saying why. Every asset is served from
 here (no CDN); the only script is static/admin.js (the Content-Security-Policy allows no other).
 
-One module a section (signin, account, staff, tokens, routers, vouchers, plans, sessions,
+One module a section (signin, account, staff, tokens, routers, vouchers, plans, promos, sessions,
 payments, settings, audit), on
 what they share in api.admin.web; this one installs them."""
 
@@ -24,6 +24,7 @@ from api.admin import (
     audit,
     payments,
     plans,
+    promos,
     routers,
     sessions,
     settings,
@@ -44,6 +45,7 @@ PAGES = (
     routers,
     vouchers,
     plans,
+    promos,
     sessions,
     payments,
     settings,

@@ -47,6 +47,7 @@ FLASHES = {
     "voucher-saved": ("success", "Saved."),
     "plan-saved": ("success", "The package is saved."),
     "settings": ("success", "The settings are saved."),
+    "offer-saved": ("success", "Saved."),
     "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
     "router-saved": ("success", "The router is saved."),
     "router-removed": ("success", "The router is removed."),
@@ -105,6 +106,7 @@ def render(
 SECTIONS = [
     ("/admin/vouchers", "Vouchers", P.VOUCHERS_READ),
     ("/admin/plans", "Packages", P.PLANS_READ),
+    ("/admin/promos", "Promos and fair usage", P.PLANS_READ),
     ("/admin/sessions", "Sessions", P.SESSIONS_READ),
     ("/admin/payments", "Payments", P.PAYMENTS_READ),
     ("/admin/routers", "Routers", P.ROUTERS_READ),

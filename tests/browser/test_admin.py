@@ -580,3 +580,39 @@ async def test_settings_and_the_mpesa_account_are_saved_and_tested_from_their_pa
     response = await support_page.goto(admin_url(tenant.slug, "/admin/settings"))
     assert response is not None and response.status == 403
     await other.close()
+
+
+async def test_promo_codes_and_fair_usage_rules_are_made_and_stopped_from_their_page(
+    page: Page,
+) -> None:
+    errors = _errors(page)
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="owner")
+    await make_plan(tenant=tenant)
+    await _sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/promos"))
+    await page.fill("#promo-code", "k!")
+    await page.fill("#promo-value", "10")
+    await page.click("#create-promo")
+    await expect(page.locator(".alert-danger")).to_contain_text("code")
+    await page.fill("#promo-code", "karibu10")
+    await page.fill("#promo-value", "10")
+    await page.click("#create-promo")
+    promo = page.locator('.promo[data-code="KARIBU10"]')
+    await expect(promo).to_contain_text("10% off")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await promo.locator(".stop-promo").click()
+    await expect(promo.locator(".status")).not_to_have_text("active")
+
+    await page.fill("#rule-threshold", "40")
+    await page.fill("#rule-rate", "fast")
+    await page.click("#create-rule")
+    await expect(page.locator(".alert-danger")).to_contain_text("rate_limit")
+    await page.fill("#rule-rate", "2M/2M")
+    await page.click("#create-rule")
+    await expect(page.locator("#rules .rule")).to_contain_text("Above 40 online per router: 2M/2M")
+    await screenshot(page, "admin-promos-390")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.locator(".retire-rule").click()
+    await expect(page.locator("#rules .rule")).to_have_count(0)
+    assert not errors, errors
