@@ -51,6 +51,9 @@ ROUTER_BOUND = {"router_id", "session_id"}
 # The dashboard's pages: asked on an ISP's own address; where a JSON route answers 401, a page
 # leads to its sign-in page (303 to /admin/login), which the walk reads as 401.
 PAGES = "/admin"
+# Page actions that end their object (a form posts where the API says DELETE): each caller ends
+# one of its own making, so the next caller still finds the world's.
+FRESH_ENDINGS = ("/delete", "/retire", "/stop", "/withdraw")
 # Path parameters naming something of the caller's own (one of their sessions): everyone with
 # the permission gets through, another ISP's owner too (on their own).
 PERSONAL = {"session_key"}
@@ -229,7 +232,7 @@ async def _call(client, caller: Caller, method: str, path: str, a: World, ids: d
     if "session_key" in params:  # a session of the caller's own, signed in for this
         bearer = (await caller.headers()).get("Authorization", "Bearer -").split()[-1]
         values["session_key"] = hashlib.sha256(bearer.encode()).hexdigest()
-    elif method == "DELETE" or "invite_id" in params or path.endswith("/delete"):
+    elif method == "DELETE" or "invite_id" in params or path.endswith(FRESH_ENDINGS):
         # each caller removes (or spends) an object of its own making
         for p in params:
             values[p] = await _fresh_object(client, a, p, allocated)
