@@ -616,3 +616,16 @@ async def test_promo_codes_and_fair_usage_rules_are_made_and_stopped_from_their_
     await page.locator(".retire-rule").click()
     await expect(page.locator("#rules .rule")).to_have_count(0)
     assert not errors, errors
+
+
+async def test_on_a_phone_the_menu_opens_every_section_the_role_may_see(page: Page) -> None:
+    tenant = await make_tenant()
+    tech = await make_staff(tenant=tenant, role="tech")
+    await _sign_in(page, tenant.slug, tech.email)
+    await page.goto(admin_url(tenant.slug, "/admin/account"))
+    await page.locator("#menu summary").click()
+    labels = await page.locator("#menu a").all_inner_texts()
+    assert labels == ["Sessions", "Routers"], labels  # a tech: no money, no staff, no settings
+    await screenshot(page, "admin-menu-390")
+    await page.locator("#menu a", has_text="Routers").click()
+    await expect(page).to_have_url(re.compile(r"/admin/routers$"))
