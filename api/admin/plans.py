@@ -7,10 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from api.admin.web import Isp, _checked, _csrf, render
-from api.db import roll_back
+from api.admin.web import Isp, _checked, _csrf, acted, render
 from api.deps import ClientMeta, IdPath, SessionDep
 from api.errors import AppError, BadRequest
 from api.models import Tenant
@@ -50,17 +49,18 @@ async def _action(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, action: Any,
     form: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
-    try:
-        await action()
-    except ValueError as exc:  # a duration or a speed people can't have meant
-        await roll_back(session)
-        return await _plans(request, isp, principal, session, status=422, error=str(exc), form=form)
-    except AppError as exc:
-        await roll_back(session)
+    async def checked() -> None:
+        try:
+            await action()
+        except ValueError as exc:  # a duration or a speed people can't have meant
+            raise BadRequest(str(exc)) from None
+
+    async def again(exc: AppError) -> Response:
         return await _plans(
             request, isp, principal, session, status=exc.status_code, error=exc.detail, form=form
         )
-    return RedirectResponse("/admin/plans?flash=plan-saved", status_code=303)
+
+    return await acted(session, checked, again, "/admin/plans?flash=plan-saved")
 
 
 @router.post("/plans")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from api.admin.web import Isp, _checked, _csrf, render
+from api.admin.web import Isp, _checked, _csrf, acted, render
 from api.db import roll_back
 from api.deps import ClientMeta, SessionDep
 from api.errors import AppError, NotFound
@@ -56,14 +56,12 @@ async def _save(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, action: Any,
     **shown: Any,
 ) -> Response:  # fmt: skip
-    try:
-        await action()
-    except AppError as exc:
-        await roll_back(session)
+    async def again(exc: AppError) -> Response:
         return await _settings(
             request, isp, principal, session, status=exc.status_code, error=exc.detail, **shown
         )
-    return RedirectResponse("/admin/settings?flash=settings", status_code=303)
+
+    return await acted(session, action, again, "/admin/settings?flash=settings")
 
 
 @router.post("/settings")

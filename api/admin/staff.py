@@ -6,16 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.admin.web import (
     Isp,
     _csrf,
     _first_problem,
+    acted,
     render,
 )
-from api.db import roll_back
 from api.deps import ClientMeta, DbId, IdPath, SessionDep
 from api.errors import AppError, BadRequest
 from api.models import Tenant
@@ -67,16 +67,14 @@ async def _staff_action(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, action: Any,
     flash: str, form: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
-    """Runs a staff change; on a refusal the page is shown again with why (and what was
-    typed), its change rolled back; else back to the page with a flash."""
-    try:
-        await action()
-    except AppError as exc:
-        await roll_back(session)
+    """A staff change; refused, the page again with why and what was typed."""
+
+    async def again(exc: AppError) -> Response:
         return await _staff(
             request, isp, principal, session, status=exc.status_code, error=exc.detail, form=form
         )
-    return RedirectResponse(f"/admin/staff?flash={flash}", status_code=303)
+
+    return await acted(session, action, again, f"/admin/staff?flash={flash}")
 
 
 @router.post("/staff/invite")

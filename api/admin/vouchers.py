@@ -13,6 +13,7 @@ from api.admin.web import (
     Isp,
     _checked,
     _csrf,
+    acted,
     render,
 )
 from api.db import roll_back
@@ -132,14 +133,12 @@ async def _voucher_action(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, code: str,
     action: Any, flash: str,
 ) -> Response:  # fmt: skip
-    try:
-        await action()
-    except AppError as exc:
-        await roll_back(session)
+    async def again(exc: AppError) -> Response:
         return await _voucher(
             request, isp, principal, session, code, status=exc.status_code, error=exc.detail
         )
-    return RedirectResponse(f"/admin/vouchers/{code}?flash={flash}", status_code=303)
+
+    return await acted(session, action, again, f"/admin/vouchers/{code}?flash={flash}")
 
 
 @router.post("/vouchers/{code}/revoke")

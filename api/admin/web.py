@@ -5,19 +5,21 @@ api.admin.pages installs them."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.endpoints import set_session_cookie
 from api.auth.schemas import TokenOut
-from api.db import unit_of_work
-from api.errors import BadRequest, NotFound
+from api.db import roll_back, unit_of_work
+from api.errors import AppError, BadRequest, NotFound
 from api.models import Tenant
 from api.permissions import P
 from api.tenancy import (
@@ -153,3 +155,18 @@ def _checked(model: Any, values: dict[str, Any]) -> Any:
         return model.model_validate(values)
     except ValidationError as exc:
         raise BadRequest(_first_problem(exc)) from None
+
+
+async def acted(
+    session: AsyncSession, action: Callable[[], Awaitable[None]],
+    refused: Callable[[AppError], Awaitable[Response]], done: str,
+) -> Response:  # fmt: skip
+    """Runs a page's change: refused (an AppError), its work is rolled back, after-commit work
+    included, and `refused` shows the page again with why; done, back to `done` (a redirect, so
+    a reload does not post again)."""
+    try:
+        await action()
+    except AppError as exc:
+        await roll_back(session)
+        return await refused(exc)
+    return RedirectResponse(done, status_code=303)
