@@ -372,6 +372,7 @@ mnetifi is up ($PROFILE stack)
   PostgreSQL   127.0.0.1:$PG_PORT db mnetifi     Redis 127.0.0.1:$REDIS_PORT
   Mail         SMTP 127.0.0.1:$SMTP_PORT; every message kept in $RUN/mailbox/
   Admin login  tenant demo, admin@demo.mnetifi.com / $(cat "$RUN/secrets/demo-admin-password")
+  Dashboard    http://demo.mnetifi.com:$API_PORT/admin/  (once demo.mnetifi.com resolves to 127.0.0.1: /etc/hosts)
   CLI          source $RUN/env && mnetifi --help
   Log a demo voucher in, as the demo router (127.0.0.1) would:
     printf 'User-Name = "$code"\\nUser-Password = "$code"\\nCalling-Station-Id = "AA:BB:CC:DD:EE:01"\\n' | radclient -x -- 127.0.0.1:$AUTH_PORT auth '$secret'
