@@ -155,6 +155,11 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+class MustEnrol(Forbidden):
+    """A login that may do nothing but set up a second factor (its ISP's rule, or an operator
+    without an authenticator)."""
+
+
 SESSION_COOKIE = "mnetifi_session"
 _NOT_SIGNED_IN = "Missing, invalid or expired token"
 
@@ -183,7 +188,7 @@ async def staff_session(
     if complete and found.stage == "second_factor":
         raise Unauthorized("Finish signing in: enter the code of your second factor")
     if complete and found.stage == "enrol" and not enrolling:
-        raise Forbidden(
+        raise MustEnrol(
             "A second factor is required: set one up before anything else"
             + ("" if found.tenant_id is None else " (your ISP's rule)")
         )
@@ -302,7 +307,7 @@ class Declared:
     public_reason: str | None = None
 
 
-class _Require(Declared):
+class Require(Declared):
     def __init__(self, permission: P, enrolling: bool = False) -> None:
         self.permission = permission
         self.enrolling = enrolling
@@ -334,65 +339,21 @@ class _Public(Declared):
         return None
 
 
-def require(permission: P) -> _Require:
+def require(permission: P) -> Require:
     """Dependency: the ISP staff member asking, if their role grants `permission` (an ISP
     permission; operators get 403)."""
     if permission.startswith("platform:"):
         raise ValueError("platform permissions are declared with require_platform()")
-    return _Require(permission)
+    return Require(permission)
 
 
-class SignInFirst(Exception):
-    """A dashboard page asked for without a signed-in session: the page answers with the sign-in
-    page instead (api.admin), where a JSON route answers 401."""
-
-
-class EnrolFirst(Exception):
-    """A dashboard page asked for by a login that must set up a second factor first."""
-
-
-class PageRefused(Exception):
-    """A dashboard page the person's role may not open: a page saying so (403), not JSON."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-class _RequirePage(_Require):
-    """require() for the dashboard's pages: not signed in (or not finished signing in) leads to
-    the sign-in page, a login sent to enrol to the second-factor page; a permission the role
-    lacks is still 403."""
-
-    async def __call__(self, request: Request, session: SessionDep) -> Principal:
-        try:
-            principal = await super().__call__(request, session)
-        except Unauthorized:
-            raise SignInFirst from None
-        except Forbidden as exc:
-            sid, _ = presented_session(request)
-            found = await staff_sessions.load(sid) if sid else None
-            if found is not None and found.stage == "enrol" and not self.enrolling:
-                raise EnrolFirst from None
-            raise PageRefused(exc.detail) from None
-        if principal.staff_id is None:
-            raise Forbidden("The dashboard is for people; an API token has no pages")
-        return principal
-
-
-def require_page(permission: P, *, enrolling: bool = False) -> _Require:
-    """Dependency of a dashboard page: the staff member asking, if their role grants
-    `permission` (see _RequirePage for what a page does instead of 401)."""
-    return _RequirePage(permission, enrolling)
-
-
-def require_person(*, enrolling: bool = False) -> _Require:
+def require_person(*, enrolling: bool = False) -> Require:
     """Dependency: a person signed in (P.SELF), never an API token: their own account, second
     factor and sessions. `enrolling`: also a login that must set up a second factor first."""
     return _RequirePerson(P.SELF, enrolling)
 
 
-class _RequirePerson(_Require):
+class _RequirePerson(Require):
     async def __call__(self, request: Request, session: SessionDep) -> Principal:
         principal = await super().__call__(request, session)
         if principal.staff_id is None:

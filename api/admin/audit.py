@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
     _csrf,
@@ -21,7 +22,6 @@ from api.deps import SessionDep
 from api.permissions import P
 from api.tenancy import (
     Principal,
-    require_page,
 )
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

@@ -33,9 +33,9 @@ from api.admin import (
     tokens,
     vouchers,
 )
+from api.admin.guard import EnrolFirst, PageRefused, SignInFirst
 from api.admin.web import NO_STORE, NoIsp, static, templates
 from api.errors import AppError
-from api.tenancy import EnrolFirst, PageRefused, SignInFirst
 
 PAGES = (
     signin,

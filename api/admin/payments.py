@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from api.admin.guard import require_page
 from api.admin.web import Isp, _csrf, render
 from api.deps import SessionDep
 from api.payments import ledger, queries
 from api.permissions import P
-from api.tenancy import Principal, require_page
+from api.tenancy import Principal
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.admin.guard import require_page
 from api.admin.web import Isp, _checked, _csrf, acted, render
 from api.deps import ClientMeta, IdPath, SessionDep
 from api.errors import AppError, BadRequest
@@ -17,7 +18,7 @@ from api.permissions import P
 from api.plans import service as plans
 from api.plans.schemas import PlanCreate, PlanOut, PlanUpdate
 from api.plans.units import parse_duration, parse_rate
-from api.tenancy import Principal, allowed, require_page
+from api.tenancy import Principal, allowed
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.admin.guard import require_page
 from api.admin.web import Isp, _checked, _csrf, acted, render
 from api.deps import ClientMeta, IdPath, SessionDep
 from api.errors import AppError
@@ -18,7 +19,7 @@ from api.promos import service as promos
 from api.promos.schemas import PromoCreate
 from api.sessions import fairuse
 from api.sessions.schemas import RuleIn
-from api.tenancy import Principal, allowed, require_page
+from api.tenancy import Principal, allowed
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
     _checked,
@@ -25,7 +26,6 @@ from api.routers.schemas import RouterCreate, RouterUpdate
 from api.tenancy import (
     Principal,
     allowed,
-    require_page,
 )
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
     _csrf,
@@ -28,7 +29,6 @@ from api.sessions.schemas import SessionFilter
 from api.tenancy import (
     Principal,
     allowed,
-    require_page,
 )
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

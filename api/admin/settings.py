@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.admin.guard import require_page
 from api.admin.web import Isp, _checked, _csrf, acted, render
 from api.db import roll_back
 from api.deps import ClientMeta, SessionDep
@@ -19,7 +20,7 @@ from api.payments.schemas import PaymentSettingsIn
 from api.permissions import P
 from api.settings import service as settings
 from api.settings.schemas import SettingsUpdate
-from api.tenancy import Principal, allowed, require_page
+from api.tenancy import Principal, allowed
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
     _csrf,
@@ -27,7 +28,6 @@ from api.staff.schemas import InviteIn
 from api.tenancy import (
     Principal,
     allowed,
-    require_page,
 )
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
     _csrf,
@@ -21,7 +22,6 @@ from api.staff import service as staff_service
 from api.tenancy import (
     Principal,
     allowed,
-    require_page,
 )
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

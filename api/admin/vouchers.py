@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
     _checked,
@@ -28,7 +29,6 @@ from api.sessions.schemas import SessionPage
 from api.tenancy import (
     Principal,
     allowed,
-    require_page,
 )
 from api.vouchers import service as vouchers
 from api.vouchers.schemas import (

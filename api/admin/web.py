@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.admin.guard import require_page
 from api.auth.endpoints import set_session_cookie
 from api.auth.schemas import TokenOut
 from api.db import roll_back, unit_of_work
@@ -26,7 +27,6 @@ from api.tenancy import (
     Principal,
     allowed,
     presented_session,
-    require_page,
     staff_session,
     subdomain_slug,
 )
