@@ -13,9 +13,9 @@ from api.admin.web import (
     Enrolling,
     Isp,
     Person,
-    _csrf,
     _session_id,
     _signed_in,
+    form_token,
     render,
 )
 from api.auth.endpoints import set_session_cookie
@@ -48,7 +48,7 @@ async def home(request: Request, isp: Isp, principal: Person, session: SessionDe
     if allowed(principal, P.PAYMENTS_READ):
         takings = await queries.takings(session, principal.tenant_id)
     return render(
-        request, "home.html", isp, me=principal, csrf=await _csrf(request), routers=routers,
+        request, "home.html", isp, me=principal, csrf=await form_token(request), routers=routers,
         online=sum(r.active_sessions for r in routers or []),
         silent=sum(1 for r in routers or [] if r.status == "silent"), takings=takings,
     )  # fmt: skip
@@ -87,7 +87,7 @@ async def start_totp(
             request, isp, principal, session, status=exc.status_code, error=exc.detail
         )
     return render(
-        request, "totp.html", isp, me=principal, csrf=await _csrf(request),
+        request, "totp.html", isp, me=principal, csrf=await form_token(request),
         secret=enrolment.secret, qr_svg=enrolment.qr_svg,
     )  # fmt: skip
 
@@ -107,7 +107,7 @@ async def confirm_totp(
             )
         return render(
             request, "totp.html", isp, status=exc.status_code, error=exc.detail, me=principal,
-            csrf=await _csrf(request), secret=pending.secret, qr_svg=pending.qr_svg,
+            csrf=await form_token(request), secret=pending.secret, qr_svg=pending.qr_svg,
         )  # fmt: skip
     # The session moved to a new id: this answer carries it, with the codes shown once.
     response = render(request, "recovery.html", isp, me=principal, codes=out.recovery_codes)

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
-    _csrf,
-    _first_problem,
+    first_problem,
+    form_token,
     render,
 )
 from api.audit import service as audit_service
@@ -50,11 +50,11 @@ async def audit_page(
         events = (await audit_service.list_events(session, principal, wanted)).items
         more = len(events) == AUDIT_PAGE  # a full page: there may be older rows
     except ValidationError as exc:
-        status, error = 422, _first_problem(exc)
+        status, error = 422, first_problem(exc)
     export = urlencode(query)
     return render(
         request, "audit.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), q=raw, events=events, page=page, more=more,
+        csrf=await form_token(request), q=raw, events=events, page=page, more=more,
         export_query=export,
         newer_query=urlencode(raw | {"page": page - 1}),
         older_query=urlencode(raw | {"page": page + 1}),

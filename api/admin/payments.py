@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.admin.guard import require_page
-from api.admin.web import Isp, _csrf, render
+from api.admin.web import Isp, form_token, render
 from api.deps import SessionDep
 from api.payments import ledger, queries
 from api.permissions import P
@@ -30,7 +30,7 @@ async def payments_page(
     before = int(before_text) if before_text.isdigit() and len(before_text) < 19 else None
     listed = await queries.payments(session, principal.tenant_id, PAGE, before)
     return render(
-        request, "payments.html", isp, me=principal, csrf=await _csrf(request),
+        request, "payments.html", isp, me=principal, csrf=await form_token(request),
         payments=listed, check=await ledger.check(session, principal.tenant_id),
         older=listed[-1]["id"] if len(listed) == PAGE else None,
     )  # fmt: skip

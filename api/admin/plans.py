@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.admin.guard import require_page
-from api.admin.web import Isp, _checked, _csrf, acted, render
+from api.admin.web import Isp, acted, form_token, render, validated
 from api.deps import ClientMeta, IdPath, SessionDep
 from api.errors import AppError, BadRequest
 from api.models import Tenant
@@ -34,7 +34,7 @@ async def _plans(
     listed = [PlanOut.model_validate(p) for p in await plans.list_plans(session, principal)]
     return render(
         request, "plans.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), plans=listed, can_write=allowed(principal, P.PLANS_WRITE),
+        csrf=await form_token(request), plans=listed, can_write=allowed(principal, P.PLANS_WRITE),
         form=form or {},
     )  # fmt: skip
 
@@ -74,7 +74,7 @@ async def create_plan(
             "upload": upload, "device_limit": device_limit}  # fmt: skip
 
     async def create() -> None:
-        body = _checked(PlanCreate, {
+        body = validated(PlanCreate, {
             "name": name.strip(), "price": price, "duration_seconds": parse_duration(duration),
             "download_kbps": parse_rate(download), "upload_kbps": parse_rate(upload),
             "device_limit": device_limit or 1,
@@ -94,7 +94,7 @@ async def change_price(
         if not price.strip():
             raise BadRequest("Enter the price in shillings")
         await plans.update_plan(
-            session, principal, plan_id, _checked(PlanUpdate, {"price": price}), meta
+            session, principal, plan_id, validated(PlanUpdate, {"price": price}), meta
         )
 
     return await _action(request, isp, principal, session, change)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.admin.guard import require_page
-from api.admin.web import Isp, _checked, _csrf, acted, render
+from api.admin.web import Isp, acted, form_token, render, validated
 from api.deps import ClientMeta, IdPath, SessionDep
 from api.errors import AppError
 from api.models import Tenant
@@ -37,7 +37,7 @@ async def _page(
     see_rules = allowed(principal, P.SETTINGS_READ)
     return render(
         request, "promos.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), promos=await promos.list_promos(session, principal),
+        csrf=await form_token(request), promos=await promos.list_promos(session, principal),
         plans=await plans.list_plans(session, principal),
         rules=await fairuse.list_rules(session, principal) if see_rules else None,
         can_write=allowed(principal, P.PLANS_WRITE),
@@ -76,7 +76,7 @@ async def create_promo(
     async def create() -> None:
         values = {"code": code, "kind": kind, "value": value}
         values |= {k: v for k, v in (("max_uses", max_uses), ("plan_id", plan_id)) if v.strip()}
-        await promos.create_promo(session, principal, _checked(PromoCreate, values), meta)
+        await promos.create_promo(session, principal, validated(PromoCreate, values), meta)
 
     return await _act(request, isp, principal, session, create, form=form)
 
@@ -100,7 +100,7 @@ async def create_rule(
     rule_form = {"threshold": threshold, "rate_limit": rate_limit}
 
     async def create() -> None:
-        body = _checked(RuleIn, {"scope": scope, "threshold": threshold, "rate_limit": rate_limit})
+        body = validated(RuleIn, {"scope": scope, "threshold": threshold, "rate_limit": rate_limit})
         await fairuse.create_rule(session, principal, body, meta)
 
     return await _act(request, isp, principal, session, create, rule_form=rule_form)

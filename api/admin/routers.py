@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
-    _checked,
-    _csrf,
+    form_token,
     render,
+    validated,
 )
 from api.db import roll_back
 from api.deps import ClientMeta, IdPath, SessionDep
@@ -46,7 +46,7 @@ async def _routers(
     """A tech sees only the routers allocated to them (the services' router scope)."""
     return render(
         request, "routers.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), routers=await router_health.list_health(session, principal),
+        csrf=await form_token(request), routers=await router_health.list_health(session, principal),
         can_write=allowed(principal, P.ROUTERS_WRITE),
         can_manage=allowed(principal, P.ROUTERS_MANAGE), form=form or {}, created=created,
     )  # fmt: skip
@@ -68,7 +68,7 @@ async def add_router(
     """Its secret is generated and shown in this answer only."""
     form = {"name": name, "ip_address": ip_address}
     try:
-        body = _checked(RouterCreate, form)
+        body = validated(RouterCreate, form)
         created = await routers.create_router(session, principal, body, meta)
     except AppError as exc:
         await roll_back(session)
@@ -89,7 +89,7 @@ async def update_router(
         await routers.get_router(session, principal, router_id)  # not theirs: 404 first
         values: dict[str, Any] = {"enabled": enabled == "true"}
         values |= {k: v for k, v in (("name", name), ("ip_address", ip_address)) if v.strip()}
-        body = _checked(RouterUpdate, values)
+        body = validated(RouterUpdate, values)
         await routers.update_router(session, principal, router_id, body, meta)
     except AppError as exc:
         await roll_back(session)

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
-    _csrf,
-    _first_problem,
+    first_problem,
+    form_token,
     render,
 )
 from api.db import roll_back
@@ -65,7 +65,7 @@ async def _sessions(
         )
         listed = await sessions_service.list_sessions(session, principal, wanted)
     except ValidationError as exc:
-        status, error = 422, _first_problem(exc)
+        status, error = 422, first_problem(exc)
     except AppError as exc:
         status, error = exc.status_code, exc.detail
     older = None
@@ -73,7 +73,7 @@ async def _sessions(
         older = urlencode({k: v for k, v in q.items() if v} | {"before": listed[-1].id})
     return render(
         request, "sessions.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), q=q, sessions=listed, older=older,
+        csrf=await form_token(request), q=q, sessions=listed, older=older,
         routers=await routers.list_routers(session, principal),
         log=await control.control_log(session, principal, None, 20),
         can_write=allowed(principal, P.SESSIONS_WRITE),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.admin.guard import require_page
-from api.admin.web import Isp, _checked, _csrf, acted, render
+from api.admin.web import Isp, acted, form_token, render, validated
 from api.db import roll_back
 from api.deps import ClientMeta, SessionDep
 from api.errors import AppError, NotFound
@@ -40,9 +40,10 @@ async def _settings(
         mpesa = None
     return render(
         request, "settings.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), isp_settings=await settings.get_settings(session, principal),
-        mpesa=mpesa, can_write=allowed(principal, P.SETTINGS_WRITE), form=form,
-        mpesa_form=mpesa_form or {}, notice=notice,
+        csrf=await form_token(request),
+        isp_settings=await settings.get_settings(session, principal), mpesa=mpesa,
+        can_write=allowed(principal, P.SETTINGS_WRITE), form=form, mpesa_form=mpesa_form or {},
+        notice=notice,
     )  # fmt: skip
 
 
@@ -74,7 +75,7 @@ async def save_settings(
             "acct_interim_interval": acct_interim_interval}  # fmt: skip
 
     async def save() -> None:
-        body = _checked(SettingsUpdate, {k: v for k, v in form.items() if v.strip()})
+        body = validated(SettingsUpdate, {k: v for k, v in form.items() if v.strip()})
         await settings.update_settings(session, principal, body, meta)
 
     return await _save(request, isp, principal, session, save, form=form)
@@ -92,7 +93,7 @@ async def save_mpesa(
     async def save() -> None:
         secrets = {"consumer_key": consumer_key, "consumer_secret": consumer_secret,
                    "passkey": passkey}  # fmt: skip
-        body = _checked(PaymentSettingsIn, shown | {k: v for k, v in secrets.items() if v.strip()})
+        body = validated(PaymentSettingsIn, shown | {k: v for k, v in secrets.items() if v.strip()})
         await payments.save_settings(session, principal, body, meta)
 
     return await _save(request, isp, principal, session, save, mpesa_form=shown)

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
-    _csrf,
-    _first_problem,
     acted,
+    first_problem,
+    form_token,
     render,
 )
 from api.deps import ClientMeta, DbId, IdPath, SessionDep
@@ -47,7 +47,7 @@ async def _staff(
     can_write = allowed(principal, P.STAFF_WRITE)
     return render(
         request, "staff.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), staff=await staff_service.list_staff(session, principal),
+        csrf=await form_token(request), staff=await staff_service.list_staff(session, principal),
         invites=await invites.pending(session, principal) if can_write else [],
         routers=await routers.list_routers(session, principal) if can_write else [],
         policy=await staff_service.policy(session, principal),
@@ -94,7 +94,7 @@ async def invite(
                  "phone": phone.strip() or None}
             )  # fmt: skip
         except ValidationError as exc:
-            raise BadRequest(_first_problem(exc)) from None
+            raise BadRequest(first_problem(exc)) from None
         await invites.invite(session, principal, body, request.url.scheme, meta)
 
     return await _staff_action(request, isp, principal, session, send, "invited", form)

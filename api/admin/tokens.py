@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
-    _csrf,
+    form_token,
     render,
 )
 from api.db import roll_back
@@ -44,7 +44,7 @@ async def _tokens(
     ]
     return render(
         request, "tokens.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), tokens=await staff_service.tokens(session, principal),
+        csrf=await form_token(request), tokens=await staff_service.tokens(session, principal),
         grantable=grantable, form=form or {"permissions": []}, new_token=new_token,
     )  # fmt: skip
 

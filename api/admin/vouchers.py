@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
-    _checked,
-    _csrf,
     acted,
+    form_token,
     render,
+    validated,
 )
 from api.db import roll_back
 from api.deps import ClientMeta, SessionDep
@@ -59,7 +59,7 @@ async def _vouchers(
     latest = VoucherFilter(limit=30)
     return render(
         request, "vouchers.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), can_generate=can_generate, form=form or {}, batch=batch,
+        csrf=await form_token(request), can_generate=can_generate, form=form or {}, batch=batch,
         plans=await plans.list_plans(session, principal) if can_generate else [],
         vouchers=await vouchers.list_vouchers(session, principal, latest),
     )  # fmt: skip
@@ -98,7 +98,7 @@ async def make_vouchers(
     """The codes and the sheet to print are in this answer."""
     form = {"plan_id": plan_id, "count": count}
     try:
-        body = _checked(BatchCreate, {"plan_id": plan_id, "count": count})
+        body = validated(BatchCreate, {"plan_id": plan_id, "count": count})
         batch = await vouchers.generate_batch(session, principal, body, meta)
     except AppError as exc:
         await roll_back(session)
@@ -116,7 +116,7 @@ async def _voucher(
     listed = await sessions_service.voucher_sessions(session, principal, code, SessionPage())
     return render(
         request, "voucher.html", isp, status=status, error=error, me=principal,
-        csrf=await _csrf(request), v=detail, sessions=listed,
+        csrf=await form_token(request), v=detail, sessions=listed,
         can_write=allowed(principal, P.VOUCHERS_WRITE),
     )  # fmt: skip
 
@@ -171,7 +171,7 @@ async def set_device_limit(
     code: CodePath, device_limit: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:  # fmt: skip
     async def save() -> None:
-        body = _checked(VoucherUpdate, {"device_limit": device_limit})
+        body = validated(VoucherUpdate, {"device_limit": device_limit})
         await vouchers.update_voucher(session, principal, code, body, meta)
 
     return await _voucher_action(request, isp, principal, session, code, save, "voucher-saved")

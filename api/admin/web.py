@@ -140,21 +140,21 @@ def _next_page(out: TokenOut) -> str:
     )
 
 
-async def _csrf(request: Request) -> str:
+async def form_token(request: Request) -> str:
     return (await staff_session(request, enrolling=True)).csrf
 
 
-def _first_problem(exc: ValidationError) -> str:
+def first_problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
     field = ".".join(str(p) for p in error["loc"]) or "form"
     return f"{field}: {error['msg']}"
 
 
-def _checked(model: Any, values: dict[str, Any]) -> Any:
+def validated(model: Any, values: dict[str, Any]) -> Any:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise BadRequest(_first_problem(exc)) from None
+        raise BadRequest(first_problem(exc)) from None
 
 
 async def acted(

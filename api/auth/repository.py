@@ -8,8 +8,9 @@ from __future__ import annotations
 from sqlalchemy import func, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import ApiToken, RecoveryCode, SecondFactor, StaffLink, StaffUser
+from api.models import ApiToken, RecoveryCode, SecondFactor, StaffLink, StaffUser, Tenant
 from api.tenancy import scoped, tenant_sql
+from api.tenants import repository as tenant_repository
 
 
 async def second_factor(
@@ -208,6 +209,18 @@ async def unenrolled_staff(session: AsyncSession, tenant_id: int) -> list[int]:
 async def staff_by_email(session: AsyncSession, tenant_id: int, email: str) -> StaffUser | None:
     stmt = scoped(StaffUser, tenant_id).where(StaffUser.email == email.lower())
     return await session.scalar(stmt)
+
+
+async def active_staff(
+    session: AsyncSession, tenant_slug: str, email: str
+) -> tuple[Tenant | None, StaffUser | None]:
+    """The ISP of the slug (None if unknown), and its active staff member with that e-mail (None
+    if none, or the ISP is inactive): whom a login or a password reset is about."""
+    tenant = await tenant_repository.get_by_slug(session, tenant_slug)
+    if tenant is None or not tenant.active:
+        return tenant, None
+    staff = await staff_by_email(session, tenant.id, email.strip())
+    return tenant, staff if staff is not None and staff.active else None
 
 
 async def staff(session: AsyncSession, tenant_id: int, staff_id: int) -> StaffUser | None:

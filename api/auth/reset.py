@@ -18,7 +18,6 @@ from api.errors import BadRequest, NotFound, ServiceUnavailable
 from api.models import Tenant
 from api.security import hash_password
 from api.tenancy import Principal, admin_url
-from api.tenants import repository as tenant_repository
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +28,8 @@ async def request(
     """Makes a reset link if the account exists; returns what sends it (for after the answer)."""
     await limiter.reset_request(tenant_slug, email, meta.ip)
     async with unit_of_work() as session:
-        tenant = await tenant_repository.get_by_slug(session, tenant_slug)
-        if tenant is None or not tenant.active:
-            return None
-        staff = await repository.staff_by_email(session, tenant.id, email.strip())
-        if staff is None or not staff.active:
+        tenant, staff = await repository.active_staff(session, tenant_slug, email)
+        if tenant is None or staff is None:
             return None
         token, link = await links.create(
             session, tenant.id, "reset", email=staff.email, channel="email", staff_id=staff.id

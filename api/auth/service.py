@@ -19,7 +19,6 @@ from api.models import StaffUser, Tenant
 from api.security import verify_password
 from api.sms import service as sms
 from api.tenancy import Principal
-from api.tenants import repository as tenant_repository
 
 LOGIN_FAILED = "Wrong email, password or ISP"
 
@@ -130,7 +129,7 @@ async def _check(
     # failed login must be audited even though the request then fails with 401, and no
     # database connection is held while the password check waits for its turn.
     async with unit_of_work() as session:
-        tenant, staff = await _find_staff(session, tenant_slug, email)
+        tenant, staff = await repository.active_staff(session, tenant_slug, email)
         password_hash = staff.password_hash if staff else None
     ok, new_hash = await verify_password(password, password_hash)
     async with unit_of_work() as session:
@@ -159,16 +158,6 @@ async def _check(
                 tenant_id=tenant.id if tenant else None,
             )
     return ok, tenant, staff
-
-
-async def _find_staff(
-    session: AsyncSession, tenant_slug: str, email: str
-) -> tuple[Tenant | None, StaffUser | None]:
-    tenant = await tenant_repository.get_by_slug(session, tenant_slug)
-    if tenant is None or not tenant.active:
-        return tenant, None
-    staff = await repository.staff_by_email(session, tenant.id, email.strip())
-    return tenant, staff if staff is not None and staff.active else None
 
 
 def _principal(staff: StaffUser) -> Principal:
