@@ -1,11 +1,17 @@
-/* The dashboard's only script (the Content-Security-Policy allows no inline script):
-   the dark-mode toggle, remembered per browser, and "ask once" on destructive buttons. */
+/* The dashboard's own script (the Content-Security-Policy allows no inline script; htmx.min.js
+   is the only other): the dark-mode toggle, remembered per browser, "ask once" on destructive
+   buttons, and the session's CSRF token on every htmx request. */
 (function () {
   var root = document.documentElement;
   try {
     var saved = localStorage.getItem("theme");
     if (saved) root.setAttribute("data-bs-theme", saved);
   } catch (e) { /* private mode: no memory, the default theme */ }
+  // htmx requests carry the session's CSRF token in a header, as forms carry it in a field.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && meta.content) event.detail.headers["X-CSRF-Token"] = meta.content;
+  });
   document.addEventListener("DOMContentLoaded", function () {
     var toggle = document.getElementById("theme-toggle");
     if (toggle) toggle.addEventListener("click", function () {
