@@ -248,6 +248,22 @@ class Settings(BaseSettings):
     portal_streams_total: int = Field(
         1000, ge=1, description="Live purchase status streams per API process."
     )
+    dashboard_live_every: timedelta = Field(
+        timedelta(seconds=5),
+        description="How often the dashboard's live figures (online, money, routers) are re-read "
+        "for each open dashboard.",
+    )
+    dashboard_stream_lifetime: timedelta = Field(
+        timedelta(minutes=5),
+        description="A dashboard's live stream closes after this long; the browser reconnects, "
+        "and the reconnection is checked like any page request.",
+    )
+    dashboard_streams_per_person: int = Field(
+        5, ge=1, description="Live dashboard streams one staff member may hold open (tabs)."
+    )
+    dashboard_streams_total: int = Field(
+        200, ge=1, description="Live dashboard streams per API process."
+    )
     portal_stream_lifetime: timedelta = Field(
         timedelta(minutes=10),
         description="A status stream closes after this long (a purchase is decided by then).",

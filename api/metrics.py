@@ -23,6 +23,10 @@ PAYMENT_EVENTS = Counter(
     ["kind", "verdict"],
 )
 
+DASHBOARD_STREAMS = Gauge(
+    "mnetifi_dashboard_streams_open",
+    "Live dashboard figure streams (SSE) open in this API process.",
+)
 PORTAL_STREAMS = Gauge(
     "mnetifi_portal_streams_open",
     "Live purchase status streams (SSE) open in this API process.",

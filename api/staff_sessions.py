@@ -171,6 +171,18 @@ async def load(session_id: str, ip: str | None = None) -> StaffSession | None:
         raise _unavailable() from None
 
 
+async def alive(session_id: str) -> bool:
+    """Whether the session still lives (not ended, idle or too old), without marking it used:
+    what a long-lived stream asks now and then (the dashboard's live figures), so an open tab
+    does not keep checking in as activity between its reconnections."""
+    hashed = _hash(session_id)
+    try:
+        s = _parse(hashed, await get_redis().hgetall(_key(hashed)))  # type: ignore[misc]
+    except RedisError:
+        raise _unavailable() from None
+    return s is not None and _ttl(s.created, time.time()) > 0
+
+
 async def rotate(session_id: str, stage: Stage | None = None) -> tuple[str, StaffSession] | None:
     """The same login under a new id (and, if given, a new stage); the old id stops working.
     The CSRF token changes with it."""

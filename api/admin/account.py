@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.account import service as account
+from api.admin import live
 from api.admin.web import (
     Enrolling,
     Isp,
@@ -21,12 +22,8 @@ from api.admin.web import (
 from api.auth.endpoints import set_session_cookie
 from api.deps import ClientMeta, SessionDep
 from api.errors import AppError, BadRequest
-from api.payments import queries
-from api.permissions import P
-from api.routers import health as router_health
 from api.tenancy import (
     Principal,
-    allowed,
     staff_session,
 )
 
@@ -41,16 +38,9 @@ async def home(request: Request, isp: Isp, principal: Person, session: SessionDe
     """What the business looks like now, as far as the role may see: who is online per router
     and the silent routers (routers:read), today's and this month's money, today's sales by
     package, purchases waiting and payments that bought nothing (payments:read)."""
-    routers = None
-    if allowed(principal, P.ROUTERS_READ):
-        routers = await router_health.list_health(session, principal)
-    takings = None
-    if allowed(principal, P.PAYMENTS_READ):
-        takings = await queries.takings(session, principal.tenant_id)
     return render(
-        request, "home.html", isp, me=principal, csrf=await form_token(request), routers=routers,
-        online=sum(r.active_sessions for r in routers or []),
-        silent=sum(1 for r in routers or [] if r.status == "silent"), takings=takings,
+        request, "home.html", isp, me=principal, csrf=await form_token(request),
+        **await live.figures(session, principal),
     )  # fmt: skip
 
 

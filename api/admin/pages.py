@@ -22,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.admin import (
     account,
     audit,
+    live,
     payments,
     plans,
     promos,
@@ -40,6 +41,7 @@ from api.errors import AppError
 PAGES = (
     signin,
     account,
+    live,
     staff,
     tokens,
     routers,

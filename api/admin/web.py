@@ -108,7 +108,7 @@ def render(
 SECTIONS = [
     ("/admin/vouchers", "Vouchers", P.VOUCHERS_READ),
     ("/admin/plans", "Packages", P.PLANS_READ),
-    ("/admin/promos", "Promos and fair usage", P.PLANS_READ),
+    ("/admin/promos", "Promos", P.PLANS_READ),
     ("/admin/sessions", "Sessions", P.SESSIONS_READ),
     ("/admin/payments", "Payments", P.PAYMENTS_READ),
     ("/admin/routers", "Routers", P.ROUTERS_READ),

@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
+from api import sse
 from api.config import get_settings
 from api.db import unit_of_work
 from api.deps import ClientDevice, ClientIP, ClientMeta, DbId, SessionDep
@@ -23,6 +22,7 @@ from api.errors import NotFound
 from api.payments import c2b, ledger, queries, service, stk, streams
 from api.payments.schemas import ClaimIn, PaymentSettingsIn, PaymentSettingsOut, PurchaseIn, QuoteIn
 from api.permissions import P
+from api.sse import SlotResponse
 from api.tenancy import Principal, public, require, subdomain_slug
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
@@ -158,7 +158,7 @@ async def purchase_status(purchase_id: str, tenant_id: TenantId) -> dict[str, An
 @portal_router.get("/purchases/{purchase_id}/events")
 async def purchase_events(
     purchase_id: str, tenant_id: TenantId, request: Request, ip: ClientIP
-) -> StreamingResponse:
+) -> SlotResponse:
     """`event: status` with the purchase each time it changes, until it is paid or failed or
     portal_stream_lifetime has passed. 429 (with Retry-After) when the client's address or
     this process has as many streams open as allowed."""
@@ -166,22 +166,6 @@ async def purchase_events(
     first = await stk.status(tenant_id, public_id)  # 404 before the stream starts
     slot = streams.acquire(ip)  # last thing before the response, which always gives it back
     return SlotResponse(slot, _stream(request, tenant_id, first))
-
-
-class SlotResponse(StreamingResponse):
-    """A status stream that frees its slot however it ends: finished, lifetime over, client
-    gone (Starlette cancels the body when the client disconnects), or never started."""
-
-    def __init__(self, slot: streams.Slot, body: AsyncIterator[str]) -> None:
-        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-        super().__init__(body, media_type="text/event-stream", headers=headers)
-        self.slot = slot
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.slot.release()
 
 
 async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> AsyncIterator[str]:
@@ -192,7 +176,7 @@ async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> 
     # poll, and the announcement listener is subscribing while the client reads the first line.
     with streams.watching(streams.channel(current["id"])) as announced:
         # retry: if the connection drops while pending, the browser comes back in RETRY_MS.
-        yield f"retry: {RETRY_MS}\n" + stk.sse("status", current)
+        yield f"retry: {RETRY_MS}\n" + sse.event("status", current)
         while current["status"] == "pending" and loop.time() < deadline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(announced.wait(), POLL)
@@ -202,7 +186,7 @@ async def _stream(request: Request, tenant_id: int, current: dict[str, Any]) -> 
             latest = await stk.status(tenant_id, current["id"])
             if latest != current:
                 current = latest
-                yield stk.sse("status", current)
+                yield sse.event("status", current)
             elif loop.time() > beat:
                 yield ": still waiting\n\n"
                 beat = loop.time() + HEARTBEAT

@@ -6,7 +6,6 @@ tasks.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -275,7 +274,3 @@ async def status(tenant_id: int, public_id: str) -> dict[str, Any]:
         out["voucher"] = {"code": row["voucher_code"], "extended": row["grant_kind"] == "extend"}
         out["receipt"] = row["receipt"]
     return out
-
-
-def sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"

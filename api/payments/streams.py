@@ -1,9 +1,7 @@
 """What the live purchase status streams (endpoints.py) hold, bounded and given back.
 
-Slots: a stream takes one of `portal_streams_total` slots of this process and one of
+Slots (api.sse): a stream takes one of `portal_streams_total` slots of this process and one of
 `portal_streams_per_address` for its client address, or is refused with 429 before it starts.
-The counters are per process on purpose: what they protect is this process's memory and
-sockets, and a counter in Redis would leak slots whenever a process died holding them.
 
 Announcements: ONE Redis pub/sub connection per process, subscribed to every purchase channel,
 wakes the streams watching that purchase (a dict of events), instead of a Redis connection per
@@ -15,21 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Iterator
 
 from redis.exceptions import RedisError
 
 from api.config import get_settings
-from api.errors import TooManyRequests
 from api.metrics import PORTAL_STREAMS
 from api.security import get_redis
+from api.sse import Slot, Slots
 
 log = logging.getLogger(__name__)
 PATTERN = "purchase:*"  # channel()
 RETRY_AFTER = 30  # seconds; streams are short, a slot frees up soon
 
-_by_address: Counter[str] = Counter()
 _watchers: dict[str, set[asyncio.Event]] = {}
 _listener: asyncio.Task[None] | None = None
 
@@ -48,42 +44,24 @@ async def announce(public_id: str) -> None:
         log.warning("could not announce purchase %s", public_id)
 
 
+SLOTS = Slots(
+    total=lambda: get_settings().portal_streams_total,
+    per_key=lambda: get_settings().portal_streams_per_address,
+    gauge=PORTAL_STREAMS,
+    full="Too many people are watching payments right now; check again shortly",
+    key_full="Too many payment status pages are open from your connection; close some and retry",
+    retry_after=RETRY_AFTER,
+)
+
+
 def open_streams() -> int:
     """Streams open in this process (also the mnetifi_portal_streams_open gauge)."""
-    return _by_address.total()
-
-
-class Slot:
-    """One stream's place; release() is safe to call more than once."""
-
-    def __init__(self, address: str) -> None:
-        self.address, self.held = address, True
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            _by_address[self.address] -= 1
-            if _by_address[self.address] <= 0:
-                del _by_address[self.address]  # no entry per address ever seen
-            PORTAL_STREAMS.set(_by_address.total())
+    return SLOTS.open()
 
 
 def acquire(address: str | None) -> Slot:
     """A slot for a stream from `address`, or 429 when that address or the process is full."""
-    settings, key = get_settings(), address or "-"
-    if _by_address.total() >= settings.portal_streams_total:
-        raise TooManyRequests(
-            "Too many people are watching payments right now; check again shortly",
-            retry_after=RETRY_AFTER,
-        )
-    if _by_address[key] >= settings.portal_streams_per_address:
-        raise TooManyRequests(
-            "Too many payment status pages are open from your connection; close some and retry",
-            retry_after=RETRY_AFTER,
-        )
-    _by_address[key] += 1
-    PORTAL_STREAMS.set(_by_address.total())
-    return Slot(key)
+    return SLOTS.acquire(address)
 
 
 @contextlib.contextmanager

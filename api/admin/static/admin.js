@@ -27,6 +27,16 @@
       if (match) form.elements.token.value = match[1];
       else if (!form.elements.token.value) document.getElementById("no-token").classList.remove("d-none");
     });
+    // Live figures (the home page): the server sends the part's HTML again whenever it
+    // changes; EventSource reconnects by itself after the stream's lifetime.
+    var live = document.querySelector("[data-live]");
+    if (live && window.EventSource) {
+      var source = new EventSource(live.getAttribute("data-live"));
+      source.addEventListener("figures", function (event) { live.innerHTML = event.data; });
+      source.addEventListener("error", function () {
+        if (source.readyState === EventSource.CLOSED) live.setAttribute("data-live-stopped", "");
+      });
+    }
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
