@@ -4,11 +4,13 @@ Redis client (created lazily on the session event loop, so they are disposed on 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.config import get_settings
 from api.db import get_engine
 from api.main import create_app
 from api.security import get_redis
@@ -23,6 +25,10 @@ async def _dispose_shared_clients() -> AsyncIterator[None]:
 
 @pytest.fixture(scope="session")
 def app() -> FastAPI:
+    # httpx's ASGITransport hands over a response only once its body is complete: in process,
+    # the dashboard's live stream ends after its first event (the stack's real API keeps the
+    # shipped lifetime; tests/test_admin_live.py streams from it).
+    get_settings().dashboard_stream_lifetime = timedelta(0)
     return create_app()
 
 
