@@ -28,6 +28,7 @@ class P(StrEnum):
     SETTINGS_READ = "settings:read"
     SETTINGS_WRITE = "settings:write"
     PAYMENTS_READ = "payments:read"
+    PAYMENTS_RESOLVE = "payments:resolve"  # give unclaimed or held money its package (audited)
     AUDIT_READ = "audit:read"
     STAFF_READ = "staff:read"
     STAFF_WRITE = "staff:write"  # invitations, roles, router allocations, deactivation

@@ -272,6 +272,7 @@ AUDITED = {
     ("PUT", "/api/v1/payments/settings"): "payments.settings.create",
     ("POST", "/api/v1/payments/settings/test"): "payments.settings.test",
     ("POST", "/api/v1/payments/c2b/register"): "payments.c2b.register",
+    ("POST", "/api/v1/payments/resolve"): "payment.resolve",
     ("PUT", "/api/v1/branding"): "branding.update",
     ("PUT", "/api/v1/branding/logo"): "branding.logo",
     ("DELETE", "/api/v1/branding/logo"): "branding.logo_delete",
@@ -374,6 +375,12 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     await call("PUT", "/api/v1/payments/settings", account | {"passkey": SANDBOX_PASSKEY})
     await call("POST", "/api/v1/payments/settings/test")
     await call("POST", "/api/v1/payments/c2b/register")
+    # Money held for staff (c2b.py would record it so), resolved into the plan of its price.
+    await sql("INSERT INTO payment (tenant_id, source, receipt, amount, status, note) "
+              "VALUES (:t, 'c2b', 'WALK000001', :a, 'held', 'held: walk')",
+              t=tenant.id, a=plan.price)  # fmt: skip
+    resolution = {"receipt": "WALK000001", "plan_id": plan.id, "reason": "the audit walk"}
+    await call("POST", "/api/v1/payments/resolve", resolution)
     await call("PUT", "/api/v1/branding", {"display_name": "Walk WiFi"})
     png = b"\x89PNG\r\n\x1a\n" + bytes(64)
     await call("PUT", "/api/v1/branding/logo", content=png)

@@ -53,6 +53,7 @@ FLASHES = {
     "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
     "router-saved": ("success", "The router is saved."),
     "router-removed": ("success", "The router is removed."),
+    "resolved": ("success", "Resolved: the payment bought its package; the customer can log in."),
     "revoked": ("success", "The token is revoked: whatever used it is refused from now on."),
     "password": ("success", "Your password is changed; your other devices are signed out."),
     "ended": ("success", "That device is signed out."),

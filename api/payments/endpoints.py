@@ -19,8 +19,15 @@ from api.config import get_settings
 from api.db import unit_of_work
 from api.deps import ClientDevice, ClientIP, ClientMeta, DbId, SessionDep
 from api.errors import NotFound
-from api.payments import c2b, ledger, queries, service, stk, streams
-from api.payments.schemas import ClaimIn, PaymentSettingsIn, PaymentSettingsOut, PurchaseIn, QuoteIn
+from api.payments import c2b, ledger, queries, resolve, service, stk, streams
+from api.payments.schemas import (
+    ClaimIn,
+    PaymentSettingsIn,
+    PaymentSettingsOut,
+    PurchaseIn,
+    QuoteIn,
+    ResolveIn,
+)
 from api.permissions import P
 from api.sse import SlotResponse
 from api.tenancy import Principal, public, require, subdomain_slug
@@ -56,10 +63,17 @@ Page = Annotated[int, Query(ge=1, le=200)]
 
 @router.get("")
 async def list_payments(
-    principal: Payments, session: SessionDep, limit: Page = 50, before: DbId | None = None
-) -> list[dict[str, Any]]:
-    """Money received, newest first, with the voucher each payment bought."""
-    return await queries.payments(session, principal.tenant_id, limit, before)
+    principal: Payments, session: SessionDep, limit: Page = 50, before: DbId | None = None,
+    waiting: bool = False,
+    receipt: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{6,20}$")] = None,
+    phone: Annotated[str | None, Query(pattern=r"^254[17][0-9]{8}$")] = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Money received, newest first, with the voucher each payment bought. `waiting`: only
+    money that bought nothing yet (unclaimed or held); `receipt`, `phone` (2547...): search."""
+    return await queries.payments(
+        session, principal.tenant_id, limit, before, waiting=waiting,
+        receipt=receipt.upper() if receipt else None, phone=phone,
+    )  # fmt: skip
 
 
 @router.get("/purchases")
@@ -82,6 +96,18 @@ async def list_events(
 async def money_check(principal: Payments, session: SessionDep) -> dict[str, object]:
     """The money invariant for this ISP: every payment granted once, every grant paid."""
     return await ledger.check(session, principal.tenant_id)
+
+
+@router.post("/resolve")
+async def resolve_payment(
+    body: ResolveIn, principal: Annotated[Principal, Depends(require(P.PAYMENTS_RESOLVE))],
+    session: SessionDep, meta: ClientMeta,
+) -> dict[str, Any]:  # fmt: skip
+    """Gives an unclaimed or held payment (by its M-Pesa code) the package it paid for: a new
+    voucher, or more time on a live one; once, with a reason, audited. 404 for a code this
+    ISP never received, 409 when it already bought something, 400 for a package of another
+    price."""
+    return await resolve.resolve(session, principal, body, meta)
 
 
 @router.post("/c2b/register")

@@ -18,24 +18,32 @@ async def _rows(
 
 
 async def payments(
-    session: AsyncSession, tenant_id: int, limit: int, before: int | None
-) -> list[dict[str, Any]]:
-    return await _rows(
-        session,
-        """SELECT p.id, p.source, p.receipt, p.amount, p.currency, p.phone,
-                  p.account_reference, p.shortcode, p.paid_at, p.status, p.note, p.created_at,
-                  r.public_id AS purchase_id, g.kind AS grant_kind, g.plan_id,
-                  v.code AS voucher_code
-             FROM payment p
-             LEFT JOIN stk_request r ON r.id = p.stk_request_id
-             LEFT JOIN payment_grant g ON g.payment_id = p.id
-             LEFT JOIN voucher v ON v.id = g.voucher_id
-            WHERE {tenant:p} AND (CAST(:before AS bigint) IS NULL OR p.id < :before)
-            ORDER BY p.id DESC LIMIT :limit""",
-        tenant_id,
-        limit,
-        before,
-    )
+    session: AsyncSession, tenant_id: int, limit: int, before: int | None, *,
+    waiting: bool = False, receipt: str | None = None, phone: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Newest first, keyset pages. `waiting`: only money that bought nothing yet (unclaimed or
+    held); `receipt`/`phone`: only that M-Pesa code, or that payer's number (2547...)."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT p.id, p.source, p.receipt, p.amount, p.currency, p.phone,
+                      p.account_reference, p.shortcode, p.paid_at, p.status, p.note,
+                      p.created_at, r.public_id AS purchase_id, g.kind AS grant_kind,
+                      g.plan_id, v.code AS voucher_code
+                 FROM payment p
+                 LEFT JOIN stk_request r ON r.id = p.stk_request_id
+                 LEFT JOIN payment_grant g ON g.payment_id = p.id
+                 LEFT JOIN voucher v ON v.id = g.voucher_id
+                WHERE {tenant:p} AND (CAST(:before AS bigint) IS NULL OR p.id < :before)
+                  AND (NOT :waiting OR p.status IN ('unclaimed', 'held'))
+                  AND (CAST(:receipt AS text) IS NULL OR p.receipt = :receipt)
+                  AND (CAST(:phone AS text) IS NULL OR p.phone = :phone)
+                ORDER BY p.id DESC LIMIT :limit""",
+        ),
+        {"limit": limit, "before": before, "waiting": waiting, "receipt": receipt,
+         "phone": phone},
+    )  # fmt: skip
+    return [dict(row) for row in result.mappings()]
 
 
 async def purchases(

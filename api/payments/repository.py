@@ -412,3 +412,14 @@ async def unknown_events(session: AsyncSession, tenant_id: int, checkout_id: str
         {"c": checkout_id},
     )
     return list(ids)
+
+
+async def grant_resolved(session: AsyncSession, tenant_id: int, payment_id: int, note: str) -> None:
+    """A held or unclaimed payment given its package by staff (resolve.py), with who and why."""
+    await session.execute(
+        tenant_sql(
+            tenant_id,
+            "UPDATE payment SET status = 'granted', note = :note WHERE {tenant} AND id = :id",
+        ),
+        {"id": payment_id, "note": note},
+    )

@@ -85,3 +85,26 @@ class ClaimIn(BaseModel):
 
     receipt: str = Field(min_length=1, max_length=20, description="The M-Pesa code in the SMS.")
     plan_id: int = Field(ge=1, le=2_147_483_647)
+
+
+class ResolveIn(BaseModel):
+    """Staff giving money that bought nothing (unclaimed or held) what it paid for: a package,
+    as a new voucher (for the customer's phone, if given) or more time on a live voucher."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receipt: str = Field(min_length=1, max_length=20, description="The payment's M-Pesa code.")
+    plan_id: int = Field(ge=1, le=2_147_483_647, description="A package of the payment's price.")
+    voucher_code: str | None = Field(
+        None, max_length=8, pattern=r"^[A-Za-z0-9]{6,8}$",
+        description="Extend this live voucher instead of making a new one.",
+    )  # fmt: skip
+    phone: str | None = Field(
+        None,
+        min_length=9,
+        max_length=20,
+        description="The customer's phone, kept on a new voucher.",
+    )
+    reason: str = Field(
+        min_length=5, max_length=300, description="Why (shown in the audit log and on the payment)."
+    )
