@@ -72,16 +72,17 @@ async def _look(tenant_id: int) -> dict | None:
     return dict(rows[0]) if rows else None
 
 
-def _png(size: int = 0) -> bytes:
-    """A 1x1 PNG, padded with an ancillary chunk to about `size` bytes."""
+def png(*, side: int = 1, size: int = 0, rgb: bytes = b"\xc2\x18\x5b") -> bytes:
+    """A square PNG of one colour, `side` pixels wide, padded with a text chunk to about
+    `size` bytes."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     pad = chunk(b"tEXt", b"c\x00" + b"x" * max(size - 80, 0)) if size else b""
-    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-    idat = chunk(b"IDAT", zlib.compress(b"\x00\xc2\x18\x5b"))
+    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+    idat = chunk(b"IDAT", zlib.compress((b"\x00" + rgb * side) * side))
     return b"\x89PNG\r\n\x1a\n" + ihdr + pad + idat + chunk(b"IEND", b"")
 
 
@@ -330,23 +331,23 @@ async def test_a_logo_is_uploaded_audited_and_removed(app, client):
     async with signed_in(app, tenant) as me:
         token = re.search(r'name="csrf_token" value="([^"]+)"', (await me.get(BRANDING)).text)
         assert token
-        files = {"logo": ("logo.png", _png(), "image/png")}
+        files = {"logo": ("logo.png", png(), "image/png")}
         saved = await me.client.post(
             BRANDING + "/logo", data={"csrf_token": token.group(1)}, files=files, headers=host
         )
         assert saved.status_code == 303, saved.text
-        assert (await client.get("/hotspotportal/logo", headers=host)).content == _png()
+        assert (await client.get("/hotspotportal/logo", headers=host)).content == png()
         assert 'id="logo-now"' in (await me.get(BRANDING)).text
 
         not_an_image = {"logo": ("logo.png", b"<svg onload=alert(1)>", "image/png")}
-        too_big = {"logo": ("logo.png", _png(70_000), "image/png")}
+        too_big = {"logo": ("logo.png", png(size=70_000), "image/png")}
         for files, status, says in ((not_an_image, 422, "PNG, JPEG or WebP"),
                                     (too_big, 413, "at most 64 KB")):  # fmt: skip
             refused = await me.client.post(
                 BRANDING + "/logo", data={"csrf_token": token.group(1)}, files=files, headers=host
             )
             assert refused.status_code == status and says in refused.text
-        assert (await client.get("/hotspotportal/logo", headers=host)).content == _png()
+        assert (await client.get("/hotspotportal/logo", headers=host)).content == png()
 
         assert (await me.post(BRANDING + "/logo/remove")).status_code == 303
         assert (await client.get("/hotspotportal/logo", headers=host)).status_code == 404

@@ -11,6 +11,7 @@ from playwright.async_api import Page, expect
 from tests.browser.conftest import portal_url, screenshot
 from tests.browser.dashboard import admin_url, sign_in, watch_errors
 from tests.factories import make_plan, make_staff, make_tenant
+from tests.test_admin_settings_pages import png
 from tests.test_sms import ISP, phone, received
 
 MAGENTA = ("#c2185b", "rgb(194, 24, 91)")
@@ -59,6 +60,9 @@ async def test_the_sms_account_is_set_and_a_test_sms_sent_from_its_page(page: Pa
 
 async def test_the_portal_colour_is_previewed_saved_and_seen_on_the_portal(page: Page) -> None:
     errors = watch_errors(page)
+    # The preview's requests are GETs: the form's CSRF token must not ride along in an address.
+    leaked: list[str] = []
+    page.on("request", lambda r: leaked.append(r.url) if "csrf_token" in r.url else None)
     tenant = await make_tenant(name="Kahawa Net")
     await make_plan(tenant=tenant, name="1 hour", price=20)
     await make_plan(tenant=tenant, name="1 day", price=50, duration_seconds=86400)
@@ -92,6 +96,19 @@ async def test_the_portal_colour_is_previewed_saved_and_seen_on_the_portal(page:
     await page.click("#save-branding")
     await expect(page.locator(".alert-success")).to_contain_text("look is saved")
     await expect(preview.locator(".brand-bar")).to_have_css("background-color", MAGENTA[1])
+
+    # A logo (sent as a file, the form's token in the multipart body) shows in the preview.
+    logo = {
+        "name": "logo.png",
+        "mimeType": "image/png",
+        "buffer": png(side=64, rgb=b"\xff\xc1\x07"),
+    }
+    await page.set_input_files("#logo", logo)  # type: ignore[arg-type]
+    await page.click("#upload-logo")
+    await expect(page.locator(".alert-success")).to_contain_text("look is saved")
+    await expect(page.locator("#logo-now")).to_be_visible()
+    await expect(preview.locator("img.logo")).to_be_visible()
+    assert await preview.locator("img.logo").evaluate("i => i.naturalWidth") == 64
     await page.locator("#preview-frame").scroll_into_view_if_needed()
     await screenshot(page, "admin-branding-390")
     await page.set_viewport_size({"width": 1280, "height": 900})
@@ -102,3 +119,4 @@ async def test_the_portal_colour_is_previewed_saved_and_seen_on_the_portal(page:
     await expect(page.locator(".brand-bar")).to_have_css("background-color", MAGENTA[1])
     await expect(page.locator("#isp-name")).to_have_text("Kahawa WiFi")
     assert not errors, errors
+    assert not leaked, leaked
