@@ -103,7 +103,7 @@ async def test_the_portal_colour_is_previewed_saved_and_seen_on_the_portal(page:
         "mimeType": "image/png",
         "buffer": png(side=64, rgb=b"\xff\xc1\x07"),
     }
-    await page.set_input_files("#logo", logo)  # type: ignore[arg-type]
+    await page.set_input_files("#logo", logo)
     await page.click("#upload-logo")
     await expect(page.locator(".alert-success")).to_contain_text("look is saved")
     await expect(page.locator("#logo-now")).to_be_visible()
