@@ -19,15 +19,24 @@ from api.config import get_settings
 # print sheet); injected CSS cannot run code, and Jinja's autoescape keeps markup out anyway.
 # form-action is left open on purpose: the portal logs a phone in by posting to its router.
 # The API docs (api/openapi.py) add their one inline script by its hash.
-def html_policy(*, scripts: str = "'self'") -> str:
+def html_policy(*, scripts: str = "'self'", ancestors: str = "'none'") -> str:
     return (
         f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; "
-        "worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        f"worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}"
     )
 
 
 HTML_CSP = html_policy()
+# The one page we let be framed: the dashboard's preview of the captive portal, inside the
+# dashboard's own branding page. Framed only by its own origin (the ISP's own host: other ISPs
+# are other origins), and sandboxed by its own policy as well as by the iframe's attribute: no
+# script, no form, no popup, an opaque origin, even if the preview is opened on its own. The
+# page it is shown in keeps frame-ancestors 'none', so the pair cannot be framed elsewhere.
+FRAMED_BY_SELF = {
+    "Content-Security-Policy": html_policy(scripts="'none'", ancestors="'self'") + "; sandbox",
+    "X-Frame-Options": "SAMEORIGIN",
+}
 # JSON, images (SVG can carry script), manifests: nothing in them may load or run anything.
 OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
 ADMIN = "/admin"
@@ -81,7 +90,8 @@ class SecurityHeaders(HttpMiddleware):
                     policy_for(headers.get("content-type", "")),
                 )
                 headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
+                # Never framed, but by the one page that says otherwise (FRAMED_BY_SELF).
+                headers.setdefault("X-Frame-Options", "DENY")
                 # The portal's URLs carry voucher codes (?voucher=, /v/<code>): no page of ours
                 # tells another site where the visitor came from. The dashboard's pages tell
                 # only their own site: under no-referrer a browser sends its forms' POSTs with

@@ -9,8 +9,8 @@ account page; a page the role may not open, to a page saying why. Every asset is
 here (no CDN); the only script is static/admin.js (the Content-Security-Policy allows no other).
 
 One module a section (signin, account, staff, tokens, routers, vouchers, plans, promos, sessions,
-payments, settings, audit), on
-what they share in api.admin.web; this one installs them."""
+payments, settings with its SMS page, branding, audit), on what they share in api.admin.web;
+this one installs them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.admin import (
     account,
     audit,
+    branding,
     live,
     payments,
     plans,
@@ -51,6 +52,7 @@ PAGES = (
     sessions,
     payments,
     settings,
+    branding,
     audit,
 )
 

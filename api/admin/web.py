@@ -49,6 +49,8 @@ FLASHES = {
     "voucher-saved": ("success", "Saved."),
     "plan-saved": ("success", "The package is saved."),
     "settings": ("success", "The settings are saved."),
+    "sms": ("success", "The SMS account is saved."),
+    "branding": ("success", "The portal's look is saved: customers see it on their next page."),
     "offer-saved": ("success", "Saved."),
     "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
     "router-saved": ("success", "The router is saved."),
@@ -151,11 +153,14 @@ def first_problem(exc: ValidationError) -> str:
     return f"{field}: {error['msg']}"
 
 
-def validated(model: Any, values: dict[str, Any]) -> Any:
+def validated(model: Any, values: dict[str, Any], says: dict[str, str] | None = None) -> Any:
+    """`values` as `model`, or BadRequest with the sentence `says` has for the first wrong field
+    (a field it has none for: the schema's own words)."""
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise BadRequest(first_problem(exc)) from None
+        field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
+        raise BadRequest((says or {}).get(field) or first_problem(exc)) from None
 
 
 async def acted(

@@ -84,6 +84,17 @@ async def index(request: Request, isp: IspDep) -> HTMLResponse:
     )
 
 
+def preview(request: Request, isp: Isp, plans: list[dict[str, Any]], lang: str) -> HTMLResponse:
+    """The package page as the ISP's customers would see it, for the dashboard's branding
+    preview: the same template with `isp` as staff typed it, without its scripts (the preview is
+    sandboxed: nothing in it runs or posts) and with no router (no phone is behind one)."""
+    router = {k: "" for k in ("identity", "mac", "ip", "link_login_only", "link_orig",
+                              "chap_id", "chap_challenge", "error")}  # fmt: skip
+    context = {"isp": isp, "t": strings(lang), "lang": lang, "base": "/hotspotportal",
+               "plans": plans, "router": router, "voucher": None, "preview": True}  # fmt: skip
+    return templates.TemplateResponse(request, "index.html", context, headers=NO_STORE)
+
+
 @router.get("/online")
 async def online(request: Request, isp: IspDep) -> HTMLResponse:
     plans = await stk.plans_on_sale(isp.id)

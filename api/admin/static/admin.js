@@ -1,6 +1,7 @@
 /* The dashboard's own script (the Content-Security-Policy allows no inline script; htmx.min.js
    is the only other): the dark-mode toggle, remembered per browser, "ask once" on destructive
-   buttons, and the session's CSRF token on every htmx request. */
+   buttons, the session's CSRF token on every htmx request, and colour pickers that fill in a
+   text field (the field is what the form sends, so it works without this script too). */
 (function () {
   var root = document.documentElement;
   try {
@@ -37,6 +38,15 @@
         if (source.readyState === EventSource.CLOSED) live.setAttribute("data-live-stopped", "");
       });
     }
+    document.querySelectorAll("input[type=color][data-for]").forEach(function (picker) {
+      var field = document.getElementById(picker.getAttribute("data-for"));
+      if (!field) return;
+      // The picker's own input event reaches the form too (the branding preview follows it).
+      picker.addEventListener("input", function () { field.value = picker.value; });
+      field.addEventListener("input", function () {
+        if (/^#[0-9a-fA-F]{6}$/.test(field.value)) picker.value = field.value.toLowerCase();
+      });
+    });
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
