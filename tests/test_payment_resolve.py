@@ -14,6 +14,7 @@ import pytest
 
 from api.db import unit_of_work
 from api.payments import ledger
+from api.payments.stk import new_reference
 from tests.factories import make_user_headers
 from tests.payshop import Shop, add_plan, make_shop, money, new_receipt, shop_tenant
 from tests.radius.conftest import sql
@@ -215,3 +216,23 @@ async def test_the_api_lists_waiting_money_and_finds_by_receipt_or_phone(client)
     assert [p["id"] for p in by_receipt.json()] == [payment["id"]]
     bad = await client.get("/api/v1/payments?phone=0712", headers=headers)
     assert bad.status_code == 422
+
+
+async def test_a_disputed_purchase_shows_on_home_and_payments_pages(client):
+    """Called paid by its callback, then not confirmed by STK Query: shown for the ISP to check."""
+    shop = await make_shop(price=20)
+    headers = await staff(client, shop) | {"host": f"{shop.slug}.mnetifi.com"}
+    calm = await client.get("/admin/", headers=headers)
+    assert "not confirmed by M-Pesa" not in calm.text
+    receipt = new_receipt()
+    await sql(
+        "INSERT INTO stk_request (tenant_id, plan_id, phone, amount, account_type, reference, "
+        "checkout_request_id, merchant_request_id, status, receipt, query_result_code) "
+        "VALUES (:t, :p, '254712345678', 20, 'paybill', :ref, :c, :m, 'paid', :r, '1032')",
+        t=shop.tenant_id, p=shop.plan_id, ref=new_reference(), c="ws_CO_" + receipt,
+        m="m-" + receipt, r=receipt,
+    )  # fmt: skip
+    home = await client.get("/admin/", headers=headers)
+    assert "1 paid purchases were not confirmed by M-Pesa" in home.text
+    page = await client.get("/admin/payments", headers=headers)
+    assert 'id="disputed"' in page.text and receipt in page.text and "1032" in page.text

@@ -59,6 +59,7 @@ async def _page(
 ) -> HTMLResponse:  # fmt: skip
     params = request.query_params
     find, waiting = params.get("find", "")[:64], params.get("show") == "waiting"
+    disputed = await queries.disputed(session, principal.tenant_id, PAGE)
     before_text = params.get("before", "")
     before = int(before_text) if before_text.isdigit() and len(before_text) < 19 else None
     try:
@@ -81,7 +82,7 @@ async def _page(
         request, "payments.html", isp, status=status, error=error, me=principal,
         csrf=await form_token(request), payments=listed, find=find, waiting=waiting,
         check=await ledger.check(session, principal.tenant_id), older=older,
-        can_resolve=can_resolve, choices=choices, typed=typed or {},
+        can_resolve=can_resolve, choices=choices, typed=typed or {}, disputed=disputed,
     )  # fmt: skip
 
 

@@ -87,7 +87,8 @@ TIME_ZONE = "Africa/Nairobi"
 
 async def takings(session: AsyncSession, tenant_id: int) -> dict[str, Any]:
     """Money received today and this month; today's sales by package; purchases still waiting
-    for the customer's PIN; payments that bought nothing yet (unclaimed or held)."""
+    for the customer's PIN; payments that bought nothing yet (unclaimed or held); purchases
+    called paid that STK Query then did not confirm (disputed)."""
     totals = await session.execute(
         tenant_sql(
             tenant_id,
@@ -119,7 +120,10 @@ async def takings(session: AsyncSession, tenant_id: int) -> dict[str, Any]:
             tenant_id,
             """SELECT count(*) FILTER (WHERE r.status = 'pending') AS waiting,
                       (SELECT count(*) FROM payment p
-                        WHERE {tenant:p} AND p.status IN ('unclaimed', 'held')) AS unresolved
+                        WHERE {tenant:p} AND p.status IN ('unclaimed', 'held')) AS unresolved,
+                      (SELECT count(*) FROM stk_request d
+                        WHERE {tenant:d} AND d.status = 'paid' AND d.query_result_code <> '0'
+                      ) AS disputed
                  FROM stk_request r
                 WHERE {tenant:r} AND r.created_at > now() - interval '1 hour'""",
         )
@@ -129,3 +133,25 @@ async def takings(session: AsyncSession, tenant_id: int) -> dict[str, Any]:
         "by_plan": [dict(row) for row in by_plan.mappings()],
         **dict(waiting.mappings().one()),
     }
+
+
+async def disputed(session: AsyncSession, tenant_id: int, limit: int) -> list[dict[str, Any]]:
+    """Purchases Daraja's callback called paid but its later STK Query did not (a result code
+    other than 0): the voucher went out; whether the money came is for the ISP to check in its
+    M-Pesa statement. Newest first."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT r.id, r.public_id, r.phone, r.amount, r.receipt, r.query_result_code,
+                      r.created_at, v.code AS voucher_code
+                 FROM stk_request r
+                 LEFT JOIN payment p ON p.stk_request_id = r.id
+                 LEFT JOIN payment_grant g ON g.payment_id = p.id
+                 LEFT JOIN voucher v ON v.id = g.voucher_id
+                WHERE {tenant:r} AND r.status = 'paid' AND r.query_result_code IS NOT NULL
+                  AND r.query_result_code <> '0'
+                ORDER BY r.id DESC LIMIT :limit""",
+        ),
+        {"limit": limit},
+    )
+    return [dict(row) for row in result.mappings()]
