@@ -273,6 +273,7 @@ AUDITED = {
     ("POST", "/api/v1/payments/settings/test"): "payments.settings.test",
     ("POST", "/api/v1/payments/c2b/register"): "payments.c2b.register",
     ("POST", "/api/v1/payments/resolve"): "payment.resolve",
+    ("POST", "/api/v1/vouchers/{code}/extend"): "voucher.extend",
     ("PUT", "/api/v1/branding"): "branding.update",
     ("PUT", "/api/v1/branding/logo"): "branding.logo",
     ("DELETE", "/api/v1/branding/logo"): "branding.logo_delete",
@@ -364,6 +365,7 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     [live] = sessions.json()
     ids["session_id"] = live["id"]
     await call("POST", "/api/v1/sessions/{session_id}/disconnect")
+    await call("POST", "/api/v1/vouchers/{code}/extend", {"minutes": 30, "reason": "the walk"})
     await call("POST", "/api/v1/vouchers/{code}/disconnect")
     await call("POST", "/api/v1/vouchers/{code}/revoke")
     rule = {"scope": "isp", "threshold": 5, "rate_limit": "1M/1M"}

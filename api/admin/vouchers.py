@@ -35,6 +35,7 @@ from api.vouchers.schemas import (
     CODE_PATTERN,
     BatchCreate,
     CodePath,
+    VoucherExtend,
     VoucherFilter,
     VoucherUpdate,
     normalize_code,
@@ -110,14 +111,17 @@ async def make_vouchers(
 
 async def _voucher(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, code: str, *,
-    status: int = 200, error: str | None = None,
+    status: int = 200, error: str | None = None, typed: dict[str, str] | None = None,
 ) -> HTMLResponse:  # fmt: skip
     detail = await vouchers.get_detail(session, principal, code)
     listed = await sessions_service.voucher_sessions(session, principal, code, SessionPage())
+    paid = None
+    if allowed(principal, P.PAYMENTS_READ):
+        paid = await vouchers.payments_of(session, principal, detail.id)
     return render(
         request, "voucher.html", isp, status=status, error=error, me=principal,
-        csrf=await form_token(request), v=detail, sessions=listed,
-        can_write=allowed(principal, P.VOUCHERS_WRITE),
+        csrf=await form_token(request), v=detail, sessions=listed, payments=paid,
+        can_write=allowed(principal, P.VOUCHERS_WRITE), typed=typed or {},
     )  # fmt: skip
 
 
@@ -131,12 +135,13 @@ async def voucher_page(
 
 async def _voucher_action(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, code: str,
-    action: Any, flash: str,
+    action: Any, flash: str, typed: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     async def again(exc: AppError) -> Response:
         return await _voucher(
-            request, isp, principal, session, code, status=exc.status_code, error=exc.detail
-        )
+            request, isp, principal, session, code, status=exc.status_code, error=exc.detail,
+            typed=typed,
+        )  # fmt: skip
 
     return await acted(session, action, again, f"/admin/vouchers/{code}?flash={flash}")
 
@@ -175,3 +180,20 @@ async def set_device_limit(
         await vouchers.update_voucher(session, principal, code, body, meta)
 
     return await _voucher_action(request, isp, principal, session, code, save, "voucher-saved")
+
+
+@router.post("/vouchers/{code}/extend")
+async def extend_voucher(
+    request: Request, isp: Isp, principal: VoucherWriter, session: SessionDep, meta: ClientMeta,
+    code: CodePath, minutes: Annotated[str, Form(max_length=6)] = "",
+    reason: Annotated[str, Form(max_length=300)] = "",
+) -> Response:  # fmt: skip
+    typed = {"minutes": minutes, "reason": reason}
+
+    async def give() -> None:
+        body = validated(VoucherExtend, {"minutes": minutes, "reason": reason.strip()})
+        await control.extend_voucher(session, principal, code, body, meta)
+
+    return await _voucher_action(
+        request, isp, principal, session, code, give, "voucher-extended", typed
+    )

@@ -47,6 +47,7 @@ FLASHES = {
     "policy": ("success", "The sign-in rule is saved."),
     "revoked-voucher": ("success", "Revoked: its next login is refused, its devices cut off."),
     "voucher-saved": ("success", "Saved."),
+    "voucher-extended": ("success", "More time given; devices online now get it at once."),
     "plan-saved": ("success", "The package is saved."),
     "settings": ("success", "The settings are saved."),
     "sms": ("success", "The SMS account is saved."),

@@ -27,7 +27,7 @@ from api.errors import NotFound
 from api.sessions import repository
 from api.tenancy import Principal
 from api.vouchers import service as vouchers_service
-from api.vouchers.schemas import VoucherDetail
+from api.vouchers.schemas import VoucherDetail, VoucherExtend
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,17 @@ async def revoke_voucher(
         await disconnect_voucher(
             session, principal.tenant_id, voucher.id, reason="revoked", actor=principal.email
         )
+    return await vouchers_service.get_detail(session, principal, voucher.code)
+
+
+async def extend_voucher(
+    session: AsyncSession, principal: Principal, code: str, data: VoucherExtend,
+    meta: audit.Meta = None,
+) -> VoucherDetail:  # fmt: skip
+    """Staff giving a live voucher more time; its devices online now get the new
+    Session-Timeout by CoA (sent once this commits)."""
+    voucher = await vouchers_service.extend(session, principal, code, data, meta)
+    await extend_sessions(session, principal.tenant_id, voucher.id, actor=principal.email)
     return await vouchers_service.get_detail(session, principal, voucher.code)
 
 

@@ -13,7 +13,7 @@ from api.permissions import P
 from api.sessions import control, fairuse, service
 from api.sessions.schemas import RuleIn, SessionFilter, SessionOut, SessionPage
 from api.tenancy import Principal, require
-from api.vouchers.schemas import CodePath, VoucherDetail
+from api.vouchers.schemas import CodePath, VoucherDetail, VoucherExtend
 
 sessions = APIRouter(tags=["sessions"])
 fair_usage = APIRouter(prefix="/api/v1/fair-usage", tags=["fair usage"])
@@ -53,6 +53,15 @@ async def revoke_voucher(
 ) -> VoucherDetail:
     """Refuses the voucher's next login and disconnects its devices online now."""
     return await control.revoke_voucher(session, principal, code, meta)
+
+
+@sessions.post("/api/v1/vouchers/{code}/extend", response_model=VoucherDetail)
+async def extend_voucher(
+    code: CodePath, body: VoucherExtend, principal: Writer, session: SessionDep, meta: ClientMeta
+) -> VoucherDetail:
+    """More time on a live voucher (no payment: a reason is required, and audited); its
+    devices online now get the new Session-Timeout by CoA. 409 for a spent or revoked one."""
+    return await control.extend_voucher(session, principal, code, body, meta)
 
 
 @sessions.post("/api/v1/vouchers/{code}/disconnect", status_code=202)

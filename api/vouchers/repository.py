@@ -192,3 +192,50 @@ async def batch_cards(
         {"b": batch_id, "n": limit, "skip": offset},
     )
     return [(r.code, r.name, r.price) for r in result]
+
+
+async def lengthen(
+    session: AsyncSession, tenant_id: int, code: str, seconds: int
+) -> RowMapping | None:
+    """More time on a live (unused or active) voucher, given by staff: its validity, its end and
+    its time quota (if it has one) grow by `seconds`. The voucher's id and durations before and
+    after, or None when no live voucher has the code. The row lock orders it with a login
+    starting its clock (radius_post_auth) and with a repurchase's extension."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """WITH live AS (
+                 SELECT v.id, v.duration_seconds, v.time_quota_seconds
+                   FROM voucher v JOIN tenant t ON t.id = v.tenant_id
+                  WHERE {tenant:v} AND v.code = :code
+                    AND (voucher_state(v, t.unused_voucher_days)).state IN ('unused', 'active')
+                    FOR UPDATE OF v)
+               UPDATE voucher u SET
+                   duration_seconds = u.duration_seconds + :secs,
+                   expires_at = u.expires_at + make_interval(secs => :secs),
+                   time_quota_seconds = u.time_quota_seconds + :secs
+                 FROM live
+                WHERE u.id = live.id AND {tenant:u}
+            RETURNING u.id, live.duration_seconds AS duration_before,
+                      u.duration_seconds AS duration_after,
+                      live.time_quota_seconds AS time_quota_before,
+                      u.time_quota_seconds AS time_quota_after""",
+        ),
+        {"code": code, "secs": seconds},
+    )
+    return result.mappings().first()
+
+
+async def grants_of(session: AsyncSession, tenant_id: int, voucher_id: int) -> list[RowMapping]:
+    """The payments that bought or extended the voucher, oldest first."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT g.kind, g.amount, g.created_at, p.receipt, p.phone, p.source, p.note
+                 FROM payment_grant g JOIN payment p ON p.id = g.payment_id
+                WHERE {tenant:g} AND g.voucher_id = :v
+                ORDER BY g.id""",
+        ),
+        {"v": voucher_id},
+    )
+    return list(result.mappings())

@@ -143,3 +143,13 @@ class VoucherDetail(VoucherOut):
         "else when it expires."
     )
     devices: list[DeviceOut]
+
+
+class VoucherExtend(BaseModel):
+    """More time on a live voucher, given by staff (an outage's amends, a goodwill gesture): no
+    payment, so a reason is required; it is audited with who gave it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int = Field(ge=1, le=43_200, description="Minutes to add (at most 30 days).")
+    reason: str = Field(min_length=5, max_length=300, description="Why, for the audit log.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from api.vouchers.schemas import (
     DeviceOut,
     RouterRef,
     VoucherDetail,
+    VoucherExtend,
     VoucherFilter,
     VoucherOut,
     VoucherUpdate,
@@ -162,3 +164,33 @@ async def update_voucher(
         session, principal, "voucher.update", "voucher", voucher.id, before, after, meta
     )
     return await get_detail(session, principal, voucher.code)
+
+
+async def extend(
+    session: AsyncSession, principal: Principal, code: str, data: VoucherExtend,
+    meta: audit.Meta = None,
+) -> Voucher:  # fmt: skip
+    """Staff giving a live voucher more time (validity, end and time quota); audited with the
+    reason. The sessions online now get the new Session-Timeout from session control."""
+    voucher = await get_voucher(session, principal, code)
+    changed = await repository.lengthen(
+        session, principal.tenant_id, voucher.code, data.minutes * 60
+    )
+    if changed is None:
+        raise Conflict("Only an unused or active voucher can be given more time")
+    reason = " ".join(data.reason.split())
+    await audit.changed(
+        session, principal, "voucher.extend", "voucher", voucher.id,
+        {"duration_seconds": changed["duration_before"],
+         "time_quota_seconds": changed["time_quota_before"]},
+        {"duration_seconds": changed["duration_after"],
+         "time_quota_seconds": changed["time_quota_after"]},
+        meta, details={"minutes": data.minutes, "reason": reason},
+    )  # fmt: skip
+    await session.refresh(voucher)
+    return voucher
+
+
+async def payments_of(session: AsyncSession, principal: Principal, voucher_id: int) -> list[Any]:
+    """What bought or extended the voucher (payments:read is checked by the caller)."""
+    return await repository.grants_of(session, principal.tenant_id, voucher_id)
