@@ -10,6 +10,7 @@ from arq.connections import RedisSettings
 
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
+from api.notifications.tasks import dispatch_notifications
 from api.payments.tasks import repair_events, verify_due
 from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
@@ -60,6 +61,8 @@ class WorkerSettings:
         cron(repair_events, second=45, unique=True),
         # SMS whose after-commit send was lost (and sends that hang).
         cron(sweep_sms, second={5, 25, 45}, unique=True),
+        # Usage warnings and other notifications become messages within about a second.
+        cron(dispatch_notifications, second=set(range(60)), unique=True),
         # Pending CoA/Disconnect requests and sessions outliving their voucher.
         cron(session_tasks.sweep_coa, second=set(range(0, 60, 2)), unique=True),
         # Fair usage follows the number of users online (sessions start and stop via RADIUS).

@@ -26,6 +26,8 @@ CROSS_TENANT = {
     "api.sessions.sweeps",
     # SMS left queued by a stopped process, and sends that hang, of every ISP at once.
     "api.sms.tasks",
+    # The notification queue: the worker claims every ISP's new notifications at once.
+    "api.notifications.repository",
 }
 HAND_SCOPE = re.compile(r"tenant_id\s*=\s*:(?!tenant_id\b)|tenant_id\s*=\s*:tenant_id")
 SQL_CALLS = {"text", "select", "execute", "scalar", "scalars", "tenant_sql"}

@@ -57,6 +57,7 @@ class Plan(CreatedAt, Base):
         CheckConstraint("time_quota_seconds IS NULL OR time_quota_seconds > 0", name="time_quota"),
         CheckConstraint("upload_kbps > 0 AND download_kbps > 0", name="rates"),
         CheckConstraint("device_limit BETWEEN 1 AND 100", name="device_limit"),
+        CheckConstraint("usage_warning_percent BETWEEN 0 AND 99", name="usage_warning_percent"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -71,6 +72,8 @@ class Plan(CreatedAt, Base):
     device_limit: Mapped[int] = mapped_column(Integer, server_default="1")
     mac_binding: Mapped[bool] = mapped_column(Boolean, server_default="false")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Warn the customer at this % of a quota (0: never); unset: the ISP's usage_warning_percent.
+    usage_warning_percent: Mapped[int | None] = mapped_column(Integer)
 
 
 class Voucher(Base):
@@ -108,6 +111,10 @@ class Voucher(Base):
     # "payment": sold through M-Pesa (its payment_grant says which payment); "batch": printed.
     source: Mapped[str] = mapped_column(Text, server_default="batch")
     phone: Mapped[str | None] = mapped_column(Text)  # the buyer's, for a sold voucher
+    # The quota the customer was last warned at (voucher_usage_check, migration 0016): a bigger
+    # quota after a repurchase is watched again.
+    warned_data_quota: Mapped[int | None] = mapped_column(BigInteger)
+    warned_time_quota: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class VoucherDevice(Base):

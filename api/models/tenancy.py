@@ -36,6 +36,7 @@ class Tenant(CreatedAt, Base):
             " AND guess_block_seconds BETWEEN 10 AND 86400",
             name="guess_limits",
         ),
+        CheckConstraint("usage_warning_percent BETWEEN 0 AND 99", name="usage_warning_percent"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -56,6 +57,9 @@ class Tenant(CreatedAt, Base):
     router_guess_max_failures: Mapped[int] = mapped_column(Integer, server_default="30")
     # Every staff member must use a second factor (TOTP or SMS); until enrolled they can only enrol.
     require_second_factor: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Customers are told when a voucher crosses this % of its data or time quota (0: never);
+    # a plan may set its own (plan.usage_warning_percent). Decided in accounting (0016).
+    usage_warning_percent: Mapped[int] = mapped_column(Integer, server_default="90")
 
 
 class StaffUser(CreatedAt, Base):

@@ -1,0 +1,39 @@
+"""Notifications: a fact that someone should be told about (a voucher crossed its usage
+threshold, ...), decided in the same transaction as the fact, once per unique key. The worker
+turns each into messages on the ISP's channels (api/notifications/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.models.base import Base, CreatedAt
+
+
+class Notification(CreatedAt, Base):
+    """`key` is unique: one fact (voucher 7 crossed 90% of its 1 GiB) is one row, however often
+    the packet that revealed it arrives. new -> done (its messages decided) or skipped (nobody to
+    tell, or the ISP turned the event off), with why in `outcome`."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        CheckConstraint("event ~ '^[a-z][a-z0-9_.-]{0,39}$'", name="event"),
+        CheckConstraint("status IN ('new', 'done', 'skipped')", name="status"),
+        Index("ix_notification_new", "id", postgresql_where=text("status = 'new'")),
+        Index("ix_notification_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    voucher_id: Mapped[int | None] = mapped_column(ForeignKey("voucher.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    status: Mapped[str] = mapped_column(Text, server_default="new")
+    outcome: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,57 @@
+"""The notifications' SQL. Claiming new notifications reads every ISP's at once (the worker's
+queue, listed in tests/test_layout.py's CROSS_TENANT); what one notification is about is read
+within its ISP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.tenancy import tenant_sql
+
+
+async def claim_new(session: AsyncSession, limit: int) -> list[RowMapping]:
+    """The oldest new notifications of every ISP, locked for this transaction; another worker
+    skips them (and takes the next ones) instead of waiting."""
+    result = await session.execute(
+        text("""SELECT id, tenant_id, event, key, voucher_id, details
+                  FROM notification WHERE status = 'new'
+                 ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"""),
+        {"n": limit},
+    )
+    return list(result.mappings())
+
+
+async def finish(session: AsyncSession, notification_id: int, status: str, outcome: str) -> None:
+    await session.execute(
+        text("""UPDATE notification SET status = :s, outcome = :o, processed_at = now(),
+                       attempts = attempts + 1
+                 WHERE id = :id"""),
+        {"id": notification_id, "s": status, "o": outcome},
+    )
+
+
+async def voucher_facts(
+    session: AsyncSession, tenant_id: int, voucher_id: int
+) -> dict[str, Any] | None:
+    """What a customer's message says about their voucher, as FreeRADIUS sees it now, and how
+    their ISP speaks to them (the portal's name, language and support phone)."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT v.code, v.phone, p.name AS package,
+                      COALESCE(ps.display_name, t.name) AS isp,
+                      COALESCE(ps.language, 'en') AS language, ps.support_phone AS support,
+                      (voucher_state(v, t.unused_voucher_days)).*
+                 FROM voucher v
+                 JOIN tenant t ON t.id = v.tenant_id
+                 JOIN plan p ON p.id = v.plan_id
+                 LEFT JOIN portal_settings ps ON ps.tenant_id = v.tenant_id
+                WHERE {tenant:v} AND v.id = :v""",
+        ),
+        {"v": voucher_id},
+    )
+    row = result.mappings().first()
+    return dict(row) if row is not None else None

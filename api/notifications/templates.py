@@ -1,0 +1,54 @@
+"""What each notification says, in English and Swahili, with placeholders filled from the
+voucher and the ISP. Placeholders are `{name}` for the names in PLACEHOLDERS only, replaced as
+plain text: an ISP's own wording (editable later) can never reach an attribute or a format
+spec, as str.format would let it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+PLACEHOLDERS = ("isp", "code", "package", "percent", "data_left", "time_left", "support")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+DEFAULTS: dict[str, dict[str, str]] = {
+    "usage.data": {
+        "en": "{isp}: you have used {percent}% of the data on voucher {code} ({package}); "
+        "{data_left} left. Buy more on the WiFi page to stay online.",
+        "sw": "{isp}: umetumia {percent}% ya data ya vocha {code} ({package}); zimebaki "
+        "{data_left}. Nunua zaidi kwenye ukurasa wa WiFi ili uendelee kuwa mtandaoni.",
+    },
+    "usage.time": {
+        "en": "{isp}: you have used {percent}% of the time on voucher {code} ({package}); "
+        "{time_left} left. Buy more on the WiFi page to stay online.",
+        "sw": "{isp}: umetumia {percent}% ya muda wa vocha {code} ({package}); umebaki "
+        "{time_left}. Nunua zaidi kwenye ukurasa wa WiFi ili uendelee kuwa mtandaoni.",
+    },
+}
+
+
+def render(template: str, values: Mapping[str, object]) -> str:
+    """The template with each known placeholder replaced; unknown ones are left as written."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in PLACEHOLDERS and name in values:
+            return str(values[name])
+        return match.group(0)
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def amount_of_data(octets: int | None) -> str:
+    if octets is None:
+        return "-"
+    if octets >= 1 << 30:
+        return f"{octets / (1 << 30):.1f} GB"
+    return f"{octets / (1 << 20):.0f} MB"
+
+
+def amount_of_time(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    hours, minutes = divmod(max(int(seconds), 0) // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

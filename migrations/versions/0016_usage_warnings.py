@@ -1,0 +1,95 @@
+"""Usage warnings decided by accounting: the ISP's threshold (tenant.usage_warning_percent, 90 by
+default, 0 off; plan.usage_warning_percent overrides it), the quota each voucher was last warned
+at, and the notifications the worker turns into messages; radius_accounting() now calls
+voucher_usage_check() on every interim and stop of a voucher's session.
+
+Revision ID: 0016
+Revises: 0013
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+from migrations.sql import run_sql_file
+
+revision = "0016"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+ACCOUNTING = (
+    "radius_accounting(text, text, text, text, text, text, text, text, bigint, bigint, text, "
+    "text, text, text, text, text, text, text, text, text, text)"
+)
+
+
+def upgrade() -> None:
+    op.add_column(
+        "tenant",
+        sa.Column("usage_warning_percent", sa.Integer(), server_default="90", nullable=False),
+    )
+    op.create_check_constraint(
+        op.f("ck_tenant_usage_warning_percent"), "tenant",
+        "usage_warning_percent BETWEEN 0 AND 99",
+    )  # fmt: skip
+    op.add_column("plan", sa.Column("usage_warning_percent", sa.Integer(), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_plan_usage_warning_percent"), "plan", "usage_warning_percent BETWEEN 0 AND 99"
+    )
+    op.add_column("voucher", sa.Column("warned_data_quota", sa.BigInteger(), nullable=True))
+    op.add_column("voucher", sa.Column("warned_time_quota", sa.BigInteger(), nullable=True))
+    op.create_table(
+        "notification",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.Text(), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("voucher_id", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "details", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
+        ),
+        sa.Column("status", sa.Text(), server_default="new", nullable=False),
+        sa.Column("outcome", sa.Text(), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("event ~ '^[a-z][a-z0-9_.-]{0,39}$'", name=op.f("ck_notification_event")),
+        sa.CheckConstraint(
+            "status IN ('new', 'done', 'skipped')", name=op.f("ck_notification_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_notification_tenant_id_tenant"),
+            ondelete="CASCADE",
+        ),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["voucher_id"], ["voucher.id"], name=op.f("fk_notification_voucher_id_voucher"),
+            ondelete="SET NULL",
+        ),  # fmt: skip
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
+        sa.UniqueConstraint("key", name=op.f("uq_notification_key")),
+    )
+    op.create_index(
+        "ix_notification_new", "notification", ["id"], postgresql_where=sa.text("status = 'new'")
+    )
+    op.create_index(
+        op.f("ix_notification_tenant_id_created_at"), "notification", ["tenant_id", "created_at"]
+    )
+    run_sql_file("0016_usage_warnings.up.sql")
+
+
+def downgrade() -> None:
+    run_sql_file("0016_usage_warnings.down.sql")
+    run_sql_file("0002_lifecycle.up.sql", only=("CREATE FUNCTION radius_accounting(",))
+    op.execute(f"ALTER FUNCTION {ACCOUNTING} SECURITY DEFINER SET search_path = public, pg_temp")
+    op.execute(f"REVOKE EXECUTE ON FUNCTION {ACCOUNTING} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {ACCOUNTING} TO mnetifi_radius")
+    op.drop_table("notification")
+    op.drop_column("voucher", "warned_time_quota")
+    op.drop_column("voucher", "warned_data_quota")
+    op.drop_constraint(op.f("ck_plan_usage_warning_percent"), "plan", type_="check")
+    op.drop_column("plan", "usage_warning_percent")
+    op.drop_constraint(op.f("ck_tenant_usage_warning_percent"), "tenant", type_="check")
+    op.drop_column("tenant", "usage_warning_percent")
