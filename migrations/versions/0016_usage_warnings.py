@@ -56,7 +56,9 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("event ~ '^[a-z][a-z0-9_.-]{0,39}$'", name=op.f("ck_notification_event")),
+        sa.CheckConstraint(
+            "event ~ '^[a-z][a-z0-9_.-]{0,39}$'", name=op.f("ck_notification_event")
+        ),
         sa.CheckConstraint(
             "status IN ('new', 'done', 'skipped')", name=op.f("ck_notification_status")
         ),
