@@ -63,11 +63,15 @@ def upgrade() -> None:
             "status IN ('new', 'done', 'skipped')", name=op.f("ck_notification_status")
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name=op.f("fk_notification_tenant_id_tenant"),
+            ["tenant_id"],
+            ["tenant.id"],
+            name=op.f("fk_notification_tenant_id_tenant"),
             ondelete="CASCADE",
         ),  # fmt: skip
         sa.ForeignKeyConstraint(
-            ["voucher_id"], ["voucher.id"], name=op.f("fk_notification_voucher_id_voucher"),
+            ["voucher_id"],
+            ["voucher.id"],
+            name=op.f("fk_notification_voucher_id_voucher"),
             ondelete="SET NULL",
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
