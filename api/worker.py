@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,8 @@ from arq.connections import RedisSettings
 
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
-from api.notifications.tasks import dispatch_notifications
+from api.notifications import service as notification_service
+from api.notifications import tasks as notification_tasks
 from api.payments.tasks import repair_events, verify_due
 from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
@@ -26,7 +28,8 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """One CoA/Disconnect client (one UDP socket) per worker process."""
+    """One CoA/Disconnect client (one UDP socket) per worker process, and the notification
+    dispatcher's loop."""
     settings = get_settings()
     client = CoAClient(
         source=settings.coa_source,
@@ -35,9 +38,14 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     await client.open()
     ctx["coa"] = client
+    # Notifications become messages in a loop of their own (api/notifications/tasks.py).
+    ctx["notifier"] = asyncio.create_task(notification_tasks.run_forever(), name="notifier")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "notifier" in ctx:
+        ctx["notifier"].cancel()
+        await notification_service.settle()  # the sends already started finish
     if "coa" in ctx:
         await ctx["coa"].close()
 
@@ -61,8 +69,6 @@ class WorkerSettings:
         cron(repair_events, second=45, unique=True),
         # SMS whose after-commit send was lost (and sends that hang).
         cron(sweep_sms, second={5, 25, 45}, unique=True),
-        # Usage warnings and other notifications become messages within about a second.
-        cron(dispatch_notifications, second=set(range(60)), unique=True),
         # Pending CoA/Disconnect requests and sessions outliving their voucher.
         cron(session_tasks.sweep_coa, second=set(range(0, 60, 2)), unique=True),
         # Fair usage follows the number of users online (sessions start and stop via RADIUS).

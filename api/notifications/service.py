@@ -8,8 +8,10 @@ each notification becomes each message once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import weakref
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -23,45 +25,85 @@ from api.sms import service as sms
 log = logging.getLogger(__name__)
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 BATCH = 100
+SENDING = 16  # messages sent at once per process
+_sending: set[asyncio.Task[None]] = set()
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def dispatch(limit: int = BATCH) -> dict[str, int]:
-    """One batch of new notifications: {"done": n, "skipped": n}."""
+    """One batch of new notifications: {"done": n, "skipped": n}. Their messages are queued in
+    the batch's transaction and, once it commits, handed to background sends (SENDING at a time
+    per process), so the next batch is decided meanwhile; a send lost with the process is the
+    SMS sweep's."""
     counts = {"done": 0, "skipped": 0}
+    queued: list[int] = []
     async with unit_of_work() as session:
         for row in await repository.claim_new(session, limit):
             try:
                 async with session.begin_nested():  # one bad notification spoils no other
-                    status, outcome = await _decide(session, row)
+                    status, outcome, message_id = await _decide(session, row)
             except AppError as exc:
-                status, outcome = "skipped", exc.detail
+                status, outcome, message_id = "skipped", exc.detail, None
                 log.warning("notification %s not sent: %s", row["id"], exc.detail)
             await repository.finish(session, row["id"], status, outcome)
             counts[status] += 1
+            if message_id is not None:
+                queued.append(message_id)
+    for message_id in queued:
+        task = asyncio.create_task(_send(message_id), name=f"sms-{message_id}")
+        _sending.add(task)
+        task.add_done_callback(_sending.discard)
     return counts
 
 
-async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str]:
+async def _send(message_id: int) -> None:
+    gate = _gate()
+    async with gate:
+        try:
+            await sms.deliver(message_id)
+        except Exception:  # noqa: BLE001 - the SMS sweep retries what is still queued
+            log.exception("sms %s: not sent now; the sweep will", message_id)
+
+
+def _gate() -> asyncio.Semaphore:
+    """This event loop's semaphore (a test run may use more than one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _semaphores:
+        _semaphores[loop] = asyncio.Semaphore(SENDING)
+    return _semaphores[loop]
+
+
+async def settle() -> None:
+    """Waits for the sends started so far (tests; the worker's shutdown)."""
+    while _sending:
+        await asyncio.gather(*list(_sending), return_exceptions=True)
+
+
+async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, int | None]:
+    """(status, outcome, the id of the message queued, if any)."""
     if row["event"] not in templates.DEFAULTS:
-        return "skipped", f"no wording for {row['event']}"
+        return "skipped", f"no wording for {row['event']}", None
     if row["voucher_id"] is None:
-        return "skipped", "the voucher is gone"
+        return "skipped", "the voucher is gone", None
     facts = await repository.voucher_facts(session, row["tenant_id"], row["voucher_id"])
     if facts is None:
-        return "skipped", "the voucher is gone"
+        return "skipped", "the voucher is gone", None
     if not facts["phone"]:
-        return "skipped", "no phone number on the voucher (a printed one)"
+        return "skipped", "no phone number on the voucher (a printed one)", None
     body = templates.render(
         templates.DEFAULTS[row["event"]][facts["language"]], _values(facts, row["details"])
     )
     recipient = "+" + facts["phone"].lstrip("+")
     if not E164.fullmatch(recipient):
-        return "skipped", "the voucher's phone number is not a whole one (a till's masked payer)"
-    await sms.send_sms(
+        reason = "the voucher's phone number is not a whole one (a till's masked payer)"
+        return "skipped", reason, None
+    message_id = await sms.queue_sms(
         session, row["tenant_id"], recipient, body, "usage-warning",
         f"notification:{row['id']}:sms",
     )  # fmt: skip
-    return "done", "sms"
+    return "done", "sms", message_id
 
 
 def _values(facts: dict[str, Any], details: dict[str, Any]) -> dict[str, object]:

@@ -100,6 +100,16 @@ async def send_sms(
     return message_id
 
 
+async def queue_sms(
+    session: AsyncSession, tenant_id: int | None, to: str, body: str, purpose: str, key: str
+) -> int | None:
+    """Queues one SMS in the caller's transaction and leaves the sending to the caller (after
+    its commit: `deliver`), or to the sweep: the id if this call queued it, None if the key was
+    already queued. For callers that send many at once (the notification dispatcher)."""
+    message_id, created = await _enqueue(session, tenant_id, to, body, purpose, key)
+    return message_id if created else None
+
+
 async def send_now(tenant_id: int | None, to: str, body: str, purpose: str, key: str) -> SmsOut:
     """Queues (committed), sends, and returns the outcome; raises ServiceUnavailable (503) when
     Africa's Talking could not be asked, SmsNotSent (422) when it refused the message or the
