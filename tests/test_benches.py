@@ -20,8 +20,20 @@ TINY = ["--vouchers", "200", "--sessions", "2000"]
 BENCHES = {
     "radius_auth": [*TINY, "--requests", "400", "--rounds", "1", "--rate", "200", "--seconds", "1"],
     "radius_acct": ["--vouchers", "200", "--data-sessions", "2000", "--sessions", "200"],
-    "usage_warnings": ["--vouchers", "200", "--data-sessions", "2000", "--sessions", "40",
-                       "--rounds", "1", "--latency", "20", "--wait", "60"],  # fmt: skip
+    "usage_warnings": [
+        "--vouchers",
+        "200",
+        "--data-sessions",
+        "2000",
+        "--sessions",
+        "40",
+        "--rounds",
+        "1",
+        "--latency",
+        "20",
+        "--wait",
+        "60",
+    ],  # fmt: skip
     "payment_latency": ["--payments", "5", "--concurrency", "2", "--warmup", "1"],
     "coa_fanout": ["--routers", "2", "--per-router", "5", "--wait", "20"],
     "experiment": [*TINY, "--requests", "300", "--rounds", "1", "@noop.sql"],
