@@ -1,4 +1,5 @@
-"""/api/v1/settings: an ISP's own unused_voucher_days and acct_interim_interval."""
+"""/api/v1/settings: an ISP's own unused_voucher_days and acct_interim_interval, and its message
+limits (usage and expiry warnings, quiet hours, a daily cap per recipient, country prefixes)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ from tests.factories import count, make_user_headers
 from tests.radius.conftest import sql
 
 URL = "/api/v1/settings"
-DEFAULTS = {"unused_voucher_days": 30, "acct_interim_interval": 300}
+DEFAULTS = {
+    "unused_voucher_days": 30,
+    "acct_interim_interval": 300,
+    "usage_warning_percent": 90,
+    "expiry_warning_minutes": 30,
+    "quiet_hours_from": None,
+    "quiet_hours_to": None,
+    "message_daily_cap": 5,
+    "message_prefixes": "+254",
+}
 
 
 async def _stored(tenant_id: int) -> dict:
-    rows = await sql(
-        "SELECT unused_voucher_days, acct_interim_interval FROM tenant WHERE id = :t", t=tenant_id
-    )
+    rows = await sql(f"SELECT {', '.join(DEFAULTS)} FROM tenant WHERE id = :t", t=tenant_id)
     return dict(rows[0])
 
 
@@ -34,7 +42,7 @@ async def test_owner_reads_and_changes_settings_audited(client):
     response = await client.patch(
         URL, headers=headers, json={"unused_voucher_days": 1, "acct_interim_interval": 3600}
     )
-    assert response.json() == {"unused_voucher_days": 1, "acct_interim_interval": 3600}
+    assert response.json() == DEFAULTS | {"unused_voucher_days": 1, "acct_interim_interval": 3600}
     assert await _stored(tenant.id) == response.json()
     assert (await client.get(URL, headers=headers)).json() == response.json()
 
@@ -82,6 +90,18 @@ async def test_other_roles_are_403(client, role):
         {"acct_interim_interval": 59},
         {"acct_interim_interval": 3601},
         {"acct_interim_interval": 300, "unused_voucher_days": 0},
+        {"usage_warning_percent": 100},
+        {"usage_warning_percent": -1},
+        {"expiry_warning_minutes": 1441},
+        {"quiet_hours_from": 21},
+        {"quiet_hours_from": 21, "quiet_hours_to": None},
+        {"quiet_hours_from": 24, "quiet_hours_to": 6},
+        {"message_daily_cap": 0},
+        {"message_prefixes": "254"},
+        {"message_prefixes": "+254,"},
+        {"message_prefixes": "+0"},
+        {"message_prefixes": ",".join(["+1"] * 11)},
+        {"message_prefixes": None},
         {},
         {"slug": "other"},
     ],
@@ -102,3 +122,22 @@ async def test_each_tenant_changes_only_its_own(client):
     assert (await client.get(URL, headers=headers_a)).json() == DEFAULTS
     assert await _stored(tenant_a.id) == DEFAULTS
     assert await _stored(tenant_b.id) == DEFAULTS | {"unused_voucher_days": 7}
+
+
+async def test_the_message_limits_are_set_and_quiet_hours_cleared(client):
+    tenant, headers = await make_user_headers(client)
+    limits = {
+        "usage_warning_percent": 80,
+        "expiry_warning_minutes": 15,
+        "quiet_hours_from": 21,
+        "quiet_hours_to": 7,
+        "message_daily_cap": 3,
+        "message_prefixes": "+254,+256",
+    }
+    response = await client.patch(URL, headers=headers, json=limits)
+    assert response.status_code == 200, response.text
+    assert await _stored(tenant.id) == DEFAULTS | limits
+    cleared = {"quiet_hours_from": None, "quiet_hours_to": None}
+    response = await client.patch(URL, headers=headers, json=cleared)
+    assert response.status_code == 200, response.text
+    assert await _stored(tenant.id) == DEFAULTS | limits | cleared

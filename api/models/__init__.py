@@ -3,7 +3,7 @@ from api.models.control import CoaRequest, FairUsageRule, FairUsageState
 from api.models.identity import ApiToken, RecoveryCode, SecondFactor, StaffLink
 from api.models.messaging import SmsMessage, SmsSettings
 from api.models.network import Plan, Router, Voucher, VoucherDevice
-from api.models.notifications import Notification
+from api.models.notifications import Notification, NotificationRule
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.portal import PortalSettings, PromoCode
 from api.models.radius import (
@@ -38,6 +38,7 @@ __all__ = [
     "PaymentGrant",
     "PaymentSettings",
     "Notification",
+    "NotificationRule",
     "OperatorRecoveryCode",
     "PlatformOperator",
     "Plan",

@@ -88,6 +88,10 @@ class Voucher(Base):
         CheckConstraint("source IN ('batch', 'payment')", name="source"),
         Index("ix_voucher_tenant_id_plan_id", "tenant_id", "plan_id"),
         Index("ix_voucher_tenant_id_issued_at", "tenant_id", text("issued_at DESC")),
+        # The expiry warning's sweep: sold vouchers (they have a phone) ending soon.
+        Index(
+            "ix_voucher_expires_at_sold", "expires_at", postgresql_where=text("phone IS NOT NULL")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -7,8 +7,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, CreatedAt
@@ -37,3 +48,32 @@ class Notification(CreatedAt, Base):
     outcome: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Held until then (quiet hours, the ISP's rate): not claimed before.
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationRule(Base):
+    """An ISP's choice for one event: on or off, on which channels, in its own words (None: the
+    default wording, api/notifications/templates.py). No row: the event's defaults."""
+
+    __tablename__ = "notification_rule"
+    __table_args__ = (
+        CheckConstraint("channels <@ ARRAY['sms', 'whatsapp', 'email']", name="channels"),
+        CheckConstraint(
+            "char_length(template_en) BETWEEN 1 AND 640"
+            " AND char_length(template_sw) BETWEEN 1 AND 640",
+            name="templates",
+        ),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True
+    )
+    event: Mapped[str] = mapped_column(Text, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    channels: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{sms}")
+    template_en: Mapped[str | None] = mapped_column(Text)
+    template_sw: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )

@@ -37,6 +37,13 @@ class Tenant(CreatedAt, Base):
             name="guess_limits",
         ),
         CheckConstraint("usage_warning_percent BETWEEN 0 AND 99", name="usage_warning_percent"),
+        CheckConstraint(
+            "expiry_warning_minutes BETWEEN 0 AND 1440 AND message_daily_cap BETWEEN 1 AND 100"
+            " AND (quiet_hours_from IS NULL) = (quiet_hours_to IS NULL)"
+            " AND quiet_hours_from BETWEEN 0 AND 23 AND quiet_hours_to BETWEEN 0 AND 23"
+            r" AND message_prefixes ~ '^\+[1-9][0-9]{0,5}(,\+[1-9][0-9]{0,5}){0,9}$'",
+            name="messages",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -60,6 +67,15 @@ class Tenant(CreatedAt, Base):
     # Customers are told when a voucher crosses this % of its data or time quota (0: never);
     # a plan may set its own (plan.usage_warning_percent). Decided in accounting (0016).
     usage_warning_percent: Mapped[int] = mapped_column(Integer, server_default="90")
+    # Customers are told this many minutes before a sold voucher ends (0: never).
+    expiry_warning_minutes: Mapped[int] = mapped_column(Integer, server_default="30")
+    # Promotions wait out these hours, East Africa Time (from 21 to 7: overnight); unset: none.
+    quiet_hours_from: Mapped[int | None] = mapped_column(Integer)
+    quiet_hours_to: Mapped[int | None] = mapped_column(Integer)
+    # At most this many messages to one recipient a day, and only to these country prefixes
+    # ("+254,+256"): what keeps SMS pumping off the ISP's balance.
+    message_daily_cap: Mapped[int] = mapped_column(Integer, server_default="5")
+    message_prefixes: Mapped[str] = mapped_column(Text, server_default="+254")
 
 
 class StaffUser(CreatedAt, Base):

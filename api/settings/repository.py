@@ -15,6 +15,8 @@ from api.models import Tenant
 _CHECKS = {
     "ck_tenant_unused_voucher_days": "unused_voucher_days must be at least 1",
     "ck_tenant_acct_interim_interval": "acct_interim_interval must be 60 to 3600 seconds",
+    "ck_tenant_usage_warning_percent": "usage_warning_percent must be 0 to 99",
+    "ck_tenant_messages": "the message limits are out of range",
 }
 
 

@@ -27,11 +27,44 @@ AcctInterimInterval = Annotated[
 ]
 
 
+UsageWarningPercent = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=99,
+        description="Customers are told when a voucher crosses this % of its data or time quota "
+        "(0: never); a package may set its own.",
+    ),
+]
+ExpiryWarningMinutes = Annotated[
+    int, Field(ge=0, le=1440, description="Minutes before a sold voucher ends to tell its buyer "
+                                          "(0: never).")
+]  # fmt: skip
+Hour = Annotated[int, Field(ge=0, le=23)]
+DailyCap = Annotated[int, Field(ge=1, le=100, description="Most messages to one recipient a day.")]
+Prefixes = Annotated[
+    str,
+    Field(
+        pattern=r"^\+[1-9][0-9]{0,5}(,\+[1-9][0-9]{0,5}){0,9}$",
+        description='Country prefixes messages may go to, comma-separated ("+254,+256"): '
+        "numbers elsewhere are refused, so nobody can spend the ISP's SMS balance abroad.",
+    ),
+]
+# Fields that may be set to null (no quiet hours); the others may not.
+NULLABLE = {"quiet_hours_from", "quiet_hours_to"}
+
+
 class SettingsOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     unused_voucher_days: int
     acct_interim_interval: int
+    usage_warning_percent: int
+    expiry_warning_minutes: int
+    quiet_hours_from: int | None = Field(description="Promotions wait from this hour (EAT) ...")
+    quiet_hours_to: int | None = Field(description="... to this one; null: no quiet hours.")
+    message_daily_cap: int
+    message_prefixes: str
 
 
 class SettingsUpdate(BaseModel):
@@ -39,12 +72,23 @@ class SettingsUpdate(BaseModel):
 
     unused_voucher_days: UnusedVoucherDays | None = None
     acct_interim_interval: AcctInterimInterval | None = None
+    usage_warning_percent: UsageWarningPercent | None = None
+    expiry_warning_minutes: ExpiryWarningMinutes | None = None
+    quiet_hours_from: Hour | None = None
+    quiet_hours_to: Hour | None = None
+    message_daily_cap: DailyCap | None = None
+    message_prefixes: Prefixes | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> SettingsUpdate:
         if not self.model_fields_set:
-            raise ValueError("nothing to change; give unused_voucher_days or acct_interim_interval")
-        nulls = [f for f in self.model_fields_set if getattr(self, f) is None]
+            raise ValueError(f"nothing to change; give one of {', '.join(type(self).model_fields)}")
+        nulls = [f for f in self.model_fields_set - NULLABLE if getattr(self, f) is None]
         if nulls:
             raise ValueError(f"cannot be null: {', '.join(sorted(nulls))}")
+        quiet = {"quiet_hours_from", "quiet_hours_to"}
+        if quiet & self.model_fields_set and not quiet <= self.model_fields_set:
+            raise ValueError("give quiet_hours_from and quiet_hours_to together (both null: none)")
+        if (self.quiet_hours_from is None) != (self.quiet_hours_to is None):
+            raise ValueError("quiet_hours_from and quiet_hours_to are both hours or both null")
         return self

@@ -1,7 +1,10 @@
-"""Usage warnings decided by accounting: the ISP's threshold (tenant.usage_warning_percent, 90 by
-default, 0 off; plan.usage_warning_percent overrides it), the quota each voucher was last warned
-at, and the notifications the worker turns into messages; radius_accounting() now calls
-voucher_usage_check() on every interim and stop of a voucher's session.
+"""Notifications: usage warnings decided by accounting (the ISP's threshold,
+tenant.usage_warning_percent, 90 by default, 0 off; plan.usage_warning_percent overrides it; the
+quota each voucher was last warned at), the notifications the worker turns into messages, each
+ISP's rules per event (on or off, channels, its own wording in English and Swahili), and its
+limits (minutes before expiry to warn, quiet hours, messages per recipient per day, the country
+prefixes it sends to); radius_accounting() now calls voucher_usage_check() on every interim and
+stop of a voucher's session.
 
 Revision ID: 0016
 Revises: 0013
@@ -33,6 +36,49 @@ def upgrade() -> None:
         op.f("ck_tenant_usage_warning_percent"), "tenant",
         "usage_warning_percent BETWEEN 0 AND 99",
     )  # fmt: skip
+    for column in (
+        sa.Column("expiry_warning_minutes", sa.Integer(), server_default="30", nullable=False),
+        sa.Column("quiet_hours_from", sa.Integer(), nullable=True),
+        sa.Column("quiet_hours_to", sa.Integer(), nullable=True),
+        sa.Column("message_daily_cap", sa.Integer(), server_default="5", nullable=False),
+        sa.Column("message_prefixes", sa.Text(), server_default="+254", nullable=False),
+    ):
+        op.add_column("tenant", column)
+    op.create_check_constraint(
+        op.f("ck_tenant_messages"), "tenant",
+        "expiry_warning_minutes BETWEEN 0 AND 1440 AND message_daily_cap BETWEEN 1 AND 100"
+        " AND (quiet_hours_from IS NULL) = (quiet_hours_to IS NULL)"
+        " AND quiet_hours_from BETWEEN 0 AND 23 AND quiet_hours_to BETWEEN 0 AND 23"
+        r" AND message_prefixes ~ '^\+[1-9][0-9]{0,5}(,\+[1-9][0-9]{0,5}){0,9}$'",
+    )  # fmt: skip
+    op.create_table(
+        "notification_rule",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.Text(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), server_default="true", nullable=False),
+        sa.Column("channels", postgresql.ARRAY(sa.Text()), server_default="{sms}", nullable=False),
+        sa.Column("template_en", sa.Text(), nullable=True),
+        sa.Column("template_sw", sa.Text(), nullable=True),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "channels <@ ARRAY['sms', 'whatsapp', 'email']",
+            name=op.f("ck_notification_rule_channels"),
+        ),
+        sa.CheckConstraint(
+            "char_length(template_en) BETWEEN 1 AND 640"
+            " AND char_length(template_sw) BETWEEN 1 AND 640",
+            name=op.f("ck_notification_rule_templates"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenant.id"],
+            name=op.f("fk_notification_rule_tenant_id_tenant"),
+            ondelete="CASCADE",
+        ),  # fmt: skip
+        sa.PrimaryKeyConstraint("tenant_id", "event", name=op.f("pk_notification_rule")),
+    )
     op.add_column("plan", sa.Column("usage_warning_percent", sa.Integer(), nullable=True))
     op.create_check_constraint(
         op.f("ck_plan_usage_warning_percent"), "plan", "usage_warning_percent BETWEEN 0 AND 99"
@@ -56,6 +102,7 @@ def upgrade() -> None:
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "event ~ '^[a-z][a-z0-9_.-]{0,39}$'", name=op.f("ck_notification_event")
         ),
@@ -83,6 +130,11 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_notification_tenant_id_created_at"), "notification", ["tenant_id", "created_at"]
     )
+    # The expiry sweep: sold vouchers (they have a phone) ending soon.
+    op.create_index(
+        "ix_voucher_expires_at_sold", "voucher", ["expires_at"],
+        postgresql_where=sa.text("phone IS NOT NULL"),
+    )  # fmt: skip
     run_sql_file("0016_usage_warnings.up.sql")
 
 
@@ -92,7 +144,13 @@ def downgrade() -> None:
     op.execute(f"ALTER FUNCTION {ACCOUNTING} SECURITY DEFINER SET search_path = public, pg_temp")
     op.execute(f"REVOKE EXECUTE ON FUNCTION {ACCOUNTING} FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION {ACCOUNTING} TO mnetifi_radius")
+    op.drop_index("ix_voucher_expires_at_sold", table_name="voucher")
     op.drop_table("notification")
+    op.drop_table("notification_rule")
+    op.drop_constraint(op.f("ck_tenant_messages"), "tenant", type_="check")
+    for column in ("message_prefixes", "message_daily_cap", "quiet_hours_to", "quiet_hours_from",
+                   "expiry_warning_minutes"):  # fmt: skip
+        op.drop_column("tenant", column)
     op.drop_column("voucher", "warned_time_quota")
     op.drop_column("voucher", "warned_data_quota")
     op.drop_constraint(op.f("ck_plan_usage_warning_percent"), "plan", type_="check")
