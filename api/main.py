@@ -25,6 +25,7 @@ from api.hotspot.endpoints import router as hotspot_router
 from api.inputs import InputGuard, validation_error
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimit, SecurityHeaders
+from api.notifications.endpoints import router as notifications_router
 from api.payments.callbacks import RedactHookTokens
 from api.payments.callbacks import router as hooks_router
 from api.payments.endpoints import portal_router
@@ -90,6 +91,7 @@ def create_app() -> FastAPI:
         payments_router,
         portal_router,
         sms_router,
+        notifications_router,
         sms_hooks_router,  # before hooks_router: /hooks/sms/delivery is not a Daraja hook
         hooks_router,
         audit_router,

@@ -13,6 +13,7 @@ from api.config import get_settings
 from api.health import HEARTBEAT_KEY
 from api.notifications import service as notification_service
 from api.notifications import tasks as notification_tasks
+from api.notifications.sweeps import decide_expiry_warnings
 from api.payments.tasks import repair_events, verify_due
 from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
@@ -69,6 +70,7 @@ class WorkerSettings:
         cron(repair_events, second=45, unique=True),
         # SMS whose after-commit send was lost (and sends that hang).
         cron(sweep_sms, second={5, 25, 45}, unique=True),
+        cron(decide_expiry_warnings, second={12, 42}, unique=True),
         # Pending CoA/Disconnect requests and sessions outliving their voucher.
         cron(session_tasks.sweep_coa, second=set(range(0, 60, 2)), unique=True),
         # Fair usage follows the number of users online (sessions start and stop via RADIUS).

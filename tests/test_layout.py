@@ -28,6 +28,8 @@ CROSS_TENANT = {
     "api.sms.tasks",
     # The notification queue: the worker claims every ISP's new notifications at once.
     "api.notifications.repository",
+    # The expiry warning's sweep over every ISP's sold vouchers.
+    "api.notifications.sweeps",
 }
 HAND_SCOPE = re.compile(r"tenant_id\s*=\s*:(?!tenant_id\b)|tenant_id\s*=\s*:tenant_id")
 SQL_CALLS = {"text", "select", "execute", "scalar", "scalars", "tenant_sql"}

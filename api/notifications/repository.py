@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.tenancy import tenant_sql
+from api.models import Notification, Tenant
+from api.tenancy import scoped, tenant_sql
 
 
 async def claim_new(session: AsyncSession, limit: int) -> list[RowMapping]:
@@ -55,3 +56,37 @@ async def voucher_facts(
     )
     row = result.mappings().first()
     return dict(row) if row is not None else None
+
+
+async def recent(
+    session: AsyncSession, tenant_id: int, limit: int, before: int | None
+) -> list[Notification]:
+    stmt = scoped(Notification, tenant_id).order_by(Notification.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(Notification.id < before)
+    return list((await session.scalars(stmt)).all())
+
+
+async def limits(session: AsyncSession, tenant_id: int) -> RowMapping:
+    """The ISP's message limits (settings)."""
+    result = await session.execute(
+        select(Tenant.message_daily_cap, Tenant.message_prefixes).where(Tenant.id == tenant_id)
+    )
+    return result.mappings().one()
+
+
+async def sent_today(session: AsyncSession, tenant_id: int, recipient: str) -> int:
+    """Messages to `recipient` from this ISP since midnight East Africa Time."""
+    return int(
+        await session.scalar(
+            tenant_sql(
+                tenant_id,
+                """SELECT count(*) FROM sms_message
+                    WHERE {tenant} AND recipient = :r
+                      AND created_at >= date_trunc('day', now() AT TIME ZONE 'Africa/Nairobi')
+                                        AT TIME ZONE 'Africa/Nairobi'""",
+            ),
+            {"r": recipient},
+        )
+        or 0
+    )

@@ -19,12 +19,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import unit_of_work
 from api.errors import AppError
-from api.notifications import repository, templates
+from api.notifications import repository, rules, templates
+from api.notifications.schemas import NotificationOut
 from api.sms import service as sms
+from api.tenancy import Principal
 
 log = logging.getLogger(__name__)
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 BATCH = 100
+# The SMS purpose of each event (sms_message.purpose: the messages list filters by it).
+PURPOSES = {
+    "usage.data": "usage-warning",
+    "usage.time": "usage-warning",
+    "expiry": "expiry-warning",
+    "payment": "payment",
+}
 SENDING = 16  # messages sent at once per process
 _sending: set[asyncio.Task[None]] = set()
 _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -82,28 +91,46 @@ async def settle() -> None:
 
 
 async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, int | None]:
-    """(status, outcome, the id of the message queued, if any)."""
-    if row["event"] not in templates.DEFAULTS:
-        return "skipped", f"no wording for {row['event']}", None
+    """(status, outcome, the id of the message queued, if any), following the ISP's rule for
+    the event and its limits."""
+    tenant_id, event = row["tenant_id"], row["event"]
+    if event not in templates.EVENTS:
+        return "skipped", f"no wording for {event}", None
+    rule = await rules.rule_for(session, tenant_id, event)
+    if not rule.enabled:
+        return "skipped", "the ISP turned this event off", None
+    if "sms" not in rule.channels:
+        return "skipped", f"no channel this server sends on: {', '.join(rule.channels)}", None
     if row["voucher_id"] is None:
         return "skipped", "the voucher is gone", None
-    facts = await repository.voucher_facts(session, row["tenant_id"], row["voucher_id"])
+    facts = await repository.voucher_facts(session, tenant_id, row["voucher_id"])
     if facts is None:
         return "skipped", "the voucher is gone", None
     if not facts["phone"]:
         return "skipped", "no phone number on the voucher (a printed one)", None
-    body = templates.render(
-        templates.DEFAULTS[row["event"]][facts["language"]], _values(facts, row["details"])
-    )
     recipient = "+" + facts["phone"].lstrip("+")
     if not E164.fullmatch(recipient):
         reason = "the voucher's phone number is not a whole one (a till's masked payer)"
         return "skipped", reason, None
+    limits = await repository.limits(session, tenant_id)
+    if not recipient.startswith(tuple(limits["message_prefixes"].split(","))):
+        return "skipped", f"{recipient[:5]}... is outside the ISP's country prefixes", None
+    if await repository.sent_today(session, tenant_id, recipient) >= limits["message_daily_cap"]:
+        return "skipped", "the recipient's daily cap of messages is reached", None
+    wording = rule.template_sw if facts["language"] == "sw" else rule.template_en
+    body = templates.render(wording, _values(facts, row["details"]))
     message_id = await sms.queue_sms(
-        session, row["tenant_id"], recipient, body, "usage-warning",
+        session, tenant_id, recipient, body, PURPOSES.get(event, "notification"),
         f"notification:{row['id']}:sms",
     )  # fmt: skip
     return "done", "sms", message_id
+
+
+async def recent(
+    session: AsyncSession, principal: Principal, limit: int, before: int | None
+) -> list[NotificationOut]:
+    rows = await repository.recent(session, principal.tenant_id, limit, before)
+    return [NotificationOut.model_validate(row) for row in rows]
 
 
 def _values(facts: dict[str, Any], details: dict[str, Any]) -> dict[str, object]:
@@ -115,4 +142,6 @@ def _values(facts: dict[str, Any], details: dict[str, Any]) -> dict[str, object]
         "data_left": templates.amount_of_data(facts["bytes_left"]),
         "time_left": templates.amount_of_time(facts["seconds_left"]),
         "support": facts["support"] or "",
+        "minutes": details.get("minutes", ""),
+        "amount": details.get("amount", ""),
     }

@@ -8,8 +8,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-PLACEHOLDERS = ("isp", "code", "package", "percent", "data_left", "time_left", "support")
+PLACEHOLDERS = (
+    "isp", "code", "package", "percent", "data_left", "time_left", "support", "minutes", "amount",
+)  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+# What each event is, for the ISP's settings page.
+EVENTS = {
+    "usage.data": "A voucher crossed the usage threshold of its data",
+    "usage.time": "A voucher crossed the usage threshold of its time",
+    "expiry": "A sold voucher ends soon (the ISP's minutes before)",
+    "payment": "A payment bought a voucher or more time",
+}
 
 DEFAULTS: dict[str, dict[str, str]] = {
     "usage.data": {
@@ -23,6 +33,18 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "{time_left} left. Buy more on the WiFi page to stay online.",
         "sw": "{isp}: umetumia {percent}% ya muda wa vocha {code} ({package}); umebaki "
         "{time_left}. Nunua zaidi kwenye ukurasa wa WiFi ili uendelee kuwa mtandaoni.",
+    },
+    "expiry": {
+        "en": "{isp}: voucher {code} ({package}) ends in {minutes} min. Buy more on the WiFi "
+        "page to stay online.",
+        "sw": "{isp}: vocha {code} ({package}) inaisha baada ya dakika {minutes}. Nunua zaidi "
+        "kwenye ukurasa wa WiFi ili uendelee kuwa mtandaoni.",
+    },
+    "payment": {
+        "en": "{isp}: payment of KES {amount} received. Your voucher is {code} ({package}): "
+        "connect to the WiFi and enter it.",
+        "sw": "{isp}: malipo ya KES {amount} yamepokelewa. Vocha yako ni {code} ({package}): "
+        "unganisha na WiFi kisha uiweke.",
     },
 }
 

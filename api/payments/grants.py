@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.notifications.decisions import decide
 from api.plans.units import rate_limit_string
 from api.sessions import control
 from api.tenancy import tenant_sql
@@ -168,4 +169,9 @@ async def grant(
         ),
         params,
     )
+    # "Payment received" for the buyer (with the code and how to log in), decided with the grant.
+    await decide(
+        session, plan["tenant_id"], "payment", f"payment:{payment_id}", voucher_id,
+        {"amount": f"{Decimal(amount):.0f}", "kind": kind},
+    )  # fmt: skip
     return Grant(voucher_id=voucher_id, code=code, kind=kind)
