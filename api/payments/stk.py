@@ -114,6 +114,7 @@ async def _start(
     async with unit_of_work() as session:
         await repository.push_sent(
             session,
+            tenant_id,
             order.push["id"],
             str(answer.get("MerchantRequestID", ""))[:80] or None,
             checkout[:80] or None,
@@ -221,7 +222,7 @@ async def _push(tenant_id: int, msisdn: str, order: _Order) -> dict[str, Any] | 
             )
     except (DarajaError, ValueError) as exc:
         async with unit_of_work() as session:
-            await repository.push_refused(session, order.push["id"], str(exc))
+            await repository.push_refused(session, tenant_id, order.push["id"], str(exc))
         log.warning("tenant %s: STK push refused: %s", tenant_id, exc)
         return None
 
