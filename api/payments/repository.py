@@ -25,13 +25,6 @@ async def settings_row(session: AsyncSession, tenant_id: int) -> PaymentSettings
     return await session.scalar(scoped(PaymentSettings, tenant_id))
 
 
-async def active_tenant(session: AsyncSession, slug: str) -> RowMapping | None:
-    result = await session.execute(
-        text("SELECT id, slug, name FROM tenant WHERE slug = :slug AND active"), {"slug": slug}
-    )
-    return result.mappings().first()
-
-
 async def db_now(session: AsyncSession) -> datetime:
     return await session.scalar(text("SELECT now()"))  # type: ignore[return-value]
 

@@ -24,6 +24,7 @@ from api.payments.daraja import Account, Client, DarajaError, TokenCache, base_u
 from api.payments.service import account, callback_url
 from api.promos import service as promos
 from api.security import get_redis
+from api.tenants import repository as tenants_repository
 from api.vouchers.schemas import ALPHABET
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ async def tenant_for(slug: str | None) -> RowMapping:
     if slug is None:
         raise NotFound("Open this page on your ISP's address (<isp>.<domain>)")
     async with unit_of_work() as session:
-        tenant = await repository.active_tenant(session, slug)
+        tenant = await tenants_repository.active_tenant(session, slug)
     if tenant is None:
         raise NotFound(f"No ISP is called {slug!r} here")
     return tenant

@@ -16,6 +16,14 @@ async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return await session.scalar(select(Tenant).where(Tenant.slug == slug))
 
 
+async def active_tenant(session: AsyncSession, slug: str) -> RowMapping | None:
+    """The id, slug and name of the active ISP at this slug (a purchase on its portal)."""
+    result = await session.execute(
+        text("SELECT id, slug, name FROM tenant WHERE slug = :slug AND active"), {"slug": slug}
+    )
+    return result.mappings().first()
+
+
 async def portal_isp(session: AsyncSession, slug: str) -> RowMapping | None:
     """The active ISP whose portal is at this slug, with its branding (api.hotspot.schemas.Isp)."""
     result = await session.execute(
