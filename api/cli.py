@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit, crypto
+from api import audit, crypto, rotation
 from api.config import get_settings
 from api.db import get_engine, unit_of_work
 from api.deps import INT32_MAX
@@ -266,8 +266,8 @@ async def settings_show_or_update(session: AsyncSession, args: argparse.Namespac
 
 
 async def secrets_rotate(session: AsyncSession, args: argparse.Namespace) -> list[str]:
-    rows = await payments_service.rotate_secrets(session)
-    sms_rows = await sms_service.rotate_secrets(session)
+    rows = await rotation.rotate_payment_secrets(session)
+    sms_rows = await rotation.rotate_sms_secrets(session)
     return [
         f"re-encrypted the secrets of {rows} M-Pesa account(s) with the newest key",
         f"re-encrypted the API keys of {sms_rows} SMS account(s) with the newest key",

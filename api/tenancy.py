@@ -1,7 +1,7 @@
 """Tenant scoping in one place: who is asking (Principal, or a platform Operator), which tenant
 they act for, what their role allows (the table is api/permissions.py; each route declares its
 one permission with require() or says it is public()), the base statement every repository
-builds from (scoped(), tenant_sql()), and the router scope next to it (router_scope(),
+builds from (scoped(), in_tenant(), tenant_sql()), and the router scope next to it (router_scope(),
 principal_sql()): a tech sees only the routers allocated to them."""
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ M = TypeVar("M")
 
 def scoped(model: type[M], tenant_id: int) -> Select[M]:
     """`SELECT model WHERE tenant_id = :tenant_id`: every tenant-owned query starts here."""
-    return select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+    return select(model).where(in_tenant(model, tenant_id))
+
+
+def in_tenant(model: type[Any], tenant_id: int) -> ColumnElement[bool]:
+    """The tenant condition on one model, for the statements `scoped()` does not build: an
+    UPDATE or DELETE (`update(Voucher).where(in_tenant(Voucher, t), ...)`), or a SELECT of
+    some columns or of several models, each named with its own condition."""
+    return model.tenant_id == tenant_id  # type: ignore[no-any-return]
 
 
 _SCOPE = re.compile(r"\{tenant(?::([A-Za-z_][A-Za-z0-9_]*))?\}")

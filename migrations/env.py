@@ -21,8 +21,13 @@ def _url() -> str:
     return context.get_x_argument(as_dictionary=True).get("url") or get_settings().database_url
 
 
+# What autogenerate compares, as tests/test_models_schema.py does: a column's type or server
+# default changed in a model is a migration too, not only a new or dropped column.
+COMPARE = {"compare_type": True, "compare_server_default": True}
+
+
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata)
+    context.configure(connection=connection, target_metadata=target_metadata, **COMPARE)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -35,7 +40,7 @@ async def _run_async() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, **COMPARE)
     with context.begin_transaction():
         context.run_migrations()
 else:

@@ -23,8 +23,10 @@ sees each drift reported, and rolls back.
 
 from __future__ import annotations
 
+import ast
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,13 +40,35 @@ from api.db import get_engine
 from api.models import Base
 
 SKIPPED_TABLES = ("alembic_version",)
+COMPARE = {"compare_type": True, "compare_server_default": True}
+ENV = Path(__file__).resolve().parent.parent / "migrations" / "env.py"
 
 
 def alembic_diffs(conn: Connection) -> list[Any]:
-    context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "compare_server_default": True}
-    )
+    context = MigrationContext.configure(conn, opts=COMPARE)
     return compare_metadata(context, Base.metadata)
+
+
+def test_autogenerate_compares_what_this_test_compares() -> None:
+    """`alembic revision --autogenerate` sees a changed type or server default, as this test
+    does, so a migration written from it is not missing the change the test then reports."""
+    tree = ast.parse(ENV.read_text())
+    found = [
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "COMPARE" for t in node.targets)
+    ]
+    assert found == [COMPARE]
+    configures = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "context.configure"
+    ]
+    assert configures and all(
+        any(k.arg is None and ast.unparse(k.value) == "COMPARE" for k in c.keywords)
+        for c in configures
+    )
 
 
 def describe(diff: Any) -> str:

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db import unit_of_work
-from api.payments import ledger, tasks
+from api.db import get_engine, unit_of_work
+from api.payments import ledger, repository, tasks
+from api.payments.stk import new_reference
 from deploy.fakes.daraja_state import DEMO_STORE, DEMO_TILL, SANDBOX_SHORTCODE
 from tests.payshop import (
     buy,
@@ -18,6 +23,7 @@ from tests.payshop import (
     fake,
     make_shop,
     money,
+    new_receipt,
     phone,
     purchase_row,
     wait_callbacks,
@@ -411,3 +417,68 @@ async def test_a_promo_code_sets_what_the_push_asks_and_the_callback_must_match(
     assert bad.status_code == 422
     refused = await buy(client, shop, phone(), promo_code="NOPE")
     assert refused.status_code == 422 and await _pushes(msisdn) == [push]
+
+
+async def _money_rows(session: AsyncSession, request_id: int, *payment_ids: int) -> list[dict]:
+    purchase = await session.execute(
+        text("SELECT * FROM stk_request WHERE id = :r"), {"r": request_id}
+    )
+    payments = await session.execute(
+        text("SELECT * FROM payment WHERE id = ANY(:p) ORDER BY id"), {"p": list(payment_ids)}
+    )
+    return [dict(row) for row in [*purchase.mappings(), *payments.mappings()]]
+
+
+async def test_writes_by_id_on_the_money_path_stay_in_their_isp():
+    """The updates of a purchase or a payment reached by its id carry the tenant condition:
+    handed another ISP's tenant (a row passed along wrongly), they change nothing. In one
+    transaction, rolled back: the half-made payments must not stay to break the money check."""
+    shop, other = await make_shop(), await make_shop()
+    async with AsyncSession(get_engine()) as session:
+        try:
+            await _write_by_id_in_both_isps(session, shop.tenant_id, other.tenant_id, shop.plan_id)
+        finally:
+            await session.rollback()
+
+
+async def _write_by_id_in_both_isps(
+    session: AsyncSession, tenant_id: int, wrong: int, plan_id: int
+) -> None:
+    values = {"plan": plan_id, "voucher": None, "phone": phone(), "amount": 20,
+              "list_price": 20, "promo": None, "type": "paybill", "ref": new_reference(),
+              "mac": None, "ip": None}  # fmt: skip
+    request_id = (await repository.insert_request(session, tenant_id, values))["id"]
+    req = await repository.lock_request(session, tenant_id, request_id=request_id)
+    assert req is not None
+    stk_payment = await repository.insert_stk_payment(session, req, None, None)
+    c2b_payment = await repository.insert_c2b_payment(
+        session,
+        tenant_id,
+        {"receipt": new_receipt(), "amount": Decimal(20), "currency": "KES", "phone": None,
+         "ref": None, "shortcode": "600000", "paid_at": None, "status": "held", "note": "held"},
+    )  # fmt: skip
+    assert c2b_payment is not None
+    before = await _money_rows(session, request_id, stk_payment, c2b_payment)
+    receipt = new_receipt()
+    await repository.push_refused(session, wrong, request_id, "refused")
+    await repository.push_sent(session, wrong, request_id, "m", "c", timedelta(seconds=1))
+    await repository.mark_paid(session, wrong, request_id, receipt, "paid", None)
+    await repository.mark_failed(session, wrong, request_id, "1", "failed")
+    await repository.request_receipt(session, wrong, request_id, receipt)
+    await repository.callback_seen(session, wrong, request_id)
+    await repository.stop_querying(session, wrong, request_id)
+    await repository.query_answered(session, wrong, request_id, "1")
+    assert await repository.payment_of_request(session, wrong, request_id) is None
+    await repository.bind_payment(session, wrong, c2b_payment, request_id)
+    await repository.grant_bound_payment(session, wrong, c2b_payment, request_id)
+    assert await repository.attach_receipt(session, wrong, stk_payment, receipt) is None
+    await repository.grant_claimed(session, wrong, c2b_payment)
+    assert await _money_rows(session, request_id, stk_payment, c2b_payment) == before
+    # The same calls in the right ISP do change the rows (the test above is not vacuous).
+    await repository.callback_seen(session, tenant_id, request_id)
+    assert await repository.payment_of_request(session, tenant_id, request_id) == stk_payment
+    assert await repository.attach_receipt(session, tenant_id, stk_payment, receipt)
+    await repository.grant_claimed(session, tenant_id, c2b_payment)
+    after = await _money_rows(session, request_id, stk_payment, c2b_payment)
+    assert after[0]["callback_at"] is not None and after[1]["receipt"] == receipt
+    assert after[2]["status"] == "granted"

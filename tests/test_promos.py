@@ -506,9 +506,18 @@ async def test_redeem_counts_a_use_until_the_cap():
     promo = await make_promo(tenant=tenant, max_uses=2)
     for _ in range(2):
         async with unit_of_work() as session:
-            await service.redeem(session, promo["id"])
+            await service.redeem(session, tenant.id, promo["id"])
     assert (await promo_row(promo["id"]))["uses"] == 2
     assert await refusal(tenant, plan, promo["code"]) == USED_UP
+
+
+async def test_redeem_counts_nothing_on_another_isps_promo():
+    """A use is counted in the paying ISP's scope: another ISP's promo id changes nothing."""
+    tenant, other = await make_tenant(), await make_tenant()
+    promo = await make_promo(tenant=tenant)
+    async with unit_of_work() as session:
+        await service.redeem(session, other.id, promo["id"])
+    assert (await promo_row(promo["id"]))["uses"] == 0
 
 
 async def test_redeem_of_a_deleted_promo_does_not_fail_the_payment():
@@ -516,7 +525,7 @@ async def test_redeem_of_a_deleted_promo_does_not_fail_the_payment():
     promo = await make_promo(tenant=tenant)
     await sql("DELETE FROM promo_code WHERE id = :id", id=promo["id"])
     async with unit_of_work() as session:
-        await service.redeem(session, promo["id"])
+        await service.redeem(session, tenant.id, promo["id"])
         # the payment's transaction goes on and commits
         await session.execute(
             text("UPDATE tenant SET name = 'after redeem' WHERE id = :t"), {"t": tenant.id}

@@ -1,6 +1,7 @@
 """The route walker: every /api/v1 route, called by tenant B on tenant A's objects, must answer
 404/403 and leave A's data unchanged; lists must not show A's objects. A new route with a path
-parameter or body this file does not know fails the test, so it cannot slip through."""
+parameter or body this file does not know fails the test, so it cannot slip through. The
+dashboard's pages and forms (/admin) are walked the same way in test_tenant_isolation_pages.py."""
 
 from __future__ import annotations
 
@@ -321,9 +322,11 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/promos/{world.promo['id']}",
         f"{PREFIX}/sms/settings",
         f"{PREFIX}/sms/messages",
+        f"{PREFIX}/staff",
         f"{PREFIX}/staff/invites",
         f"{PREFIX}/tokens",
         f"{PREFIX}/staff/policy",
+        f"{PREFIX}/fair-usage",
     ]
     state: dict[str, Any] = {}
     for url in urls:

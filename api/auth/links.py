@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import repository
+from api.auth import credentials, repository
 from api.errors import NotFound
 from api.models import StaffLink
 
@@ -50,7 +50,7 @@ async def use(session: AsyncSession, token: str, purpose: str) -> StaffLink:
     """Spends the link; 404 with a sentence when it cannot be used."""
     if not token or len(token) > 100:
         raise NotFound(GONE)
-    link = await repository.use_link(session, _hash(token), purpose)
+    link = await credentials.use_link(session, _hash(token), purpose)
     if link is None:
         raise NotFound(GONE)
     return link

@@ -1,15 +1,17 @@
 """SQL of staff identity: second factors, recovery codes, API tokens and one-time links. Every
-statement starts from the tenant scope (`scoped()` or `tenant_sql()`), but the two that find a
-token or a link by its hash: those are credentials that name their ISP themselves, looked up
-before anyone is known, like a login's e-mail and ISP."""
+statement starts from the tenant scope (`scoped()`, `in_tenant()` or `tenant_sql()`); the two
+that find a token or a link by its hash are credentials that name their ISP themselves, looked
+up before anyone is known (api.tenancy.find_token, api.auth.credentials)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, text
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import ApiToken, RecoveryCode, SecondFactor, StaffLink, StaffUser, Tenant
-from api.tenancy import scoped, tenant_sql
+from api.tenancy import in_tenant, scoped, tenant_sql
 from api.tenants import repository as tenant_repository
 
 
@@ -131,20 +133,6 @@ async def insert_link(session: AsyncSession, tenant_id: int, **values: object) -
     return link
 
 
-async def use_link(session: AsyncSession, token_hash: str, purpose: str) -> StaffLink | None:
-    """Marks the live link used and returns it; None if unknown, used or expired. One guarded
-    UPDATE: a link clicked twice at once works once. A link names its ISP, like a token."""
-    result = await session.execute(
-        text(
-            "UPDATE staff_link SET used_at = now() WHERE token_hash = :hash AND purpose = :purpose"
-            " AND used_at IS NULL AND expires_at > now() RETURNING id"
-        ),
-        {"hash": token_hash, "purpose": purpose},
-    )
-    row = result.first()
-    return None if row is None else await session.get(StaffLink, row[0])
-
-
 async def pending_invites(session: AsyncSession, tenant_id: int) -> list[StaffLink]:
     stmt = (
         scoped(StaffLink, tenant_id)
@@ -225,6 +213,15 @@ async def active_staff(
 
 async def staff(session: AsyncSession, tenant_id: int, staff_id: int) -> StaffUser | None:
     return await session.scalar(scoped(StaffUser, tenant_id).where(StaffUser.id == staff_id))
+
+
+async def signed_in(session: AsyncSession, tenant_id: int, staff_id: int) -> None:
+    """Notes when the person last signed in."""
+    await session.execute(
+        update(StaffUser)
+        .where(in_tenant(StaffUser, tenant_id), StaffUser.id == staff_id)
+        .values(last_login_at=datetime.now(UTC))
+    )
 
 
 async def set_password(

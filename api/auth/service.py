@@ -3,10 +3,8 @@ step on a new session id; a login that still owes a code can do nothing but give
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from secrets import token_hex
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit, staff_sessions
@@ -134,11 +132,7 @@ async def _check(
     ok, new_hash = await verify_password(password, password_hash)
     async with unit_of_work() as session:
         if ok and staff is not None:
-            await session.execute(
-                update(StaffUser)
-                .where(StaffUser.id == staff.id)
-                .values(last_login_at=datetime.now(UTC))
-            )
+            await repository.signed_in(session, staff.tenant_id, staff.id)
             if new_hash is not None and password_hash is not None:  # older argon2 parameters
                 await repository.rehash(
                     session, staff.tenant_id, staff.id, old=password_hash, new=new_hash

@@ -1,31 +1,16 @@
-"""SQL for the portal: the ISP behind a Host, its branding and logo, and what a voucher's
-holder may see of it. Every query on a tenant's rows is scoped by tenant_sql(); the ISP lookup
-by slug reads the tenant table itself (the request names no tenant yet)."""
+"""SQL for the portal: an ISP's branding and logo, and what a voucher's holder may see of it.
+Every query is scoped by tenant_sql(); the ISP behind a Host is found by its slug in
+api.tenants.repository (the request names no tenant yet)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.hotspot.schemas import BrandingIn, Isp
+from api.hotspot.schemas import BrandingIn
 from api.tenancy import tenant_sql
-
-
-async def isp_by_slug(session: AsyncSession, slug: str) -> Isp | None:
-    result = await session.execute(
-        text("""
-            SELECT t.id, t.slug, COALESCE(s.display_name, t.name) AS name,
-                   COALESCE(s.primary_color, '#0d6efd') AS color,
-                   COALESCE(s.language, 'en') AS language, s.logo IS NOT NULL AS has_logo,
-                   s.support_phone
-              FROM tenant t LEFT JOIN portal_settings s ON s.tenant_id = t.id
-             WHERE t.slug = :slug AND t.active"""),
-        {"slug": slug},
-    )
-    row = result.mappings().first()
-    return Isp(**row) if row is not None else None
 
 
 async def branding(session: AsyncSession, tenant_id: int) -> dict[str, Any]:

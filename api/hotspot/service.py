@@ -16,6 +16,7 @@ from api.hotspot import repository
 from api.hotspot.schemas import BrandingIn, Isp
 from api.hotspot.sheet_render import SheetPage
 from api.tenancy import Principal, portal_url
+from api.tenants import repository as tenants_repository
 from api.vouchers import repository as vouchers
 
 MAX_LOGO = 64 * 1024
@@ -41,7 +42,8 @@ async def isp_for(slug: str | None) -> Isp | None:
     if slug is None:
         return None
     async with unit_of_work() as session:
-        return await repository.isp_by_slug(session, slug)
+        row = await tenants_repository.portal_isp(session, slug)
+    return Isp(**row) if row is not None else None
 
 
 async def public_status(tenant_id: int, code: str, caller: limits.Caller) -> dict[str, Any]:

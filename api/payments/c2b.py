@@ -244,7 +244,7 @@ async def claim(
             f"This payment was {payment['currency']} {payment['amount']:.0f}; choose the "
             "package with that price"
         )
-    await repository.grant_claimed(session, payment["id"])
+    await repository.grant_claimed(session, tenant_id, payment["id"])
     granted = await grants.grant(
         session, payment_id=payment["id"], amount=payment["amount"], plan=plan
     )

@@ -22,7 +22,7 @@ from api.deps import INT32_MAX
 from api.metrics import PAYMENT_EVENTS
 from api.models import PaymentSettings
 from api.netaddr import client_address, contains, networks, parse_ip
-from api.payments import c2b, repository, settle, streams, wire
+from api.payments import c2b, events_repository, repository, settle, streams, wire
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ async def door(
                 wire.load(raw)
             except wire.Malformed as exc:
                 verdict, reason = "malformed", str(exc)
-        event_id = await repository.insert_event(
+        event_id = await events_repository.insert_event(
             session,
             tenant_id,
             {
@@ -87,7 +87,7 @@ async def judge(event_id: int) -> tuple[str, dict[str, Any]]:
     Daraja gets. Idempotent: an event already decided keeps its verdict."""
     public_id = None
     async with unit_of_work() as session:
-        event = await repository.lock_event(session, event_id)
+        event = await events_repository.lock_event(session, event_id)
         if event["verdict"] not in ("received", "unknown"):
             return event["verdict"], ACK
         body = event["body"].encode()
@@ -104,7 +104,7 @@ async def judge(event_id: int) -> tuple[str, dict[str, Any]]:
         # A note from the door (e.g. an unlisted source in log-only mode) stays on the record.
         door_note = event["reason"] if event["verdict"] == "received" else None
         reason = "; ".join(r for r in (door_note, reason) if r) or None
-        await repository.finish_event(session, event_id, verdict, reason, found)
+        await events_repository.finish_event(session, event_id, verdict, reason, found)
     PAYMENT_EVENTS.labels(event["kind"], verdict).inc()
     if public_id is not None:
         await streams.announce(public_id)
@@ -122,7 +122,7 @@ async def _stk(
     if req is None:
         return "unknown", "no push of this ISP has this CheckoutRequestID", None
     found["req"] = req["id"]
-    await repository.callback_seen(session, req["id"])
+    await repository.callback_seen(session, tenant_id, req["id"])
     if callback.success:
         outcome = await settle.settle_success(
             session,
@@ -165,6 +165,6 @@ async def replay_unknown(tenant_id: int, checkout_id: str) -> None:
     if not checkout_id:
         return
     async with unit_of_work() as session:
-        ids = await repository.unknown_events(session, tenant_id, checkout_id)
+        ids = await events_repository.unknown_events(session, tenant_id, checkout_id)
     for event_id in ids:
         await judge(event_id)

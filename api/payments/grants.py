@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.notifications.decisions import decide
@@ -110,7 +110,9 @@ async def _extend(session: AsyncSession, voucher_id: int, plan: RowMapping) -> N
     and device limit become the plan's (at least what it had). A quota stays unlimited if
     either side is."""
     await session.execute(
-        text("""
+        tenant_sql(
+            plan["tenant_id"],
+            """
             UPDATE voucher SET
                 duration_seconds = duration_seconds + :duration,
                 expires_at = expires_at + make_interval(secs => :duration),
@@ -118,7 +120,8 @@ async def _extend(session: AsyncSession, voucher_id: int, plan: RowMapping) -> N
                 data_quota_bytes = data_quota_bytes + CAST(:data_quota AS bigint),
                 rate_limit = :rate,
                 device_limit = GREATEST(device_limit, :devices)
-             WHERE id = :id"""),
+             WHERE {tenant} AND id = :id""",
+        ),
         {
             "id": voucher_id,
             "duration": plan["duration_seconds"],

@@ -1,8 +1,9 @@
-"""The SQL of the money path: an ISP's M-Pesa account, its purchases (stk_request), the
-payments they and C2B bring (payment), and every callback as it arrived (payment_event).
+"""The SQL of the money path: an ISP's M-Pesa account, its purchases (stk_request) and the
+payments they and C2B bring (payment); every callback as it arrived (payment_event) is in
+events_repository.py.
 
-Each tenant query starts from `tenant_sql()` or `scoped()`; rows reached by their primary key
-after a tenant-scoped lock (or by an event whose tenant the door decided) are updated by id.
+Every query starts from `tenant_sql()` or `scoped()`, the updates of a row the caller locked
+by its id too: the tenant condition costs nothing there and keeps another ISP's id out.
 Nothing here commits: the caller's unit of work holds the payment, its grant and the status
 change in one transaction, and the locks are taken in the order the callers ask for them."""
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, select, text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import PaymentSettings
@@ -22,18 +23,6 @@ from api.tenancy import scoped, tenant_sql
 
 async def settings_row(session: AsyncSession, tenant_id: int) -> PaymentSettings | None:
     return await session.scalar(scoped(PaymentSettings, tenant_id))
-
-
-async def every_settings_row(session: AsyncSession) -> list[PaymentSettings]:
-    """Every ISP's account, locked: across ISPs on purpose (`mnetifi secrets rotate`)."""
-    return list((await session.scalars(select(PaymentSettings).with_for_update())).all())
-
-
-async def active_tenant(session: AsyncSession, slug: str) -> RowMapping | None:
-    result = await session.execute(
-        text("SELECT id, slug, name FROM tenant WHERE slug = :slug AND active"), {"slug": slug}
-    )
-    return result.mappings().first()
 
 
 async def db_now(session: AsyncSession) -> datetime:
@@ -161,72 +150,102 @@ async def insert_request(
     return result.mappings().one()
 
 
-async def push_refused(session: AsyncSession, request_id: int, desc: str) -> None:
+async def push_refused(session: AsyncSession, tenant_id: int, request_id: int, desc: str) -> None:
     await session.execute(
-        text("""UPDATE stk_request SET status = 'failed', result_code = 'push_refused',
-                       result_desc = :desc, updated_at = now() WHERE id = :id"""),
+        tenant_sql(
+            tenant_id,
+            """UPDATE stk_request SET status = 'failed', result_code = 'push_refused',
+                      result_desc = :desc, updated_at = now() WHERE {tenant} AND id = :id""",
+        ),
         {"id": request_id, "desc": desc[:300]},
     )
 
 
 async def push_sent(
-    session: AsyncSession, request_id: int, merchant: str | None, checkout: str | None,
-    query_after: timedelta,
+    session: AsyncSession, tenant_id: int, request_id: int, merchant: str | None,
+    checkout: str | None, query_after: timedelta,
 ) -> None:  # fmt: skip
     await session.execute(
-        text("""UPDATE stk_request
-                   SET merchant_request_id = :merchant, checkout_request_id = :checkout,
-                       next_query_at = now() + CAST(:after AS interval), updated_at = now()
-                 WHERE id = :id"""),
+        tenant_sql(
+            tenant_id,
+            """UPDATE stk_request
+                  SET merchant_request_id = :merchant, checkout_request_id = :checkout,
+                      next_query_at = now() + CAST(:after AS interval), updated_at = now()
+                WHERE {tenant} AND id = :id""",
+        ),
         {"id": request_id, "merchant": merchant, "checkout": checkout, "after": query_after},
     )
 
 
 async def mark_paid(
-    session: AsyncSession, request_id: int, receipt: str | None, desc: str,
+    session: AsyncSession, tenant_id: int, request_id: int, receipt: str | None, desc: str,
     confirm: timedelta | None,
 ) -> None:  # fmt: skip
     await session.execute(
-        text("""UPDATE stk_request SET status = 'paid', receipt = COALESCE(:receipt, receipt),
-                       result_code = '0', result_desc = :desc, updated_at = now(),
-                       next_query_at = now() + CAST(:confirm AS interval)
-                 WHERE id = :id"""),
+        tenant_sql(
+            tenant_id,
+            """UPDATE stk_request SET status = 'paid', receipt = COALESCE(:receipt, receipt),
+                      result_code = '0', result_desc = :desc, updated_at = now(),
+                      next_query_at = now() + CAST(:confirm AS interval)
+                WHERE {tenant} AND id = :id""",
+        ),
         {"id": request_id, "receipt": receipt, "desc": desc, "confirm": confirm},
     )
 
 
-async def mark_failed(session: AsyncSession, request_id: int, code: str, desc: str) -> None:
+async def mark_failed(
+    session: AsyncSession, tenant_id: int, request_id: int, code: str, desc: str
+) -> None:
     await session.execute(
-        text("""UPDATE stk_request SET status = 'failed', result_code = :code, result_desc = :desc,
-                       next_query_at = NULL, updated_at = now()
-                 WHERE id = :id"""),
+        tenant_sql(
+            tenant_id,
+            """UPDATE stk_request SET status = 'failed', result_code = :code, result_desc = :desc,
+                      next_query_at = NULL, updated_at = now()
+                WHERE {tenant} AND id = :id""",
+        ),
         {"id": request_id, "code": code, "desc": desc[:300]},
     )
 
 
-async def request_receipt(session: AsyncSession, request_id: int, receipt: str) -> None:
+async def request_receipt(
+    session: AsyncSession, tenant_id: int, request_id: int, receipt: str
+) -> None:
     await session.execute(
-        text("UPDATE stk_request SET receipt = :receipt WHERE id = :id AND receipt IS NULL"),
+        tenant_sql(
+            tenant_id,
+            "UPDATE stk_request SET receipt = :receipt"
+            " WHERE {tenant} AND id = :id AND receipt IS NULL",
+        ),
         {"id": request_id, "receipt": receipt},
     )
 
 
-async def callback_seen(session: AsyncSession, request_id: int) -> None:
+async def callback_seen(session: AsyncSession, tenant_id: int, request_id: int) -> None:
     await session.execute(
-        text("UPDATE stk_request SET callback_at = COALESCE(callback_at, now()) WHERE id = :id"),
+        tenant_sql(
+            tenant_id,
+            "UPDATE stk_request SET callback_at = COALESCE(callback_at, now())"
+            " WHERE {tenant} AND id = :id",
+        ),
         {"id": request_id},
     )
 
 
-async def stop_querying(session: AsyncSession, request_id: int) -> None:
+async def stop_querying(session: AsyncSession, tenant_id: int, request_id: int) -> None:
     await session.execute(
-        text("UPDATE stk_request SET next_query_at = NULL WHERE id = :id"), {"id": request_id}
+        tenant_sql(
+            tenant_id, "UPDATE stk_request SET next_query_at = NULL WHERE {tenant} AND id = :id"
+        ),
+        {"id": request_id},
     )
 
 
-async def query_answered(session: AsyncSession, request_id: int, code: str) -> None:
+async def query_answered(session: AsyncSession, tenant_id: int, request_id: int, code: str) -> None:
     await session.execute(
-        text("UPDATE stk_request SET query_result_code = :code WHERE id = :id"),
+        tenant_sql(
+            tenant_id,
+            "UPDATE stk_request SET query_result_code = :code WHERE {tenant} AND id = :id",
+        ),
         {"code": code, "id": request_id},
     )
 
@@ -256,9 +275,10 @@ async def purchase_status(
 # ------------------------------------------------------------------ payments
 
 
-async def payment_of_request(session: AsyncSession, request_id: int) -> int | None:
+async def payment_of_request(session: AsyncSession, tenant_id: int, request_id: int) -> int | None:
     return await session.scalar(
-        text("SELECT id FROM payment WHERE stk_request_id = :id"), {"id": request_id}
+        tenant_sql(tenant_id, "SELECT id FROM payment WHERE {tenant} AND stk_request_id = :id"),
+        {"id": request_id},
     )
 
 
@@ -278,17 +298,26 @@ async def payment_id(session: AsyncSession, tenant_id: int, receipt: str) -> int
     )
 
 
-async def bind_payment(session: AsyncSession, payment_id: int, request_id: int) -> None:
+async def bind_payment(
+    session: AsyncSession, tenant_id: int, payment_id: int, request_id: int
+) -> None:
     await session.execute(
-        text("UPDATE payment SET stk_request_id = :req WHERE id = :id"),
+        tenant_sql(
+            tenant_id, "UPDATE payment SET stk_request_id = :req WHERE {tenant} AND id = :id"
+        ),
         {"req": request_id, "id": payment_id},
     )
 
 
-async def grant_bound_payment(session: AsyncSession, payment_id: int, request_id: int) -> None:
+async def grant_bound_payment(
+    session: AsyncSession, tenant_id: int, payment_id: int, request_id: int
+) -> None:
     await session.execute(
-        text("""UPDATE payment SET stk_request_id = :req, status = 'granted'
-                 WHERE id = :id"""),
+        tenant_sql(
+            tenant_id,
+            """UPDATE payment SET stk_request_id = :req, status = 'granted'
+                WHERE {tenant} AND id = :id""",
+        ),
         {"req": request_id, "id": payment_id},
     )
 
@@ -319,15 +348,20 @@ async def insert_stk_payment(
     return int(payment_id)  # type: ignore[arg-type]
 
 
-async def attach_receipt(session: AsyncSession, payment_id: int, receipt: str) -> int | None:
+async def attach_receipt(
+    session: AsyncSession, tenant_id: int, payment_id: int, receipt: str
+) -> int | None:
     """Sets the receipt of a payment that has none, unless another payment holds it."""
     return await session.scalar(
-        text("""
+        tenant_sql(
+            tenant_id,
+            """
             UPDATE payment SET receipt = :receipt
-             WHERE id = :id AND receipt IS NULL
+             WHERE {tenant} AND id = :id AND receipt IS NULL
                AND NOT EXISTS (SELECT 1 FROM payment o
                                 WHERE o.tenant_id = payment.tenant_id AND o.receipt = :receipt)
-            RETURNING id"""),
+            RETURNING id""",
+        ),
         {"id": payment_id, "receipt": receipt},
     )
 
@@ -352,66 +386,14 @@ async def insert_c2b_payment(
     )
 
 
-async def grant_claimed(session: AsyncSession, payment_id: int) -> None:
+async def grant_claimed(session: AsyncSession, tenant_id: int, payment_id: int) -> None:
     await session.execute(
-        text("UPDATE payment SET status = 'granted', note = NULL WHERE id = :id"),
-        {"id": payment_id},
-    )
-
-
-# ------------------------------------------------------------------ callbacks (payment_event)
-
-
-async def insert_event(session: AsyncSession, tenant_id: int | None, values: dict[str, Any]) -> int:
-    """values: kind, source, peer, fwd, body, verdict, reason. `tenant_id` is None when no ISP
-    takes payments at the URL (a forged call is stored too)."""
-    event_id = await session.scalar(
-        text("""
-            INSERT INTO payment_event (tenant_id, kind, source_ip, peer_ip, forwarded_for,
-                                       body, verdict, reason, processed_at)
-            VALUES (:tenant, :kind, :source, :peer, :fwd, :body, :verdict, :reason,
-                    CASE WHEN :verdict = 'received' THEN NULL ELSE now() END)
-            RETURNING id"""),
-        {"tenant": tenant_id, **values},
-    )
-    return int(event_id)  # type: ignore[arg-type]
-
-
-async def lock_event(session: AsyncSession, event_id: int) -> RowMapping:
-    result = await session.execute(
-        text("SELECT * FROM payment_event WHERE id = :id FOR UPDATE"), {"id": event_id}
-    )
-    return result.mappings().one()
-
-
-async def finish_event(
-    session: AsyncSession, event_id: int, verdict: str, reason: str | None, found: dict[str, Any]
-) -> None:
-    """found: checkout, receipt, req, pay (None keeps what the event has)."""
-    await session.execute(
-        text("""
-            UPDATE payment_event
-               SET verdict = :verdict, reason = :reason, processed_at = now(),
-                   checkout_request_id = COALESCE(:checkout, checkout_request_id),
-                   receipt = COALESCE(:receipt, receipt),
-                   stk_request_id = COALESCE(:req, stk_request_id),
-                   payment_id = COALESCE(:pay, payment_id)
-             WHERE id = :id"""),
-        {"id": event_id, "verdict": verdict, "reason": reason, **found},
-    )
-
-
-async def unknown_events(session: AsyncSession, tenant_id: int, checkout_id: str) -> list[int]:
-    ids = await session.scalars(
         tenant_sql(
             tenant_id,
-            """SELECT id FROM payment_event
-                WHERE verdict = 'unknown' AND checkout_request_id = :c
-                  AND {tenant} ORDER BY id""",
+            "UPDATE payment SET status = 'granted', note = NULL WHERE {tenant} AND id = :id",
         ),
-        {"c": checkout_id},
+        {"id": payment_id},
     )
-    return list(ids)
 
 
 async def grant_resolved(session: AsyncSession, tenant_id: int, payment_id: int, note: str) -> None:

@@ -102,21 +102,6 @@ def _audit_view(row: PaymentSettings) -> dict[str, Any]:
     return {field: getattr(row, field) for field in PLAIN} | secrets_
 
 
-async def rotate_secrets(session: AsyncSession) -> int:
-    """Re-encrypts every stored secret under the newest key; returns how many rows."""
-    rows = await repository.every_settings_row(session)
-    for row in rows:
-        for name in (*SECRETS, "callback_token"):
-            token = getattr(row, f"{name}_enc")
-            if token is not None:
-                setattr(row, f"{name}_enc", crypto.reencrypt(token))
-    await session.flush()
-    await audit.record(
-        session, "cli", "secrets.rotate", "payment_settings", None, {"rows": len(rows)}
-    )
-    return len(rows)
-
-
 def account(row: PaymentSettings) -> Account:
     """The decrypted account, in memory only."""
     return Account(

@@ -55,11 +55,11 @@ async def settle_success(
             return Outcome("mismatch", foreign)
     await _mark_paid(session, req, receipt, desc)
     if req["promo_code_id"] is not None:  # once: a paid purchase returned above
-        await promos.redeem(session, req["promo_code_id"])
+        await promos.redeem(session, req["tenant_id"], req["promo_code_id"])
     if existing is not None and existing["status"] == "granted":
         # The C2B echo of this very payment was granted first (a till payment claimed on the
         # portal): the purchase is paid by it; the lock above makes the link unique.
-        await repository.bind_payment(session, existing["id"], req["id"])
+        await repository.bind_payment(session, req["tenant_id"], existing["id"], req["id"])
         return Outcome("duplicate", "granted already through C2B", existing["id"])
     payment_id = await _payment_row(session, req, existing, receipt, paid_at)
     await _grant(session, req, payment_id)
@@ -75,7 +75,7 @@ def _not_what_was_asked(req: RowMapping, amount: Decimal | None, phone: str | No
 
 
 async def _already_paid(session: AsyncSession, req: RowMapping, receipt: str | None) -> Outcome:
-    payment_id = await repository.payment_of_request(session, req["id"])
+    payment_id = await repository.payment_of_request(session, req["tenant_id"], req["id"])
     if receipt is not None:
         await _attach_receipt(session, req, payment_id, receipt)
     return Outcome("duplicate", "already paid; granted once", payment_id)
@@ -113,7 +113,7 @@ async def _mark_paid(
     """Paid on a callback's word: one STK Query later double-checks it (a contradiction is
     recorded for the ISP to look at, and never revokes). Paid on the query's word: done."""
     confirm = config.get_settings().stk_query_after if receipt is not None else None
-    await repository.mark_paid(session, req["id"], receipt, desc, confirm)
+    await repository.mark_paid(session, req["tenant_id"], req["id"], receipt, desc, confirm)
 
 
 async def _payment_row(
@@ -126,7 +126,7 @@ async def _payment_row(
     """The purchase's payment: its own C2B echo (recorded, not yet granted) bound to it, or a
     new STK payment."""
     if existing is not None:
-        await repository.grant_bound_payment(session, existing["id"], req["id"])
+        await repository.grant_bound_payment(session, req["tenant_id"], existing["id"], req["id"])
         return int(existing["id"])
     return await repository.insert_stk_payment(session, req, receipt, paid_at)
 
@@ -154,10 +154,10 @@ async def _attach_receipt(
     """A purchase granted on STK Query's word learns its receipt from the late callback."""
     if payment_id is None:
         return
-    attached = await repository.attach_receipt(session, payment_id, receipt)
+    attached = await repository.attach_receipt(session, req["tenant_id"], payment_id, receipt)
     if attached is None:  # it has its receipt, or this one belongs to another payment
         return
-    await repository.request_receipt(session, req["id"], receipt)
+    await repository.request_receipt(session, req["tenant_id"], req["id"], receipt)
 
 
 async def settle_failure(session: AsyncSession, req: RowMapping, code: str, desc: str) -> Outcome:
@@ -166,7 +166,7 @@ async def settle_failure(session: AsyncSession, req: RowMapping, code: str, desc
         return Outcome("duplicate", f"failure {code} after success ignored; never revokes")
     if req["status"] == "failed" and req["result_code"] == code:
         return Outcome("duplicate", "failure already recorded")
-    await repository.mark_failed(session, req["id"], code, desc)
+    await repository.mark_failed(session, req["tenant_id"], req["id"], code, desc)
     if code in wire.MISCONFIGURED:
         log.error("tenant %s: M-Pesa account misconfigured (%s %s)", req["tenant_id"], code, desc)
     return Outcome("ok")

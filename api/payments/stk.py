@@ -23,6 +23,7 @@ from api.payments.daraja import Account, Client, DarajaError, TokenCache, base_u
 from api.payments.service import account, callback_url
 from api.promos import service as promos
 from api.security import get_redis
+from api.tenants import repository as tenants_repository
 from api.vouchers.schemas import ALPHABET
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ async def tenant_for(slug: str | None) -> RowMapping:
     if slug is None:
         raise NotFound("Open this page on your ISP's address (<isp>.<domain>)")
     async with unit_of_work() as session:
-        tenant = await repository.active_tenant(session, slug)
+        tenant = await tenants_repository.active_tenant(session, slug)
     if tenant is None:
         raise NotFound(f"No ISP is called {slug!r} here")
     return tenant
@@ -113,6 +114,7 @@ async def _start(
     async with unit_of_work() as session:
         await repository.push_sent(
             session,
+            tenant_id,
             order.push["id"],
             str(answer.get("MerchantRequestID", ""))[:80] or None,
             checkout[:80] or None,
@@ -220,7 +222,7 @@ async def _push(tenant_id: int, msisdn: str, order: _Order) -> dict[str, Any] | 
             )
     except (DarajaError, ValueError) as exc:
         async with unit_of_work() as session:
-            await repository.push_refused(session, order.push["id"], str(exc))
+            await repository.push_refused(session, tenant_id, order.push["id"], str(exc))
         log.warning("tenant %s: STK push refused: %s", tenant_id, exc)
         return None
 

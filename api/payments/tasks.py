@@ -69,9 +69,9 @@ async def verify_due(
     return dict(counts)
 
 
-async def _stop_querying(request_id: int) -> None:
+async def _stop_querying(tenant_id: int, request_id: int) -> None:
     async with unit_of_work() as session:
-        await repository.stop_querying(session, request_id)
+        await repository.stop_querying(session, tenant_id, request_id)
 
 
 async def _verify_one(
@@ -90,7 +90,9 @@ async def _verify_one(
         if exc.code != PENDING:
             log.warning("STK query for %s failed: %s", item["checkout_request_id"], exc)
         if item["status"] != "pending":
-            await _stop_querying(item["id"])  # a paid push's double-check is best effort
+            await _stop_querying(
+                item["tenant_id"], item["id"]
+            )  # a paid push's double-check is best effort
             return "error"
         age = datetime.now(UTC) - item["created_at"]
         if item["status"] == "pending" and age > settings.stk_give_up_after:
@@ -109,10 +111,10 @@ async def _settle(item: dict[str, Any], code: str, desc: str) -> str:
             return "gone"
         was = req["status"]
         if code != "no_answer":
-            await repository.query_answered(session, req["id"], code)
+            await repository.query_answered(session, req["tenant_id"], req["id"], code)
         if was == "paid":
             # The confirmation query of a paid push: record what it said, never revoke.
-            await repository.stop_querying(session, req["id"])
+            await repository.stop_querying(session, req["tenant_id"], req["id"])
             if code != "0":
                 log.warning(
                     "tenant %s: STK Query says %s for paid purchase %s (kept paid)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.tenancy import tenant_sql
@@ -71,10 +71,11 @@ async def pending(session: AsyncSession, tenant_id: int, promo_id: int) -> int:
     return held or 0
 
 
-async def count_use(session: AsyncSession, promo_id: int) -> None:
-    """One more paid use. By id alone: the id comes from the ISP's own paid purchase."""
+async def count_use(session: AsyncSession, tenant_id: int, promo_id: int) -> None:
+    """One more paid use (the id comes from the ISP's own paid purchase)."""
     await session.execute(
-        text("UPDATE promo_code SET uses = uses + 1 WHERE id = :id"), {"id": promo_id}
+        tenant_sql(tenant_id, "UPDATE promo_code SET uses = uses + 1 WHERE id = :id AND {tenant}"),
+        {"id": promo_id},
     )
 
 

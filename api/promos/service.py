@@ -97,12 +97,12 @@ async def _lock_usable(
     return promo
 
 
-async def redeem(session: AsyncSession, promo_id: int) -> None:
+async def redeem(session: AsyncSession, tenant_id: int, promo_id: int) -> None:
     """Counts one paid purchase. Never fails the payment it is part of: a deleted promo is a
     no-op, and a database error only loses the count (in a savepoint, logged)."""
     try:
         async with session.begin_nested():
-            await repository.count_use(session, promo_id)
+            await repository.count_use(session, tenant_id, promo_id)
     except DBAPIError:
         log.exception("could not count a use of promo %s", promo_id)
 

@@ -33,7 +33,7 @@ from api import audit, config, crypto
 from api.db import after_commit, unit_of_work
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from api.models import SmsSettings
-from api.sms import africastalking, repository
+from api.sms import africastalking, outbox, repository
 from api.sms.africastalking import Account, Outcome, ProviderError
 from api.sms.schemas import E164, SmsOut, SmsSettingsIn, SmsSettingsOut
 from api.tenancy import Principal
@@ -78,10 +78,10 @@ async def _enqueue(
     _check(to, body, purpose, key)
     scoped_key = f"{'platform' if tenant_id is None else tenant_id}:{key}"
     values = {"key": scoped_key, "recipient": to, "body": body, "purpose": purpose}
-    new_id = await repository.insert_message(session, tenant_id, values)
+    new_id = await outbox.insert_message(session, tenant_id, values)
     if new_id is not None:
         return new_id, True
-    row = await repository.by_key(session, scoped_key)
+    row = await outbox.by_key(session, scoped_key)
     if row is None:  # pragma: no cover - the conflicting row exists once its holder commits
         raise ServiceUnavailable("the message could not be queued, try again")
     if (row.recipient, row.body, row.purpose) != (to, body, purpose):
@@ -174,7 +174,7 @@ async def _send(message_id: int) -> bool:
     Talking is called), recording the answer. True when Africa's Talking could not be asked
     (unreachable, or a 5xx): the failure is the provider's, not the message's or the account's."""
     async with unit_of_work() as session:
-        row = await repository.claim(session, message_id)
+        row = await outbox.claim(session, message_id)
         account = await account_for(session, row["tenant_id"]) if row else None
     if row is None:
         return False
@@ -187,7 +187,7 @@ async def _send(message_id: int) -> bool:
         except ProviderError as exc:
             error, unavailable = str(exc), exc.status is None or exc.status >= 500
     async with unit_of_work() as session:
-        await repository.record_answer(session, message_id, _answer(account, outcome, error))
+        await outbox.record_answer(session, message_id, _answer(account, outcome, error))
     log.info("sms %s: %s", message_id, "sent" if outcome and outcome.accepted else error
              or (outcome.status if outcome else "failed"))  # fmt: skip
     return unavailable
@@ -195,7 +195,7 @@ async def _send(message_id: int) -> bool:
 
 async def _current(message_id: int) -> SmsOut:
     async with unit_of_work() as session:
-        current = await repository.by_id(session, message_id)
+        current = await outbox.by_id(session, message_id)
     if current is None:
         raise NotFound("No such message")
     return SmsOut.model_validate(current)
@@ -257,7 +257,7 @@ async def apply_report(fields: dict[str, str]) -> int | None:
     (an id we never sent, a number that does not match, a message already final: all ignored)."""
     values = parse_report(fields)
     async with unit_of_work() as session:
-        moved = await repository.apply_report(session, values)
+        moved = await outbox.apply_report(session, values)
     log.info("sms delivery report %s for %s: %s", values["provider_status"],
              values["message_id"], "applied" if moved else "ignored")  # fmt: skip
     return moved
@@ -349,12 +349,3 @@ async def send_test(
 async def recent(session: AsyncSession, principal: Principal, limit: int) -> list[SmsOut]:
     rows = await repository.messages(session, principal.tenant_id, limit)
     return [SmsOut.model_validate(row) for row in rows]
-
-
-async def rotate_secrets(session: AsyncSession) -> int:
-    """Re-encrypts every ISP's API key under the newest key; returns how many rows."""
-    rows = await repository.every_settings_row(session)
-    for row in rows:
-        row.api_key_enc = crypto.reencrypt(row.api_key_enc)
-    await session.flush()
-    return len(rows)

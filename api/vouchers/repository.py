@@ -15,7 +15,6 @@ from sqlalchemy import (
     Text,
     column,
     func,
-    text,
     true,
     update,
 )
@@ -23,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Plan, Router, Tenant, Voucher, VoucherDevice
 from api.plans.units import rate_limit_string
-from api.tenancy import scoped, tenant_sql
+from api.tenancy import in_tenant, scoped, tenant_sql
 from api.vouchers.schemas import VoucherFilter
 
-_INSERT_BATCH = text("""
+_INSERT_BATCH = """
     INSERT INTO voucher (tenant_id, plan_id, code, batch_id, duration_seconds,
                          time_quota_seconds, data_quota_bytes, rate_limit, device_limit,
                          mac_binding)
@@ -38,7 +37,7 @@ _INSERT_BATCH = text("""
       FROM unnest(CAST(:codes AS text[])) AS code
     ON CONFLICT (tenant_id, code) DO NOTHING
     RETURNING code
-""")
+"""
 
 
 async def insert_codes(
@@ -52,9 +51,8 @@ async def insert_codes(
     """Inserts vouchers carrying a copy of the plan's terms (`device_limit` overrides the
     plan's); returns the codes that were free."""
     result = await session.execute(
-        _INSERT_BATCH,
+        tenant_sql(plan.tenant_id, _INSERT_BATCH),
         {
-            "tenant_id": plan.tenant_id,
             "plan_id": plan.id,
             "batch_id": batch_id,
             "duration_seconds": plan.duration_seconds,
@@ -147,7 +145,7 @@ async def revoke(session: AsyncSession, voucher: Voucher) -> bool:
     guarded UPDATE, so two revokes at once cannot both count."""
     stmt = (
         update(Voucher)
-        .where(Voucher.id == voucher.id, Voucher.tenant_id == voucher.tenant_id)
+        .where(in_tenant(Voucher, voucher.tenant_id), Voucher.id == voucher.id)
         .where(Voucher.status != "revoked")
         .values(status="revoked", revoked_at=func.now())
         .returning(Voucher.id)
