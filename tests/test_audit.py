@@ -274,6 +274,7 @@ AUDITED = {
     ("POST", "/api/v1/payments/c2b/register"): "payments.c2b.register",
     ("POST", "/api/v1/payments/resolve"): "payment.resolve",
     ("POST", "/api/v1/vouchers/{code}/extend"): "voucher.extend",
+    ("PUT", "/api/v1/notifications/rules/{event}"): "notifications.rule",
     ("PUT", "/api/v1/branding"): "branding.update",
     ("PUT", "/api/v1/branding/logo"): "branding.logo",
     ("DELETE", "/api/v1/branding/logo"): "branding.logo_delete",
@@ -383,6 +384,8 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
               t=tenant.id, a=plan.price)  # fmt: skip
     resolution = {"receipt": "WALK000001", "plan_id": plan.id, "reason": "the audit walk"}
     await call("POST", "/api/v1/payments/resolve", resolution)
+    ids["event"] = "expiry"
+    await call("PUT", "/api/v1/notifications/rules/{event}", {"enabled": False})
     await call("PUT", "/api/v1/branding", {"display_name": "Walk WiFi"})
     png = b"\x89PNG\r\n\x1a\n" + bytes(64)
     await call("PUT", "/api/v1/branding/logo", content=png)

@@ -56,7 +56,8 @@ PAGES = "/admin"
 FRESH_ENDINGS = ("/delete", "/retire", "/stop", "/withdraw")
 # Path parameters naming something of the caller's own (one of their sessions): everyone with
 # the permission gets through, another ISP's owner too (on their own).
-PERSONAL = {"session_key"}
+# The same holds for an event's notification rule: each ISP's own, by the event's name.
+PERSONAL = {"session_key", "event"}
 # Valid bodies for routes on an object, so an answer is about the caller, not about validation.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/routers/{router_id}"): {"nas_identifier": "walked"},
@@ -65,6 +66,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/promos/{promo_id}"): {"max_uses": 9},
     ("PUT", "/api/v1/staff/{staff_id}/role"): {"role": "tech"},
     ("PUT", "/api/v1/staff/{staff_id}/routers"): {"router_ids": []},  # the router id is added
+    ("POST", "/api/v1/vouchers/{code}/extend"): {"minutes": 1, "reason": "the permission walk"},
+    ("PUT", "/api/v1/notifications/rules/{event}"): {"enabled": True},
 }
 
 
@@ -255,7 +258,7 @@ async def _call(client, caller: Caller, method: str, path: str, a: World, ids: d
 async def test_every_route_with_every_role(app, client):
     a = await make_world(client)
     callers, allocated, subject = await _callers(client, a)
-    ids = a.params | {"code": a.codes[1], "staff_id": str(subject)}
+    ids = a.params | {"code": a.codes[1], "staff_id": str(subject), "event": "usage.data"}
     table, problems = permission_table(app)
     assert not problems
     failures: list[str] = []

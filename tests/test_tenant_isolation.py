@@ -52,6 +52,12 @@ PATCH_BODIES = {
     "/api/v1/staff/{staff_id}/role": {"role": "admin"},
     "/api/v1/staff/{staff_id}/routers": {"router_ids": []},
 }
+# Valid bodies for POSTs on one of A's objects.
+POST_BODIES = {
+    "/api/v1/vouchers/{code}/extend": {"minutes": 600, "reason": "hijacked time"},
+}
+# B's own rule for an event: B saves its own; A's (its marker wording) stays as it was.
+OWN_RULE = "/api/v1/notifications/rules/{event}"
 # Which of A's ids a list must not show.
 LIST_IDS = {
     "/api/v1/routers": "router_ids",
@@ -72,6 +78,9 @@ LIST_IDS = {
     "/api/v1/staff": "staff_ids",
     "/api/v1/staff/invites": "invite_ids",
     "/api/v1/tokens": "token_ids",
+    # A's rule wording carries A's marker.
+    "/api/v1/notifications/rules": "coa_ids",
+    "/api/v1/notifications": "notification_ids",
 }
 # The audit log as CSV: B's export must not hold any of A's markers.
 AUDIT_CSV = "/api/v1/audit.csv"
@@ -111,6 +120,8 @@ CREATE_REFERENCING = {
     "/api/v1/promos": {"code": "HIJACK", "kind": "fixed", "value": 1},
     "/api/v1/fair-usage": {"scope": "isp", "threshold": 1000, "rate_limit": "1M/1M"},
 }
+# Resolving money by its receipt: A's receipt must be unknown to B.
+RESOLVE = "/api/v1/payments/resolve"
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans", "/api/v1/tokens", "/api/v1/staff/invites"}
 
 
@@ -133,6 +144,8 @@ class World:
     staff_id: int = 0  # its owner
     invite: dict[str, Any] = field(default_factory=dict)  # a pending invitation
     token: dict[str, Any] = field(default_factory=dict)  # an API token (its record)
+    notification_ids: list[int] = field(default_factory=list)  # its sale's "payment received"
+    wording: str = ""  # its own wording of the usage warning
 
     @property
     def host(self) -> dict[str, str]:
@@ -169,6 +182,7 @@ class World:
             "staff_ids": {self.staff_id},
             "invite_ids": {self.invite["id"]},
             "token_ids": {self.token["id"]},
+            "notification_ids": set(self.notification_ids),
         }[kind]
 
     @property
@@ -178,7 +192,7 @@ class World:
         return {
             self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets,
             *sale, self.promo["code"], self.sms["username"], self.sms["api_key"],
-            self.invite["email"], self.token["name"], self.token["prefix"],
+            self.invite["email"], self.token["name"], self.token["prefix"], self.wording,
         }  # fmt: skip
 
 
@@ -253,6 +267,13 @@ async def make_world(client) -> World:
     token_body = {"name": f"sync-{tenant.slug}", "permissions": ["plans:read"]}
     token = await client.post(f"{PREFIX}/tokens", headers=headers, json=token_body)
     assert token.status_code == 201, token.text
+    wording = f"Rule-{tenant.slug}: {{percent}}% used"
+    rule_saved = await client.put(
+        f"{PREFIX}/notifications/rules/usage.data", headers=headers, json={"template_en": wording}
+    )
+    assert rule_saved.status_code == 200, rule_saved.text
+    notes = await sql("SELECT id FROM notification WHERE tenant_id = :t", t=tenant.id)
+    assert notes, "the sale decided no payment notification"
     world = World(
         tenant.id,
         headers,
@@ -271,6 +292,8 @@ async def make_world(client) -> World:
         owner["id"],
         invite.json(),
         {k: v for k, v in token.json().items() if k != "token"},
+        [n["id"] for n in notes],
+        f"Rule-{tenant.slug}",
     )
     return world
 
@@ -327,6 +350,8 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/tokens",
         f"{PREFIX}/staff/policy",
         f"{PREFIX}/fair-usage",
+        f"{PREFIX}/notifications/rules",
+        f"{PREFIX}/notifications",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -369,8 +394,20 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
     params = [p.split("}")[0] for p in path.split("{")[1:]]
     if path == OWN_SETTINGS:
         response = await client.request(method, path, headers=b.headers, json=b.settings)
-        if response.status_code != 200 or response.json() != b.settings:
+        shown = response.json() if response.status_code == 200 else {}
+        if any(shown.get(k) != v for k, v in b.settings.items()):
             return f"not B's own settings: {response.status_code} {response.text}"
+    elif path == OWN_RULE:
+        body = {"template_en": f"{b.wording}: {{percent}}% used"}
+        response = await client.put(path.format(event="usage.data"), headers=b.headers, json=body)
+        leaks = _leaks(response.json(), a, "coa_ids")
+        if response.status_code != 200 or b.wording not in response.text or leaks:
+            return f"not B's own rule: {response.status_code}, shows A's {leaks}"
+    elif path == RESOLVE:
+        body = {"receipt": a.sale["receipt"], "plan_id": b.plan.id, "reason": "hijacked money"}
+        response = await client.post(path, headers=b.headers, json=body)
+        if response.status_code != 404:
+            return f"with A's receipt: {response.status_code} {response.text}"
     elif path == OWN_PAYMENTS:
         body = b.payments if method == "PUT" else None
         response = await client.request(method, path, headers=b.headers, json=body)
@@ -403,7 +440,7 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         unknown = [p for p in params if p not in a.params]
         if unknown:
             return f"unknown path parameter(s) {unknown}; teach this test"
-        body = PATCH_BODIES.get(path) if method in {"PATCH", "PUT"} else None
+        body = PATCH_BODIES.get(path) if method in {"PATCH", "PUT"} else POST_BODIES.get(path)
         if method in {"PATCH", "PUT"} and body is None:
             return "no valid body known; add one to PATCH_BODIES"
         response = await client.request(

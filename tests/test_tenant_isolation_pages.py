@@ -48,6 +48,12 @@ OWN_FORMS = {
     "/admin/settings",
     "/admin/settings/mpesa",
     "/admin/settings/mpesa/test",
+    "/admin/settings/sms",
+    "/admin/settings/sms/remove",
+    "/admin/settings/sms/test",
+    "/admin/settings/branding",
+    "/admin/settings/branding/logo",
+    "/admin/settings/branding/logo/remove",
     "/admin/staff/invite",
     "/admin/staff/policy",
     "/admin/tokens",
@@ -62,6 +68,11 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
         "plan_id": a.plan.id,
     },  # fmt: skip
     "/admin/sessions/disconnect": lambda a: {"session_ids": a.session_ids},
+    "/admin/payments/resolve": lambda a: {
+        "receipt": a.sale["receipt"],
+        "plan_id": a.plan.id,
+        "reason": "walked",
+    },
 }
 # Pages that read ids from their query: asked with A's, one at a time.
 QUERIES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
@@ -70,6 +81,14 @@ QUERIES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
         {"voucher": a.codes[0], "all": "1"},
     ],
     "/admin/vouchers/find": lambda a: [{"code": a.codes[0]}],
+}
+# Searches of B's own pages by A's values: found nothing, shown nothing of A's (a 200).
+SEARCHES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
+    "/admin/payments": lambda a: [{"find": a.sale["receipt"]}, {"find": a.sale["phone"]}],
+}
+# B's own pages that need a query to be shown at all.
+OWN_QUERIES: dict[str, dict[str, str]] = {
+    "/admin/settings/branding/preview": {"primary_color": "#123456", "language": "en"},
 }
 # Valid form bodies for the actions on an object, so a 404 is about whose object it is.
 BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
@@ -178,7 +197,7 @@ async def _attack(
     leaks = _leaks(response, a, asked)
     if leaks:
         return f"{response.status_code}, shows A's {leaks}"
-    if "{" in path or query is not None or (form is not None and path in FORMS):
+    if "{" in path or (query is not None and path in QUERIES) or (form and path in FORMS):
         if response.status_code not in REFUSED:
             return f"with A's ids: {response.status_code} {response.text[:300]}"
     elif response.status_code != 200:
@@ -193,7 +212,13 @@ async def walk(app: FastAPI, dash: Dashboard, a: World) -> tuple[int, list[str]]
     for method, path in admin_routes(app):
         if _not_asked(method, path) or any(f.startswith(f"{method} {path}:") for f in failures):
             continue
-        queries = QUERIES[path](a) if method == "GET" and path in QUERIES else [None]
+        queries: list[dict[str, Any] | None] = [None]
+        if method == "GET" and path in QUERIES:
+            queries = list(QUERIES[path](a))
+        elif method == "GET" and path in SEARCHES:
+            queries = [OWN_QUERIES.get(path), *SEARCHES[path](a)]
+        elif method == "GET" and path in OWN_QUERIES:
+            queries = [OWN_QUERIES[path]]
         for query in queries:
             walked += 1
             failure = await _attack(dash, method, path, a, query)
