@@ -18,6 +18,7 @@ bench:
 	.venv/bin/python bench/radius_auth.py
 	.venv/bin/python bench/radius_guess.py
 	.venv/bin/python bench/radius_acct.py
+	.venv/bin/python bench/usage_warnings.py
 	.venv/bin/python bench/payment_latency.py
 	.venv/bin/python bench/coa_fanout.py
 	.venv/bin/python bench/sheet_load.py
