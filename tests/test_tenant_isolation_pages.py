@@ -43,6 +43,8 @@ OWN_FORMS = {
     "/admin/account/totp",
     "/admin/account/totp/confirm",
     "/admin/fair-usage",
+    "/admin/messages/limits",
+    "/admin/messages/rules",
     "/admin/plans",
     "/admin/routers",
     "/admin/settings",

@@ -24,6 +24,7 @@ from api.admin import (
     audit,
     branding,
     live,
+    messages,
     payments,
     plans,
     promos,
@@ -52,6 +53,7 @@ PAGES = (
     sessions,
     payments,
     settings,
+    messages,
     branding,
     audit,
 )

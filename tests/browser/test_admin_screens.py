@@ -26,6 +26,7 @@ SCREENS = {
     "payments": "/admin/payments",
     "routers": "/admin/routers",
     "staff": "/admin/staff",
+    "messages": "/admin/messages",
     "settings": "/admin/settings",
     "sms": "/admin/settings/sms",
     "branding": "/admin/settings/branding",
