@@ -122,6 +122,14 @@ class RadAcct(Base):
             text("acctstarttime DESC"),
             text("radacctid DESC"),
         ),
+        # the sessions online, newest first (the sessions page)
+        Index(
+            "ix_radacct_open_by_tenant_start",
+            "tenant_id",
+            text("acctstarttime DESC"),
+            text("radacctid DESC"),
+            postgresql_where=text("acctstoptime IS NULL"),
+        ),
         # a router's live sessions, counted from the index alone (routers' health)
         Index(
             "ix_radacct_open_by_tenant_nas",

@@ -67,18 +67,18 @@ async def _flush(session: AsyncSession) -> None:
 
 # ------------------------------------------------------------------ health
 
-# Per router, two index probes on its sessions, never a pass over them all (a big ISP has
-# millions): the sessions live now (ix_radacct_open_by_tenant_nas, index only) and its last
-# accounting packet. That is never later than a packet the router really sent. A router's stops,
-# interims and Accounting-On all set acctupdatetime to the packet's time, but two closes do not
-# come from it: another router's Start ('Superseded', the device moved) sets acctupdatetime to
-# that router's packet time, so such a session counts at its last interim from its own router
-# (start + the Acct-Session-Time that interim reported, which the close keeps); the server's
-# Session-Not-Found close (api/sessions/control.py, follow_up) sets only acctstoptime, which is
-# therefore never used. So: the newest session by GREATEST(start, update) that was not
-# superseded (ix_radacct_tenant_nas_last, walked from the top) gives `seen`; a superseded
-# session counts at start + its time, which is at most its GREATEST(...), so only those above
-# `seen` can be later, and they are the few at the top of the same index.
+# Per router, index probes on its own sessions, never a pass over the ISP's (a big ISP has
+# millions): the sessions live now, and its last accounting packet. That is never later than a
+# packet the router really sent. A router's stops, interims and Accounting-On all set
+# acctupdatetime to the packet's time, but two closes do not come from it: another router's
+# Start ('Superseded', the device moved) sets acctupdatetime to that router's packet time, so
+# such a session counts at its last interim from its own router (start + the Acct-Session-Time
+# that interim reported, which the close keeps: @SEEN@); the server's Session-Not-Found close
+# (api/sessions/control.py, follow_up) sets only acctstoptime, which is therefore never used.
+# @SEEN@ is at most GREATEST(start, update), equal to it for a session not superseded: so the
+# top 100 sessions by GREATEST (ix_radacct_tenant_nas_last) hold the answer as soon as one of
+# them was not superseded (every session below it counts at most its GREATEST); only a router
+# whose 100 newest sessions were all superseded needs the pass over its own sessions.
 _SQL = """
 SELECT r.id, r.name, host(r.ip_address) AS ip_address, r.enabled,
        acct.last_accounting_at, live.n AS active_sessions,
@@ -99,20 +99,14 @@ SELECT r.id, r.name, host(r.ip_address) AS ip_address, r.enabled,
          AND a.acctupdatetime > now() - session_grace(t.acct_interim_interval)
   ) live
   CROSS JOIN LATERAL (
-      SELECT (SELECT GREATEST(a.acctstarttime, a.acctupdatetime) FROM radacct a
+      SELECT CASE WHEN bool_or(top.cause IS DISTINCT FROM 'Superseded') THEN max(top.seen)
+                  ELSE (SELECT max(@SEEN@) FROM radacct a
+                         WHERE a.tenant_id = r.tenant_id AND a.nasipaddress = r.ip_address)
+             END AS last_accounting_at
+        FROM (SELECT a.acctterminatecause AS cause, @SEEN@ AS seen FROM radacct a
                WHERE a.tenant_id = r.tenant_id AND a.nasipaddress = r.ip_address
-                 AND a.acctterminatecause IS DISTINCT FROM 'Superseded'
                ORDER BY GREATEST(a.acctstarttime, a.acctupdatetime) DESC NULLS LAST
-               LIMIT 1) AS seen
-  ) newest
-  CROSS JOIN LATERAL (
-      SELECT GREATEST(newest.seen, max(
-                 a.acctstarttime + make_interval(secs => COALESCE(a.acctsessiontime, 0))))
-                 AS last_accounting_at
-        FROM radacct a
-       WHERE a.tenant_id = r.tenant_id AND a.nasipaddress = r.ip_address
-         AND a.acctterminatecause = 'Superseded'
-         AND (GREATEST(a.acctstarttime, a.acctupdatetime) > newest.seen OR newest.seen IS NULL)
+               LIMIT 100) top
   ) acct
   LEFT JOIN LATERAL (
       SELECT c.id, c.kind, c.status, c.error_cause, c.detail, c.attempts, c.created_at,
@@ -124,7 +118,12 @@ SELECT r.id, r.name, host(r.ip_address) AS ip_address, r.enabled,
   ) coa ON true
  WHERE {tenant:r} AND {routers:r.id} {router_filter}
  ORDER BY r.name, r.id
-"""
+""".replace(
+    "@SEEN@",
+    """CASE WHEN a.acctterminatecause = 'Superseded'
+            THEN a.acctstarttime + make_interval(secs => COALESCE(a.acctsessiontime, 0))
+            ELSE GREATEST(a.acctstarttime, a.acctupdatetime) END""",
+)
 # The filter is fixed text; the router id is a bound parameter.
 _ONE = {"{router_filter}": "AND r.id = :r"}
 _ALL = {"{router_filter}": ""}
