@@ -140,7 +140,15 @@ async def load(dsn: dict, args: argparse.Namespace) -> int:
             began = time.perf_counter()
             print(f"loading {args.vouchers:,} vouchers, {args.sessions:,} sessions", flush=True)
             secret = router_secret(args.run_dir)
-            await dataset.load_ours(dsn, args.vouchers, args.sessions, secret, True)
+            for attempt in range(3):
+                try:
+                    await dataset.load_ours(dsn, args.vouchers, args.sessions, secret, True)
+                    break
+                except asyncpg.DeadlockDetectedError:
+                    # The stack's worker sweeping the old data set's live sessions while the
+                    # load empties their tables: the load goes again.
+                    if attempt == 2:
+                        raise
             print(f"  loaded in {time.perf_counter() - began:.0f} s", flush=True)
         tenant = await conn.fetchval("SELECT id FROM tenant WHERE slug = 'bench'")
         # The data set's live sessions again (the worker closes them as stale between runs).
