@@ -1,5 +1,5 @@
 # Named tasks; each is a thin wrapper over deploy/stack.sh or a tool in the venv.
-.PHONY: up down status test lint bench migrate
+.PHONY: up down status test lint bench bench-admin migrate
 
 up:
 	./deploy/stack.sh up
@@ -23,5 +23,8 @@ bench:
 	.venv/bin/python bench/coa_fanout.py
 	.venv/bin/python bench/sheet_load.py
 	.venv/bin/python bench/staff_login.py
+bench-admin:
+	./deploy/stack.sh up bench
+	.venv/bin/python bench/admin_pages.py
 migrate:
 	. .run/dev/env && .venv/bin/alembic upgrade head

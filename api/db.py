@@ -19,9 +19,21 @@ from api.config import get_settings
 log = logging.getLogger(__name__)
 
 
+# No JIT compilation for our statements: every one is a short index read (a page of a list, a
+# login), but a plan whose estimate is large (a big ISP's fallback branches, the money check
+# over its payments) crosses jit_above_cost and then spends 1-1.5 s compiling for a query that
+# runs in 30 ms (bench/admin_pages.py, 10M sessions).
+_SERVER_SETTINGS = {"jit": "off"}
+
+
 @lru_cache
 def get_engine() -> AsyncEngine:
-    return create_async_engine(get_settings().database_url, pool_size=10, pool_pre_ping=True)
+    return create_async_engine(
+        get_settings().database_url,
+        pool_size=10,
+        pool_pre_ping=True,
+        connect_args={"server_settings": _SERVER_SETTINGS},
+    )
 
 
 @lru_cache

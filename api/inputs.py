@@ -27,6 +27,7 @@ NUL_MESSAGE = "contains a NUL character (\\u0000), which is not allowed"
 MAX_ECHO = 100  # characters of a wrong value a 422 repeats back
 # Daraja's callbacks are stored raw and judged by their own parser (api/payments/wire.py).
 UNGUARDED_BODIES = ("/hooks/",)
+ADMIN_STATIC = "/admin/static/"
 
 Problem = dict[str, Any]
 
@@ -43,6 +44,11 @@ class InputGuard(HttpMiddleware):
             await self.app(scope, receive, send)
         elif wants_html(scope["path"]):
             page = html_page(422, "Invalid input", "Something you sent is not allowed here.")
+            await page(scope, receive, send)
+        elif scope["path"].startswith("/admin/") and not scope["path"].startswith(ADMIN_STATIC):
+            # The dashboard's pages answer a person, with what to fix (a search box's text, say).
+            where = " ".join(str(part) for part in problem["loc"])
+            page = html_page(422, "Invalid input", f"The {where} {problem['msg']}: remove it.")
             await page(scope, receive, send)
         else:
             await send_json(send, 422, {"detail": [problem]})

@@ -11,7 +11,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ROOT / ".run" / "bench"
+# The bench stack's run directory; MNETIFI_BENCH_RUN_DIR names another bench stack (its own
+# ports too: tests/test_benches.py), for one machine shared by several people's stacks.
+RUN = Path(os.environ.get("MNETIFI_BENCH_RUN_DIR") or ROOT / ".run" / "bench")
 OURS_ROUTER, BASE_ROUTER = "127.77.0.1", "127.77.0.2"
 TICK = os.sysconf("SC_CLK_TCK")
 

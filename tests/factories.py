@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 from api.config import get_settings
 from api.db import unit_of_work
 from api.models import Plan, Router, StaffUser, Tenant, Voucher
+from api.payments import grants
 from api.plans import service as plans_service
 from api.plans.schemas import PlanCreate
 from api.platform import second_factor as operator_factor
@@ -268,3 +269,31 @@ async def texts_to(phone: str) -> list[str]:
     async with httpx.AsyncClient(timeout=10) as http:
         url = get_settings().at_url.rstrip("/") + "/__fake__/messages"
         return [m["message"] for m in (await http.get(url, params={"to": phone})).json()]
+
+
+async def make_sale(*, plan: Plan, phone: str, receipt: str, extends: str | None = None) -> str:
+    """A granted C2B payment of `plan`'s price from `phone` with M-Pesa `receipt`, through the
+    grant the money path writes: a new voucher sold to that phone, or an extension of the
+    voucher coded `extends`. Returns the voucher's code."""
+    async with unit_of_work() as session:
+        payment_id = await session.scalar(
+            text(
+                "INSERT INTO payment (tenant_id, source, receipt, amount, phone, paid_at, status) "
+                "VALUES (:t, 'c2b', :receipt, :amount, :phone, now(), 'granted') RETURNING id"
+            ),
+            {"t": plan.tenant_id, "receipt": receipt, "amount": plan.price, "phone": phone},
+        )
+        terms = (
+            (await session.execute(text("SELECT * FROM plan WHERE id = :p"), {"p": plan.id}))
+            .mappings()
+            .one()
+        )
+        extend = None
+        if extends is not None:
+            extend = await grants.live_voucher(session, plan.tenant_id, code=extends)
+            assert extend is not None, f"{extends} is not live"
+        done = await grants.grant(
+            session, payment_id=payment_id, amount=plan.price, plan=terms, extend=extend,
+            phone=phone,
+        )  # fmt: skip
+        return done.code

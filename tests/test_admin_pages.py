@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from tests.factories import PASSWORD, make_plan, make_staff, make_tenant, make_voucher
+from api.models import AuditEvent
+from tests.factories import PASSWORD, count, make_plan, make_staff, make_tenant, make_voucher
 from tests.test_staff_login import _from
 
 
@@ -143,3 +144,26 @@ async def test_another_isps_voucher_is_a_not_found_page_and_the_api_stays_json(a
         assert "Not found" in page.text and voucher.code not in page.text.split("<main")[0]
         api = await client.get(f"/api/v1/vouchers/{voucher.code}", headers=host_a)
         assert api.status_code == 404 and api.headers["content-type"] == "application/json"
+
+
+async def test_the_audit_page_pages_older_by_keyset(app):
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="owner")
+    host = {"host": f"{tenant.slug}.mnetifi.com"}
+    for _ in range(55):
+        await make_plan(tenant=tenant)  # plan.create, audited
+    async with _from(app) as client:
+        token = await _form(client, host)
+        body = {"email": owner.email, "password": PASSWORD, "csrf_token": token}
+        assert (await client.post("/admin/login", data=body, headers=host)).status_code == 303
+        first = await client.get("/admin/audit", headers=host)
+        assert first.status_code == 200 and 'id="newer"' not in first.text
+        older = re.search(r'href="/admin/audit\?before=(\d+)" id="older"', first.text)
+        assert older, "a full page links to the older events"
+        rest = await client.get(f"/admin/audit?before={older.group(1)}", headers=host)
+        assert rest.status_code == 200 and 'id="newer"' in rest.text
+        shown = rest.text.count('class="list-group-item small event')
+        assert shown == await count(AuditEvent, tenant_id=tenant.id) - 50
+        assert 'id="older"' not in rest.text
+        bad = await client.get("/admin/audit?before=x", headers=host)
+        assert bad.status_code == 422 and "integer" in bad.text

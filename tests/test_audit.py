@@ -494,6 +494,10 @@ async def test_filters_newest_first_and_never_another_isps_rows(client):
     assert [e["action"] for e in by_object] == ["plan.create"]
     assert {e["actor"] for e in await get(headers_a, actor="cli")} == {"cli"}
     assert await get(headers_a, action="settings.update", limit=1, page=2) == settings[1:]
+    # Keyset: older than the last id seen, as fast deep in the log as at its top.
+    after_first = {"action": "settings.update", "before": settings[0]["id"]}
+    assert await get(headers_a, **after_first) == settings[1:]
+    assert await get(headers_a, before=min(own)) == []
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert await get(headers_a, since=future) == []
     assert len(await get(headers_a, until=future, action="settings.update")) == 2
@@ -557,6 +561,9 @@ async def test_only_owners_and_admins_read_the_log(client):
         {"page": "0"},
         {"page": str(10**9)},
         {"page": "1e3"},
+        {"before": "0"},
+        {"before": "x"},
+        {"before": str(2**63)},
         {"limit": "100000"},
         {"limit": "-1"},
         {"colour": "red"},

@@ -429,6 +429,32 @@ async def test_a_device_moving_to_another_router_does_not_date_the_first_by_the_
     assert _at(health["last_accounting_at"]) == now - 10 * s
 
 
+@pytest.mark.parametrize("moved", [3, 101])
+async def test_sessions_that_moved_away_count_at_their_own_last_interim(client, moved):
+    """Sessions superseded by another router's Start rank first by their update time (the
+    other router's packet) but count at start + their time; among the top sessions (3), or
+    all of them (101: past the 100 the health reads first), the latest of those wins over an
+    older session that ended here."""
+    tenant, headers = await make_user_headers(client)
+    router = await make_router(tenant=tenant)
+    now, s = _now(), timedelta(seconds=1)
+    await _session(tenant.id, router, start=now - 7200 * s, stop=now - 600 * s)
+    await sql(
+        """INSERT INTO radacct (tenant_id, acctsessionid, acctuniqueid, username, nasipaddress,
+                                acctstarttime, acctupdatetime, acctstoptime, acctsessiontime,
+                                acctterminatecause)
+           SELECT :t, 'moved' || n, md5(random()::text), 'MOVED' || n, CAST(:ip AS inet),
+                  CAST(:now AS timestamptz) - interval '3000 seconds',
+                  CAST(:now AS timestamptz) - interval '10 seconds',
+                  CAST(:now AS timestamptz) - interval '10 seconds', 2700 - 100 * (n % 3),
+                  'Superseded'
+             FROM generate_series(1, :moved) AS n""",
+        t=tenant.id, ip=_ip(router), now=now, moved=moved,
+    )  # fmt: skip
+    health = await _health(client, headers, router.id)
+    assert _at(health["last_accounting_at"]) == now - 300 * s
+
+
 async def test_last_coa_is_the_latest_settled_answer(client):
     tenant, headers = await make_user_headers(client)
     router, other = await make_router(tenant=tenant), await make_router(tenant=tenant)

@@ -41,21 +41,21 @@ async def audit_page(
     """The filter is the API's (api.audit.schemas.AuditFilter); days come as dates and count
     in UTC. Export CSV is the API's own /audit.csv with the same filter, audited there."""
     raw = {k: v.strip() for k in AUDIT_FIELDS if (v := request.query_params.get(k, "")).strip()}
-    page_text = request.query_params.get("page", "1")
+    before = request.query_params.get("before", "").strip()
     query = {k: f"{v}T00:00:00+00:00" if k in ("since", "until") else v for k, v in raw.items()}
-    status, error, events, more, page = 200, None, [], False, 1
+    status, error, events, older = 200, None, [], None
     try:
-        page = int(page_text) if page_text.isdigit() else 1
-        wanted = AuditFilter.model_validate(query | {"page": page, "limit": AUDIT_PAGE})
+        wanted = AuditFilter.model_validate(
+            query | {"limit": AUDIT_PAGE} | ({"before": before} if before else {})
+        )
         events = (await audit_service.list_events(session, principal, wanted)).items
-        more = len(events) == AUDIT_PAGE  # a full page: there may be older rows
+        if len(events) == AUDIT_PAGE:  # a full page: there may be older rows
+            older = urlencode(raw | {"before": events[-1].id})
     except ValidationError as exc:
         status, error = 422, first_problem(exc)
     export = urlencode(query)
     return render(
         request, "audit.html", isp, status=status, error=error, me=principal,
-        csrf=await form_token(request), q=raw, events=events, page=page, more=more,
-        export_query=export,
-        newer_query=urlencode(raw | {"page": page - 1}),
-        older_query=urlencode(raw | {"page": page + 1}),
+        csrf=await form_token(request), q=raw, events=events, export_query=export,
+        newest_query=urlencode(raw) if before else None, older_query=older,
     )  # fmt: skip

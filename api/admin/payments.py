@@ -19,7 +19,7 @@ from api.deps import ClientMeta, SessionDep
 from api.errors import AppError
 from api.models import Tenant
 from api.payments import grants, ledger, queries, resolve
-from api.payments.daraja import normalize_phone
+from api.phones import normalize_phone
 from api.payments.schemas import ResolveIn
 from api.permissions import P
 from api.tenancy import Principal, allowed

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from api.admin.guard import require_page
 from api.admin.web import (
     Isp,
     acted,
+    first_problem,
     form_token,
     render,
     validated,
@@ -51,18 +54,42 @@ VoucherSeller = Annotated[Principal, Depends(require_page(P.VOUCHERS_GENERATE))]
 VoucherWriter = Annotated[Principal, Depends(require_page(P.VOUCHERS_WRITE))]
 
 
+VOUCHERS_PAGE = 30
+
+
+async def _listed(
+    request: Request, principal: Principal, session: SessionDep
+) -> tuple[dict[str, str], list[Any], str | None, str | None]:
+    """The search box's text and the page asked for (q, before), the vouchers found, the
+    query of the next page (None on the last) and what to fix in the search (None if fine)."""
+    q = {k: request.query_params.get(k, "").strip() for k in ("q", "before")}
+    try:
+        wanted = VoucherFilter.model_validate(
+            {"limit": VOUCHERS_PAGE} | {k: v for k, v in q.items() if v}
+        )
+    except ValidationError as exc:
+        return q, [], None, first_problem(exc)
+    found = list(await vouchers.list_vouchers(session, principal, wanted))
+    older = None
+    if len(found) == VOUCHERS_PAGE:
+        older = urlencode(({"q": q["q"]} if q["q"] else {}) | {"before": found[-1].id})
+    return q, found, older, None
+
+
 async def _vouchers(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
     status: int = 200, error: str | None = None, form: dict[str, str] | None = None,
     batch: Any = None,
 ) -> HTMLResponse:  # fmt: skip
     can_generate = allowed(principal, P.VOUCHERS_GENERATE)
-    latest = VoucherFilter(limit=30)
+    q, found, older, problem = await _listed(request, principal, session)
+    if problem is not None and status == 200:
+        status = 422  # said beside the search box, not as the page's error
     return render(
         request, "vouchers.html", isp, status=status, error=error, me=principal,
         csrf=await form_token(request), can_generate=can_generate, form=form or {}, batch=batch,
         plans=await plans.list_plans(session, principal) if can_generate else [],
-        vouchers=await vouchers.list_vouchers(session, principal, latest),
+        q=q, vouchers=found, older=older, problem=problem,
     )  # fmt: skip
 
 
@@ -70,7 +97,16 @@ async def _vouchers(
 async def vouchers_page(
     request: Request, isp: Isp, principal: VoucherReader, session: SessionDep
 ) -> Response:
-    return await _vouchers(request, isp, principal, session)
+    """The latest vouchers, or those a search finds (code, phone or M-Pesa receipt), in keyset
+    pages; an htmx request (the search box as one types) gets only the results."""
+    if request.headers.get("hx-request") != "true":
+        return await _vouchers(request, isp, principal, session)
+    q, found, older, problem = await _listed(request, principal, session)
+    # 200 even for a search to fix: htmx swaps in only 2xx answers, and this one says what to fix.
+    return render(
+        request, "voucher_results.html", isp, me=principal, q=q, vouchers=found, older=older,
+        problem=problem,
+    )  # fmt: skip
 
 
 @router.get("/vouchers/find")

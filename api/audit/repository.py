@@ -38,8 +38,11 @@ def filtered(tenant_id: int, query: AuditFilter) -> Select[AuditEvent]:
 
 
 async def page(session: AsyncSession, tenant_id: int, query: AuditFilter) -> Sequence[AuditEvent]:
-    """Newest first."""
-    stmt = filtered(tenant_id, query).order_by(AuditEvent.id.desc())
+    """Newest first, older than `query.before` if given (ix_audit_event_tenant_id_id)."""
+    stmt = filtered(tenant_id, query)
+    if query.before is not None:
+        stmt = stmt.where(AuditEvent.id < query.before)
+    stmt = stmt.order_by(AuditEvent.id.desc())
     stmt = stmt.limit(query.limit).offset((query.page - 1) * query.limit)
     return (await session.scalars(stmt)).all()
 

@@ -22,6 +22,13 @@ class AuditFilter(BaseModel):
     until: AwareDatetime | None = Field(None, description="ISO 8601 with a time zone, excluded")
     page: int = Field(1, ge=1, le=MAX_PAGE)
     limit: int = Field(50, ge=1, le=500)
+    before: int | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="Only events older than this id: the last id of the page before (keyset "
+        "paging, as fast deep in the log as at its top); `page` then counts from there.",
+    )
 
     @field_validator("actor", "action", "object_type", "object_id")
     @classmethod

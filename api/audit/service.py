@@ -75,7 +75,7 @@ async def _stream(tenant_id: int, query: AuditFilter) -> AsyncIterator[str]:
     out = io.StringIO()
     csv.writer(out).writerow(CSV_COLUMNS)
     yield out.getvalue()
-    before: int | None = None
+    before = query.before  # the export starts where the list was asked to
     while True:
         async with unit_of_work() as session:
             rows = await repository.batch_before(session, tenant_id, query, before, CSV_BATCH)

@@ -87,7 +87,17 @@ class Voucher(Base):
         CheckConstraint("code ~ '^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{6,8}$'", name="code"),
         CheckConstraint("source IN ('batch', 'payment')", name="source"),
         Index("ix_voucher_tenant_id_plan_id", "tenant_id", "plan_id"),
-        Index("ix_voucher_tenant_id_issued_at", "tenant_id", text("issued_at DESC")),
+        # the list, newest first; id breaks the tie within a batch (one issued_at)
+        Index(
+            "ix_voucher_tenant_id_issued_at", "tenant_id", text("issued_at DESC"), text("id DESC")
+        ),
+        # a customer's vouchers by their phone (the vouchers' search)
+        Index(
+            "ix_voucher_tenant_id_phone",
+            "tenant_id",
+            "phone",
+            postgresql_where=text("phone IS NOT NULL"),
+        ),
         # The expiry warning's sweep: sold vouchers (they have a phone) ending soon.
         Index(
             "ix_voucher_expires_at_sold", "expires_at", postgresql_where=text("phone IS NOT NULL")

@@ -122,6 +122,29 @@ class RadAcct(Base):
             text("acctstarttime DESC"),
             text("radacctid DESC"),
         ),
+        # the sessions online, newest first (the sessions page)
+        Index(
+            "ix_radacct_open_by_tenant_start",
+            "tenant_id",
+            text("acctstarttime DESC"),
+            text("radacctid DESC"),
+            postgresql_where=text("acctstoptime IS NULL"),
+        ),
+        # a router's live sessions, counted from the index alone (routers' health)
+        Index(
+            "ix_radacct_open_by_tenant_nas",
+            "tenant_id",
+            "nasipaddress",
+            "acctupdatetime",
+            postgresql_where=text("acctstoptime IS NULL"),
+        ),
+        # a router's last accounting packet, from the top (api/routers/repository.py)
+        Index(
+            "ix_radacct_tenant_nas_last",
+            "tenant_id",
+            "nasipaddress",
+            text("GREATEST(acctstarttime, acctupdatetime) DESC NULLS LAST"),
+        ),
     )
     radacctid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))

@@ -20,9 +20,10 @@ from api import audit, config, limits
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from api.models import PaymentSettings
 from api.payments import grants, repository, wire
-from api.payments.daraja import Client, DarajaError, TokenCache, base_url, normalize_phone
+from api.payments.daraja import Client, DarajaError, TokenCache, base_url
 from api.payments.service import account, callback_url
 from api.payments.settle import Outcome, settle_success
+from api.phones import normalize_phone
 from api.security import get_redis
 from api.tenancy import Principal
 

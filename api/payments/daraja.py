@@ -18,6 +18,8 @@ from typing import Any, Literal
 import httpx
 from redis.asyncio import Redis
 
+from api.phones import normalize_phone
+
 HOSTS = {
     "sandbox": "https://sandbox.safaricom.co.ke",
     "production": "https://api.safaricom.co.ke",
@@ -27,7 +29,6 @@ MAX_AMOUNT = 250_000  # KES per transaction
 TOKEN_MARGIN = 60  # seconds before expiry a token counts as expired
 PENDING = "500.001.1001"  # STK Query while the customer has not answered yet
 INVALID_TOKEN = "404.001.03"  # noqa: S105 (Daraja's error code, not a secret)
-_PHONE = re.compile(r"^(?:\+?254|0)?([17]\d{8})$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ]")
 
 
@@ -43,16 +44,6 @@ class DarajaError(Exception):
         super().__init__(message)
         self.code = code
         self.status = status
-
-
-def normalize_phone(text: str) -> str:
-    """A Safaricom number as Daraja wants it: 2547XXXXXXXX or 2541XXXXXXXX. Accepts 07.., 01..,
-    7.., +254.., 254.., with spaces or dashes."""
-    digits = re.sub(r"[\s\-()]", "", text)
-    match = _PHONE.match(digits)
-    if match is None:
-        raise ValueError(f"not a Kenyan mobile number: {text!r}; use e.g. 0712345678")
-    return "254" + match.group(1)
 
 
 def clean_text(text: str, limit: int) -> str:

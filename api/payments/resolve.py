@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import audit
 from api.errors import BadRequest, Conflict, NotFound
 from api.payments import grants, repository
-from api.payments.daraja import normalize_phone
+from api.phones import normalize_phone
 from api.payments.schemas import ResolveIn
 from api.tenancy import Principal
 from api.vouchers.schemas import normalize_code

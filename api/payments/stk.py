@@ -19,8 +19,9 @@ from api import config, limits
 from api.db import unit_of_work
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooManyRequests
 from api.payments import events, grants, repository, wire
-from api.payments.daraja import Account, Client, DarajaError, TokenCache, base_url, normalize_phone
+from api.payments.daraja import Account, Client, DarajaError, TokenCache, base_url
 from api.payments.service import account, callback_url
+from api.phones import normalize_phone
 from api.promos import service as promos
 from api.security import get_redis
 from api.tenants import repository as tenants_repository

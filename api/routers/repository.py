@@ -67,28 +67,21 @@ async def _flush(session: AsyncSession) -> None:
 
 # ------------------------------------------------------------------ health
 
-# One pass over the tenant's sessions, grouped by router address; never later than a packet the
-# router really sent. A router's stops, interims and Accounting-On all set acctupdatetime to the
-# packet's time, but two closes do not come from it: another router's Start ('Superseded', the
-# device moved) sets acctupdatetime to that router's packet time, so such a session counts at its
-# last interim from its own router (start + the Acct-Session-Time that interim reported, which
-# the close keeps); the server's Session-Not-Found close (api/sessions/control.py, follow_up)
-# sets only acctstoptime, which is therefore never used.
+# Per router, index probes on its own sessions, never a pass over the ISP's (a big ISP has
+# millions): the sessions live now, and its last accounting packet. That is never later than a
+# packet the router really sent. A router's stops, interims and Accounting-On all set
+# acctupdatetime to the packet's time, but two closes do not come from it: another router's
+# Start ('Superseded', the device moved) sets acctupdatetime to that router's packet time, so
+# such a session counts at its last interim from its own router (start + the Acct-Session-Time
+# that interim reported, which the close keeps: @SEEN@); the server's Session-Not-Found close
+# (api/sessions/control.py, follow_up) sets only acctstoptime, which is therefore never used.
+# @SEEN@ is at most GREATEST(start, update), equal to it for a session not superseded: so the
+# top 100 sessions by GREATEST (ix_radacct_tenant_nas_last) hold the answer as soon as one of
+# them was not superseded (every session below it counts at most its GREATEST); only a router
+# whose 100 newest sessions were all superseded needs the pass over its own sessions.
 _SQL = """
-WITH acct AS (
-    SELECT a.nasipaddress,
-           max(CASE WHEN a.acctterminatecause = 'Superseded'
-                    THEN a.acctstarttime + make_interval(secs => COALESCE(a.acctsessiontime, 0))
-                    ELSE GREATEST(a.acctstarttime, a.acctupdatetime) END) AS last_accounting_at,
-           count(*) FILTER (WHERE a.acctstoptime IS NULL
-                              AND a.acctupdatetime > now() - session_grace(t.acct_interim_interval))
-               AS active_sessions
-      FROM radacct a JOIN tenant t ON t.id = a.tenant_id
-     WHERE {tenant:a} {acct_filter}
-     GROUP BY a.nasipaddress
-)
 SELECT r.id, r.name, host(r.ip_address) AS ip_address, r.enabled,
-       acct.last_accounting_at, COALESCE(acct.active_sessions, 0) AS active_sessions,
+       acct.last_accounting_at, live.n AS active_sessions,
        CASE WHEN acct.last_accounting_at > now() - session_grace(t.acct_interim_interval)
                 THEN 'online'
             WHEN acct.last_accounting_at > now() - CAST(:idle AS interval) THEN 'idle'
@@ -99,7 +92,22 @@ SELECT r.id, r.name, host(r.ip_address) AS ip_address, r.enabled,
        coa.finished_at AS coa_finished_at
   FROM router r
   JOIN tenant t ON t.id = r.tenant_id
-  LEFT JOIN acct ON acct.nasipaddress = r.ip_address
+  CROSS JOIN LATERAL (
+      SELECT count(*) AS n FROM radacct a
+       WHERE a.tenant_id = r.tenant_id AND a.nasipaddress = r.ip_address
+         AND a.acctstoptime IS NULL
+         AND a.acctupdatetime > now() - session_grace(t.acct_interim_interval)
+  ) live
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN bool_or(top.cause IS DISTINCT FROM 'Superseded') THEN max(top.seen)
+                  ELSE (SELECT max(@SEEN@) FROM radacct a
+                         WHERE a.tenant_id = r.tenant_id AND a.nasipaddress = r.ip_address)
+             END AS last_accounting_at
+        FROM (SELECT a.acctterminatecause AS cause, @SEEN@ AS seen FROM radacct a
+               WHERE a.tenant_id = r.tenant_id AND a.nasipaddress = r.ip_address
+               ORDER BY GREATEST(a.acctstarttime, a.acctupdatetime) DESC NULLS LAST
+               LIMIT 100) top
+  ) acct
   LEFT JOIN LATERAL (
       SELECT c.id, c.kind, c.status, c.error_cause, c.detail, c.attempts, c.created_at,
              c.finished_at
@@ -110,14 +118,15 @@ SELECT r.id, r.name, host(r.ip_address) AS ip_address, r.enabled,
   ) coa ON true
  WHERE {tenant:r} AND {routers:r.id} {router_filter}
  ORDER BY r.name, r.id
-"""
-# The filters are fixed text; the router id is a bound parameter.
-_ONE = {
-    "{acct_filter}": "AND a.nasipaddress = (SELECT ip_address FROM router "
-    "WHERE id = :r AND {tenant})",
-    "{router_filter}": "AND r.id = :r",
-}
-_ALL = {"{acct_filter}": "", "{router_filter}": ""}
+""".replace(
+    "@SEEN@",
+    """CASE WHEN a.acctterminatecause = 'Superseded'
+            THEN a.acctstarttime + make_interval(secs => COALESCE(a.acctsessiontime, 0))
+            ELSE GREATEST(a.acctstarttime, a.acctupdatetime) END""",
+)
+# The filter is fixed text; the router id is a bound parameter.
+_ONE = {"{router_filter}": "AND r.id = :r"}
+_ALL = {"{router_filter}": ""}
 
 
 async def health(

@@ -197,7 +197,7 @@ async def control_log(
               LEFT JOIN voucher v ON v.id = c.voucher_id
              WHERE {tenant:c} AND {routers:c.router_id}
                AND (CAST(:code AS text) IS NULL OR v.code = :code)
-             ORDER BY c.id DESC LIMIT :limit"""),
+             ORDER BY c.created_at DESC, c.id DESC LIMIT :limit"""),
         {"code": code, "limit": limit},
     )  # fmt: skip
     return [dict(r) for r in result.mappings()]

@@ -5,17 +5,21 @@ state comes from voucher_state(), the same SQL FreeRADIUS decides logins with.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     DateTime,
     RowMapping,
+    Select,
     Table,
     Text,
     column,
     func,
+    select,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.models import Plan, Router, Tenant, Voucher, VoucherDevice
 from api.plans.units import rate_limit_string
 from api.tenancy import in_tenant, scoped, tenant_sql
-from api.vouchers.schemas import VoucherFilter
+from api.vouchers.schemas import SearchTerms, VoucherFilter
 
 _INSERT_BATCH = """
     INSERT INTO voucher (tenant_id, plan_id, code, batch_id, duration_seconds,
@@ -67,16 +71,64 @@ async def insert_codes(
     return list(result.scalars())
 
 
-async def list_(session: AsyncSession, tenant_id: int, query: VoucherFilter) -> Sequence[Voucher]:
-    stmt = scoped(Voucher, tenant_id)
+# Where a list of vouchers goes on from: the (issued_at, id) of the last one shown.
+Cursor = tuple[datetime, int]
+
+
+async def cursor(session: AsyncSession, tenant_id: int, voucher_id: int) -> Cursor | None:
+    stmt = scoped(Voucher, tenant_id).where(Voucher.id == voucher_id)
+    row = (await session.execute(stmt.with_only_columns(Voucher.issued_at, Voucher.id))).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _filtered(stmt: Select[Any], query: VoucherFilter, after: Cursor | None) -> Select[Any]:
+    """The filter's conditions and the page: newest first, on ix_voucher_tenant_id_issued_at
+    (tenant_id, issued_at DESC, id DESC), so a page deep in a million vouchers reads one page
+    of the index."""
     if query.status is not None:
         stmt = stmt.where(Voucher.status == query.status)
     if query.plan_id is not None:
         stmt = stmt.where(Voucher.plan_id == query.plan_id)
     if query.batch_id is not None:
         stmt = stmt.where(Voucher.batch_id == str(query.batch_id))
+    if after is not None:
+        stmt = stmt.where(tuple_(Voucher.issued_at, Voucher.id) < tuple_(*after))
     stmt = stmt.order_by(Voucher.issued_at.desc(), Voucher.id.desc())
-    return (await session.scalars(stmt.limit(query.limit).offset(query.offset))).all()
+    return stmt.limit(query.limit).offset(query.offset)
+
+
+async def list_(
+    session: AsyncSession, tenant_id: int, query: VoucherFilter, after: Cursor | None = None
+) -> Sequence[Voucher]:
+    stmt = _filtered(scoped(Voucher, tenant_id), query, after)
+    return (await session.scalars(stmt)).all()
+
+
+# The vouchers a search finds, each through an index: by code (uq_voucher_tenant_id_code), by
+# the phone on the voucher (ix_voucher_tenant_id_phone), and through the payments that bought or
+# extended one, by their phone (ix_payment_tenant_id_phone) or receipt
+# (uq_payment_tenant_id_receipt), then their grant (uq_payment_grant_payment_id).
+_FOUND = """
+    SELECT v.id FROM voucher v WHERE {tenant:v} AND (v.code = :code OR v.phone = :phone)
+    UNION
+    SELECT g.voucher_id FROM payment p JOIN payment_grant g ON g.payment_id = p.id
+     WHERE {tenant:p} AND {tenant:g} AND (p.phone = :phone OR p.receipt = :receipt)
+"""
+
+
+async def search(
+    session: AsyncSession,
+    tenant_id: int,
+    terms: SearchTerms,
+    query: VoucherFilter,
+    after: Cursor | None = None,
+) -> Sequence[Voucher]:
+    found = tenant_sql(tenant_id, _FOUND).bindparams(
+        code=terms.code, phone=terms.phone, receipt=terms.receipt
+    )
+    ids = found.columns(column("id", BigInteger)).subquery("found")
+    stmt = scoped(Voucher, tenant_id).where(Voucher.id.in_(select(ids.c.id)))
+    return (await session.scalars(_filtered(stmt, query, after))).all()
 
 
 async def get_by_code(session: AsyncSession, tenant_id: int, code: str) -> Voucher | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -11,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from api.config import get_settings
 from api.deps import DbId
+from api.phones import phone_or_none
 from api.plans.schemas import DeviceLimit
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed on phones
@@ -63,14 +66,71 @@ class BatchOut(BaseModel):
     codes: list[str]
 
 
+# An M-Pesa receipt as stored (payment.receipt's check): 10 letters and digits in practice.
+_RECEIPT = re.compile(r"^[A-Z0-9]{6,20}$")
+SEARCH_MAX = 40
+SEARCH_HELP = (
+    "Search by a voucher code (6 to 8 letters and digits), the customer's phone "
+    "(0712345678, 254712345678 or +254712345678) or an M-Pesa receipt (e.g. SGK1A2B3C4)"
+)
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """What a search box's text can be; a field is None when the text cannot be that. A text
+    can be several at once (a code is receipt-shaped too): the search finds any of them."""
+
+    code: str | None
+    phone: str | None
+    receipt: str | None
+
+
+def search_terms(text: str) -> SearchTerms:
+    """The search box's text as a code (normalize_code), a phone (as the payments code stores
+    it) and an M-Pesa receipt (trimmed, upper case); ValueError with what to type when it is
+    none of them."""
+    text = text.strip()
+    if len(text) > SEARCH_MAX or not text.isprintable():
+        raise ValueError(SEARCH_HELP)
+    receipt = text.upper()
+    terms = SearchTerms(
+        code=normalize_code(text),
+        phone=phone_or_none(text),
+        receipt=receipt if _RECEIPT.match(receipt) else None,
+    )
+    if terms == SearchTerms(None, None, None):
+        raise ValueError(SEARCH_HELP)
+    return terms
+
+
 class VoucherFilter(BaseModel):
+    """Newest first. Keyset paging: pass the last `id` you got as `before` for the next page
+    (stable while vouchers are made); `offset` also works for jumping ahead."""
+
     model_config = ConfigDict(extra="forbid")
 
+    q: str | None = Field(
+        None,
+        max_length=SEARCH_MAX,
+        description="A voucher code, the customer's phone (the voucher's own, or one that paid "
+        "for or extended it) or an M-Pesa receipt of a payment for it.",
+    )
     status: Status | None = None
     plan_id: DbId | None = None
     batch_id: UUID | None = None
     limit: int = Field(100, ge=1, le=1000)
+    before: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="Only vouchers listed after this voucher id."
+    )
     offset: int = Field(0, ge=0, le=10**12)
+
+    @field_validator("q")
+    @classmethod
+    def _searchable(cls, q: str | None) -> str | None:
+        if q is None or not q.strip():
+            return None
+        search_terms(q)  # says what to type instead
+        return q.strip()
 
 
 class VoucherOut(BaseModel):

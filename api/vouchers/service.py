@@ -27,6 +27,7 @@ from api.vouchers.schemas import (
     VoucherFilter,
     VoucherOut,
     VoucherUpdate,
+    search_terms,
 )
 
 # Each round only redraws the codes that collided; with 31^6+ codes per length, running out of
@@ -92,7 +93,18 @@ async def generate_batch(
 async def list_vouchers(
     session: AsyncSession, principal: Principal, query: VoucherFilter
 ) -> Sequence[Voucher]:
-    return await repository.list_(session, principal.tenant_id, query)
+    """Newest first, a keyset page after voucher `query.before`; with `query.q`, only the
+    vouchers the search finds (search_terms: by code, the customer's phone or an M-Pesa
+    receipt). A `before` that is no voucher of the ISP's is the end of the list."""
+    tenant_id, after = principal.tenant_id, None
+    if query.before is not None:
+        after = await repository.cursor(session, tenant_id, query.before)
+        if after is None:
+            return []
+    if query.q is not None:
+        terms = search_terms(query.q)
+        return await repository.search(session, tenant_id, terms, query, after)
+    return await repository.list_(session, tenant_id, query, after)
 
 
 async def get_voucher(session: AsyncSession, principal: Principal, code: str) -> Voucher:

@@ -160,8 +160,9 @@ async def test_vouchers_are_made_printed_found_and_revoked_from_their_pages(
     await expect(page.locator("body")).to_contain_text(codes[0])
     await page.goto(admin_url(tenant.slug, "/admin/vouchers"))
 
-    await page.fill("#find-code", codes[0].lower())
-    await page.click("#find")
+    await page.fill("#q", codes[0].lower())
+    await page.click("#search")
+    await page.locator(f'.voucher[data-code="{codes[0]}"] a').click()
     await expect(page).to_have_url(re.compile(rf"/admin/vouchers/{codes[0]}$"))
     await expect(page.locator("#state")).to_have_text("unused")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -179,6 +180,39 @@ async def test_vouchers_are_made_printed_found_and_revoked_from_their_pages(
     await support_page.goto(admin_url(tenant.slug, "/admin/vouchers"))
     await expect(support_page.locator("#generate")).to_be_visible()
     await other.close()
+
+
+async def test_a_sold_voucher_is_found_by_phone_as_one_types_and_by_receipt(page: Page) -> None:
+    errors = watch_errors(page)
+    shop = await make_shop()
+    tenant = await shop_tenant(shop)
+    owner = await make_staff(tenant=tenant, role="owner")
+    buyer = phone()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{API_PORT}") as http:
+        started = (await buy(http, shop, buyer)).json()
+        paid = await wait_status(http, shop, started["id"], "paid")
+    code = paid["voucher"]["code"]
+    await sign_in(page, tenant.slug, owner.email)
+    await page.goto(admin_url(tenant.slug, "/admin/vouchers"))
+    found = page.locator(f'.voucher[data-code="{code}"]')
+    # As one types (htmx): halfway, what to type; then the phone as people write it.
+    await page.locator("#q").press_sequentially("07")
+    await expect(page.locator("#search-problem")).to_contain_text("phone")
+    await page.fill("#q", "")
+    await page.locator("#q").press_sequentially("0" + buyer[3:6] + " " + buyer[6:])
+    await expect(found).to_be_visible()
+    await expect(page.locator("#vouchers .voucher")).to_have_count(1)
+    await expect(page.locator("#search-problem")).to_have_count(0)
+    await screenshot(page, "admin-voucher-search-390")
+    # The receipt, by the form itself (the page without script works the same way).
+    await page.fill("#q", paid["receipt"].lower())
+    await page.click("#search")
+    await expect(page).to_have_url(re.compile(r"/admin/vouchers\?q="))
+    await expect(page.locator("#vouchers .voucher")).to_have_count(1)
+    await found.locator("a").click()
+    await expect(page).to_have_url(re.compile(rf"/admin/vouchers/{code}$"))
+    await expect(page.locator("#state")).to_be_visible()
+    assert not errors, errors
 
 
 async def test_packages_are_created_repriced_and_retired_from_their_page(page: Page) -> None:
