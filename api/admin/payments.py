@@ -19,9 +19,9 @@ from api.deps import ClientMeta, SessionDep
 from api.errors import AppError
 from api.models import Tenant
 from api.payments import grants, ledger, queries, resolve
-from api.phones import normalize_phone
 from api.payments.schemas import ResolveIn
 from api.permissions import P
+from api.phones import normalize_phone
 from api.tenancy import Principal, allowed
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

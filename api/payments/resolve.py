@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import audit
 from api.errors import BadRequest, Conflict, NotFound
 from api.payments import grants, repository
-from api.phones import normalize_phone
 from api.payments.schemas import ResolveIn
+from api.phones import normalize_phone
 from api.tenancy import Principal
 from api.vouchers.schemas import normalize_code
 
