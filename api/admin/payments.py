@@ -2,7 +2,7 @@
 bought, keyset pages; found by M-Pesa code or the payer's phone; "waiting" shows only money that
 bought nothing yet, each with a way to resolve it (payments:resolve: a package of its price as a
 new voucher or more time on a live one, with a reason, audited; api/payments/resolve.py); and
-the money invariant for the ISP at the top."""
+the money invariant for the ISP at the top (loaded after the page: /admin/payments/check)."""
 
 from __future__ import annotations
 
@@ -81,8 +81,24 @@ async def _page(
     return render(
         request, "payments.html", isp, status=status, error=error, me=principal,
         csrf=await form_token(request), payments=listed, find=find, waiting=waiting,
-        check=await ledger.check(session, principal.tenant_id), older=older,
+        older=older,
         can_resolve=can_resolve, choices=choices, typed=typed or {}, disputed=disputed,
+    )  # fmt: skip
+
+
+@router.get("/payments/check")
+async def money_check(
+    request: Request, isp: Isp, principal: Reader, session: SessionDep
+) -> Response:
+    """The money invariant for the ISP (every payment granted once, every grant paid): loaded
+    after the payments page, since it reads every payment the ISP ever had (about a second at
+    200,000), and the list should not wait for it."""
+    check = await ledger.check(session, principal.tenant_id)
+    if request.headers.get("hx-request") == "true":
+        return render(request, "money_check.html", isp, me=principal, check=check)
+    return render(
+        request, "payments_check.html", isp, me=principal, csrf=await form_token(request),
+        check=check,
     )  # fmt: skip
 
 
