@@ -70,3 +70,33 @@ async def test_runs_every_minute():
     job = jobs["cron:close_stale_sessions"]
     assert job.coroutine is close_stale_sessions
     assert job.second == 30 and job.minute is None and job.unique
+
+
+async def test_one_coa_sweep_at_a_time_across_workers():
+    """A big ISP's sweep can outlast the 2 s between runs: a run that finds another holding the
+    lock does nothing (it used to start anyway, and runs piled up)."""
+    from arq.connections import RedisSettings, create_pool  # noqa: PLC0415
+
+    from api.config import get_settings  # noqa: PLC0415
+    from api.sessions.tasks import sweep_coa  # noqa: PLC0415
+
+    redis = await create_pool(RedisSettings.from_dsn(get_settings().redis_url))
+    try:
+        assert await redis.set("lock:sweep_coa", "another worker", nx=True, px=60_000)
+        tenant = await make_tenant()
+        router = await make_router(tenant=tenant)
+        voucher = await make_voucher(plan=await make_plan(tenant=tenant))
+        now = datetime.now(UTC)
+        await _open_session(voucher, router, updated=now, mac="AA:03")
+        await sql("UPDATE voucher SET status = 'revoked' WHERE id = :v", v=voucher.id)
+        assert await sweep_coa({"redis": redis}) == 0  # held elsewhere: nothing done
+        assert await sql("SELECT 1 FROM coa_request WHERE voucher_id = :v", v=voucher.id) == []
+        await redis.delete("lock:sweep_coa")
+        for _ in range(3):  # the stack's own worker may sweep it first; either way, swept once
+            await sweep_coa({"redis": redis})
+        requests = await sql("SELECT * FROM coa_request WHERE voucher_id = :v", v=voucher.id)
+        assert [r["kind"] for r in requests] == ["disconnect"]
+        assert await redis.get("lock:sweep_coa") is None  # given back
+    finally:
+        await redis.delete("lock:sweep_coa")
+        await redis.aclose()

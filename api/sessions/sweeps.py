@@ -65,6 +65,10 @@ async def outliving_sessions(session: AsyncSession) -> Sequence[RowMapping]:
                  WHERE a.acctstoptime IS NULL
                    AND COALESCE(a.acctupdatetime, a.acctstarttime)
                        > now() - session_grace(t.acct_interim_interval)
+                   -- Only a voucher that can have ended is worth its state (which sums its
+                   -- sessions): revoked, past its end, or with a quota to use up.
+                   AND (v.status = 'revoked' OR v.expires_at <= now()
+                        OR v.time_quota_seconds IS NOT NULL OR v.data_quota_bytes IS NOT NULL)
                    AND s.state IN ('expired', 'exhausted', 'revoked')
                    AND NOT EXISTS (SELECT 1 FROM coa_request c
                                     WHERE c.radacct_id = a.radacctid

@@ -107,10 +107,25 @@ async def _after(row: RowMapping, outcome: str, cause: int | None) -> None:
             await control.apply_follow_up(session, row, action)
 
 
+SWEEP_LOCK_MS = 120_000  # a sweep that died holding the lock frees it after this
+
+
 async def sweep_coa(ctx: dict[str, Any]) -> int:
     """Every few seconds: queue pending requests whose job was lost (or never queued), and
     disconnect live sessions of vouchers that can no longer be used (expired, used up, revoked:
-    a router that ignored Session-Timeout, or a revoke made while the worker was down)."""
+    a router that ignored Session-Timeout, or a revoke made while the worker was down). One
+    sweep at a time across workers: a big ISP's sweep can outlast the 2 s between runs, and runs
+    piling up on each other only add load."""
+    lock = "lock:sweep_coa"
+    if not await ctx["redis"].set(lock, "1", nx=True, px=SWEEP_LOCK_MS):
+        return 0
+    try:
+        return await _sweep_coa(ctx)
+    finally:
+        await ctx["redis"].delete(lock)
+
+
+async def _sweep_coa(ctx: dict[str, Any]) -> int:
     async with unit_of_work() as session:
         rows = await sweeps.outliving_sessions(session)
         ids: list[int] = []
