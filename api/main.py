@@ -25,6 +25,7 @@ from api.hotspot.endpoints import router as hotspot_router
 from api.inputs import InputGuard, validation_error
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimit, SecurityHeaders
+from api.notifications.endpoints import outages_router
 from api.notifications.endpoints import router as notifications_router
 from api.payments.callbacks import RedactHookTokens
 from api.payments.callbacks import router as hooks_router
@@ -92,6 +93,7 @@ def create_app() -> FastAPI:
         portal_router,
         sms_router,
         notifications_router,
+        outages_router,
         sms_hooks_router,  # before hooks_router: /hooks/sms/delivery is not a Daraja hook
         hooks_router,
         audit_router,

@@ -275,6 +275,8 @@ AUDITED = {
     ("POST", "/api/v1/payments/resolve"): "payment.resolve",
     ("POST", "/api/v1/vouchers/{code}/extend"): "voucher.extend",
     ("PUT", "/api/v1/notifications/rules/{event}"): "notifications.rule",
+    ("POST", "/api/v1/outages"): "outage.announce",
+    ("POST", "/api/v1/outages/{outage_id}/end"): "outage.end",
     ("PUT", "/api/v1/branding"): "branding.update",
     ("PUT", "/api/v1/branding/logo"): "branding.logo",
     ("DELETE", "/api/v1/branding/logo"): "branding.logo_delete",
@@ -384,6 +386,9 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
               t=tenant.id, a=plan.price)  # fmt: skip
     resolution = {"receipt": "WALK000001", "plan_id": plan.id, "reason": "the audit walk"}
     await call("POST", "/api/v1/payments/resolve", resolution)
+    outage = {"message": "Maintenance for the audit walk"}
+    ids["outage_id"] = (await call("POST", "/api/v1/outages", outage)).json()["id"]
+    await call("POST", "/api/v1/outages/{outage_id}/end")
     ids["event"] = "expiry"
     await call("PUT", "/api/v1/notifications/rules/{event}", {"enabled": False})
     await call("PUT", "/api/v1/branding", {"display_name": "Walk WiFi"})

@@ -47,7 +47,7 @@ FRAMEWORK_PUBLIC = {
     "/admin/static",
 }
 # Path parameters naming a router or something on one: a tech without the allocation gets 404.
-ROUTER_BOUND = {"router_id", "session_id"}
+ROUTER_BOUND = {"router_id", "session_id", "outage_id"}
 # The dashboard's pages: asked on an ISP's own address; where a JSON route answers 401, a page
 # leads to its sign-in page (303 to /admin/login), which the walk reads as 401.
 PAGES = "/admin"

@@ -81,6 +81,7 @@ LIST_IDS = {
     # A's rule wording carries A's marker.
     "/api/v1/notifications/rules": "coa_ids",
     "/api/v1/notifications": "notification_ids",
+    "/api/v1/outages": "outage_ids",
 }
 # The audit log as CSV: B's export must not hold any of A's markers.
 AUDIT_CSV = "/api/v1/audit.csv"
@@ -120,6 +121,8 @@ CREATE_REFERENCING = {
     "/api/v1/promos": {"code": "HIJACK", "kind": "fixed", "value": 1},
     "/api/v1/fair-usage": {"scope": "isp", "threshold": 1000, "rate_limit": "1M/1M"},
 }
+# Create routes naming one of A's routers.
+CREATE_AT_ROUTER = {"/api/v1/outages": {"message": "A hijacked outage"}}
 # Resolving money by its receipt: A's receipt must be unknown to B.
 RESOLVE = "/api/v1/payments/resolve"
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans", "/api/v1/tokens", "/api/v1/staff/invites"}
@@ -146,6 +149,7 @@ class World:
     token: dict[str, Any] = field(default_factory=dict)  # an API token (its record)
     notification_ids: list[int] = field(default_factory=list)  # its sale's "payment received"
     wording: str = ""  # its own wording of the usage warning
+    outage: dict[str, Any] = field(default_factory=dict)  # an outage announced at its router
 
     @property
     def host(self) -> dict[str, str]:
@@ -164,6 +168,7 @@ class World:
             "staff_id": str(self.staff_id),
             "invite_id": str(self.invite["id"]),
             "token_id": str(self.token["id"]),
+            "outage_id": str(self.outage["id"]),
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -183,6 +188,7 @@ class World:
             "invite_ids": {self.invite["id"]},
             "token_ids": {self.token["id"]},
             "notification_ids": set(self.notification_ids),
+            "outage_ids": {self.outage["id"]},
         }[kind]
 
     @property
@@ -193,6 +199,7 @@ class World:
             self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets,
             *sale, self.promo["code"], self.sms["username"], self.sms["api_key"],
             self.invite["email"], self.token["name"], self.token["prefix"], self.wording,
+            self.outage["message"],
         }  # fmt: skip
 
 
@@ -272,6 +279,9 @@ async def make_world(client) -> World:
         f"{PREFIX}/notifications/rules/usage.data", headers=headers, json={"template_en": wording}
     )
     assert rule_saved.status_code == 200, rule_saved.text
+    outage_body = {"router_id": router.id, "message": f"Outage-{tenant.slug} at the router"}
+    outage = await client.post(f"{PREFIX}/outages", headers=headers, json=outage_body)
+    assert outage.status_code == 201, outage.text
     notes = await sql("SELECT id FROM notification WHERE tenant_id = :t", t=tenant.id)
     assert notes, "the sale decided no payment notification"
     world = World(
@@ -294,6 +304,7 @@ async def make_world(client) -> World:
         {k: v for k, v in token.json().items() if k != "token"},
         [n["id"] for n in notes],
         f"Rule-{tenant.slug}",
+        outage.json(),
     )
     return world
 
@@ -352,6 +363,7 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/fair-usage",
         f"{PREFIX}/notifications/rules",
         f"{PREFIX}/notifications",
+        f"{PREFIX}/outages",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -455,6 +467,11 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         leaks = _leaks(response.json(), a, LIST_IDS[path])
         if response.status_code != 200 or leaks:
             return f"{response.status_code}, shows A's {leaks}"
+    elif method == "POST" and path in CREATE_AT_ROUTER:
+        body = CREATE_AT_ROUTER[path] | {"router_id": a.router.id}
+        response = await client.post(path, headers=b.headers, json=body)
+        if response.status_code not in (403, 404):
+            return f"at A's router: {response.status_code} {response.text}"
     elif method == "POST" and path in CREATE_REFERENCING:
         body = CREATE_REFERENCING[path] | {"plan_id": a.plan.id}
         response = await client.post(path, headers=b.headers, json=body)

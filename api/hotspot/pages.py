@@ -79,9 +79,11 @@ def _page(request: Request, isp: Isp, name: str, **extra: Any) -> HTMLResponse:
 async def index(request: Request, isp: IspDep) -> HTMLResponse:
     plans = await stk.plans_on_sale(isp.id)
     voucher = normalize_code(request.query_params.get("voucher"))
+    context = router_context(request)
     return _page(
-        request, isp, "index.html", plans=plans, router=router_context(request), voucher=voucher
-    )
+        request, isp, "index.html", plans=plans, router=context, voucher=voucher,
+        notices=await service.notices(isp.id, context["identity"]),
+    )  # fmt: skip
 
 
 def preview(request: Request, isp: Isp, plans: list[dict[str, Any]], lang: str) -> HTMLResponse:
@@ -99,7 +101,11 @@ def preview(request: Request, isp: Isp, plans: list[dict[str, Any]], lang: str) 
 async def online(request: Request, isp: IspDep) -> HTMLResponse:
     plans = await stk.plans_on_sale(isp.id)
     code = normalize_code(request.query_params.get("code"))
-    return _page(request, isp, "online.html", plans=plans, code=code or "")
+    identity = request.query_params.get("identity", "")[:64]
+    return _page(
+        request, isp, "online.html", plans=plans, code=code or "",
+        notices=await service.notices(isp.id, identity),
+    )  # fmt: skip
 
 
 @router.get("/v/{code}")

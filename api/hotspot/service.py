@@ -15,6 +15,7 @@ from api.errors import AppError, BadRequest, NotFound
 from api.hotspot import repository
 from api.hotspot.schemas import BrandingIn, Isp
 from api.hotspot.sheet_render import SheetPage
+from api.notifications.repository_scoped import active_for_portal as active_outages
 from api.tenancy import Principal, portal_url
 from api.tenants import repository as tenants_repository
 from api.vouchers import repository as vouchers
@@ -62,6 +63,13 @@ async def public_status(tenant_id: int, code: str, caller: limits.Caller) -> dic
                                "usable_until", "device_limit", "devices_online")}  # fmt: skip
     out["reason"] = out["reason"] or None
     return out
+
+
+async def notices(tenant_id: int, identity: str | None) -> list[str]:
+    """Outages going on now that the portal shows: the ISP's, and the router's the phone is
+    behind (its RouterOS identity, from the hotspot's redirect)."""
+    async with unit_of_work() as session:
+        return await active_outages(session, tenant_id, identity or None)
 
 
 async def logo(tenant_id: int) -> tuple[bytes, str] | None:

@@ -3,7 +3,7 @@ from api.models.control import CoaRequest, FairUsageRule, FairUsageState
 from api.models.identity import ApiToken, RecoveryCode, SecondFactor, StaffLink
 from api.models.messaging import SmsMessage, SmsSettings
 from api.models.network import Plan, Router, Voucher, VoucherDevice
-from api.models.notifications import Notification, NotificationRule
+from api.models.notifications import Notification, NotificationRule, Outage
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.portal import PortalSettings, PromoCode
 from api.models.radius import (
@@ -40,6 +40,7 @@ __all__ = [
     "Notification",
     "NotificationRule",
     "OperatorRecoveryCode",
+    "Outage",
     "PlatformOperator",
     "Plan",
     "PortalSettings",

@@ -77,3 +77,26 @@ class NotificationRule(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
+
+
+class Outage(CreatedAt, Base):
+    """Staff telling customers the network is down or under maintenance: at one router, or
+    (router_id None) across the ISP; announced (its customers online are told once each) and
+    shown on the captive portal until it ends."""
+
+    __tablename__ = "outage"
+    __table_args__ = (
+        CheckConstraint("char_length(message) BETWEEN 5 AND 300", name="message"),
+        CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ends"),
+        Index("ix_outage_tenant_id_starts_at", "tenant_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    router_id: Mapped[int | None] = mapped_column(ForeignKey("router.id", ondelete="CASCADE"))
+    message: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(Text)

@@ -33,6 +33,7 @@ PURPOSES = {
     "usage.time": "usage-warning",
     "expiry": "expiry-warning",
     "payment": "payment",
+    "outage": "outage",
 }
 SENDING = 16  # messages sent at once per process
 _sending: set[asyncio.Task[None]] = set()
@@ -144,4 +145,5 @@ def _values(facts: dict[str, Any], details: dict[str, Any]) -> dict[str, object]
         "support": facts["support"] or "",
         "minutes": details.get("minutes", ""),
         "amount": details.get("amount", ""),
+        "message": details.get("message", ""),
     }

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 PLACEHOLDERS = (
     "isp", "code", "package", "percent", "data_left", "time_left", "support", "minutes", "amount",
+    "message",
 )  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -19,6 +20,7 @@ EVENTS = {
     "usage.time": "A voucher crossed the usage threshold of its time",
     "expiry": "A sold voucher ends soon (the ISP's minutes before)",
     "payment": "A payment bought a voucher or more time",
+    "outage": "Staff announced an outage or maintenance where the customer is online",
 }
 
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -46,6 +48,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "sw": "{isp}: malipo ya KES {amount} yamepokelewa. Vocha yako ni {code} ({package}): "
         "unganisha na WiFi kisha uiweke.",
     },
+    "outage": {"en": "{isp}: {message}", "sw": "{isp}: {message}"},
 }
 
 

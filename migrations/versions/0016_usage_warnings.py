@@ -79,6 +79,39 @@ def upgrade() -> None:
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("tenant_id", "event", name=op.f("pk_notification_rule")),
     )
+    op.create_table(
+        "outage",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("router_id", sa.Integer(), nullable=True),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column(
+            "starts_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_by", sa.Text(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "char_length(message) BETWEEN 5 AND 300", name=op.f("ck_outage_message")
+        ),
+        sa.CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name=op.f("ck_outage_ends")),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenant.id"],
+            name=op.f("fk_outage_tenant_id_tenant"),
+            ondelete="CASCADE",
+        ),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["router_id"],
+            ["router.id"],
+            name=op.f("fk_outage_router_id_router"),
+            ondelete="CASCADE",
+        ),  # fmt: skip
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outage")),
+    )
+    op.create_index(op.f("ix_outage_tenant_id_starts_at"), "outage", ["tenant_id", "starts_at"])
     op.add_column("plan", sa.Column("usage_warning_percent", sa.Integer(), nullable=True))
     op.create_check_constraint(
         op.f("ck_plan_usage_warning_percent"), "plan", "usage_warning_percent BETWEEN 0 AND 99"
@@ -147,6 +180,7 @@ def downgrade() -> None:
     op.drop_index("ix_voucher_expires_at_sold", table_name="voucher")
     op.drop_table("notification")
     op.drop_table("notification_rule")
+    op.drop_table("outage")
     op.drop_constraint(op.f("ck_tenant_messages"), "tenant", type_="check")
     for column in ("message_prefixes", "message_daily_cap", "quiet_hours_to", "quiet_hours_from",
                    "expiry_warning_minutes"):  # fmt: skip
