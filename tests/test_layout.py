@@ -24,8 +24,9 @@ CROSS_TENANT = {
     "api.payments.tasks",
     # the worker's queries over every ISP: due CoAs, session sweeps, which ISPs to evaluate
     "api.sessions.sweeps",
-    # SMS left queued by a stopped process, and sends that hang, of every ISP at once.
-    "api.sms.tasks",
+    # Messages left queued by a stopped process, retries due, and sends that hang, of every ISP
+    # at once.
+    "api.messaging.tasks",
 }
 HAND_SCOPE = re.compile(r"tenant_id\s*=\s*:(?!tenant_id\b)|tenant_id\s*=\s*:tenant_id")
 SQL_CALLS = {"text", "select", "execute", "scalar", "scalars", "tenant_sql"}

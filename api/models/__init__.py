@@ -1,7 +1,13 @@
 from api.models.base import Base
 from api.models.control import CoaRequest, FairUsageRule, FairUsageState
 from api.models.identity import ApiToken, RecoveryCode, SecondFactor, StaffLink
-from api.models.messaging import SmsMessage, SmsSettings
+from api.models.messaging import (
+    EmailSettings,
+    Message,
+    SmsMessage,
+    SmsSettings,
+    WhatsappSettings,
+)
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.portal import PortalSettings, PromoCode
@@ -30,8 +36,10 @@ __all__ = [
     "AuthFailure",
     "Base",
     "CoaRequest",
+    "EmailSettings",
     "FairUsageRule",
     "FairUsageState",
+    "Message",
     "Payment",
     "PaymentEvent",
     "PaymentGrant",
@@ -60,4 +68,5 @@ __all__ = [
     "Tenant",
     "Voucher",
     "VoucherDevice",
+    "WhatsappSettings",
 ]
