@@ -20,6 +20,7 @@ from api.config import get_settings
 from api.db import get_engine, unit_of_work
 from api.deps import INT32_MAX
 from api.errors import AppError
+from api.messaging import service as messaging_service
 from api.models import Router
 from api.payments import ledger
 from api.payments import service as payments_service
@@ -44,6 +45,7 @@ from api.tenants import service as tenants_service
 from api.tenants.schemas import TenantCreate
 from api.vouchers import service as vouchers_service
 from api.vouchers.schemas import BatchCreate, VoucherDetail, VoucherFilter
+from api.whatsapp import service as whatsapp_service
 
 Command = Callable[[AsyncSession, argparse.Namespace], Awaitable[list[str]]]
 
@@ -268,9 +270,13 @@ async def settings_show_or_update(session: AsyncSession, args: argparse.Namespac
 async def secrets_rotate(session: AsyncSession, args: argparse.Namespace) -> list[str]:
     rows = await payments_service.rotate_secrets(session)
     sms_rows = await sms_service.rotate_secrets(session)
+    wa_rows = await whatsapp_service.rotate_secrets(session)
+    mail_rows = await messaging_service.rotate_secrets(session)
     return [
         f"re-encrypted the secrets of {rows} M-Pesa account(s) with the newest key",
         f"re-encrypted the API keys of {sms_rows} SMS account(s) with the newest key",
+        f"re-encrypted the secrets of {wa_rows} WhatsApp account(s) with the newest key",
+        f"re-encrypted the SMTP passwords of {mail_rows} e-mail sender(s) with the newest key",
     ]
 
 

@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     )
     meta_graph_url: str = Field(
         "https://graph.facebook.com",
-        description="Meta Graph API base URL for the WhatsApp Cloud API (the fake in dev and test).",
+        description="Meta Graph API base URL for the WhatsApp Cloud API (the fake in dev, test).",
     )
     meta_graph_version: str = Field(
         "v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]$", description="Graph API version in its URLs."

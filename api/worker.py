@@ -10,10 +10,10 @@ from arq.connections import RedisSettings
 
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
+from api.messaging.tasks import sweep_messages
 from api.payments.tasks import repair_events, verify_due
 from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
-from api.messaging.tasks import sweep_messages
 from radius.coa import CoAClient
 
 

@@ -120,7 +120,7 @@ def listing(
     recipient: str | None = None,
     since: datetime | None = None,
     before: int | None = None,
-) -> Select[tuple[Message]]:
+) -> Select[Message]:
     """The ISP's messages, newest first, narrowed by the filters; `before` is the keyset (the
     last id of the previous page)."""
     statement = scoped(Message, tenant_id)
@@ -138,7 +138,7 @@ def listing(
 
 
 async def messages(
-    session: AsyncSession, statement: Select[tuple[Message]], limit: int
+    session: AsyncSession, statement: Select[Message], limit: int
 ) -> list[Message]:
     return list((await session.scalars(statement.limit(limit))).all())
 
