@@ -49,6 +49,8 @@ _PURPOSE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 _TEMPLATE = re.compile(r"^[a-z0-9_]{1,512}$")
 CHANNELS = ("sms", "whatsapp", "email")
 MAX_BODY = {"sms": 1600, "whatsapp": 4096, "email": 100_000}
+PROVIDER_NAMES = {"africastalking": "Africa's Talking", "at_whatsapp": "Africa's Talking",
+                  "meta": "Meta", "smtp": "The mail server"}  # fmt: skip
 
 
 def _recipient(channel: str, recipient: str) -> str:
@@ -195,10 +197,12 @@ def _answer(
     again = error is not None and error.temporary and row["attempts"] < row["max_attempts"]
     status = "sent" if sent else ("queued" if again else "failed")
     reason = None
-    if not sent:
-        reason = str(error) if error else f"the provider refused it: {outcome.status}"  # type: ignore[union-attr]
-        if chosen is None:
-            reason = accounts.NO_ACCOUNT[row["channel"]]
+    if chosen is None:
+        reason = accounts.NO_ACCOUNT[row["channel"]]
+    elif error is not None:
+        reason = str(error)
+    elif outcome is not None and not sent:
+        reason = f"{PROVIDER_NAMES[chosen.provider]} refused it: {outcome.status}"
     values = {
         "status": status,
         "provider": chosen.provider if chosen else None,

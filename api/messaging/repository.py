@@ -137,9 +137,7 @@ def listing(
     return statement.order_by(Message.id.desc())
 
 
-async def messages(
-    session: AsyncSession, statement: Select[Message], limit: int
-) -> list[Message]:
+async def messages(session: AsyncSession, statement: Select[Message], limit: int) -> list[Message]:
     return list((await session.scalars(statement.limit(limit))).all())
 
 

@@ -81,7 +81,8 @@ class Message(CreatedAt, Base):
             name="subject",
         ),
         CheckConstraint(
-            "template IS NULL OR (channel = 'whatsapp' AND template ~ '^[a-z0-9_]{1,512}$')",
+            "template IS NULL OR (channel = 'whatsapp' AND char_length(template) <= 512 "
+            "AND template ~ '^[a-z0-9_]+$')",
             name="template",
         ),
         CheckConstraint("purpose ~ '^[a-z][a-z0-9_.-]{0,39}$'", name="purpose"),
@@ -170,7 +171,10 @@ class WhatsappSettings(Base):
         CheckConstraint("at_username ~ '^[A-Za-z0-9_.-]{1,64}$'", name="at_username"),
         CheckConstraint(f"at_wa_number ~ '{E164_SQL}'", name="at_wa_number"),
         CheckConstraint("meta_phone_number_id ~ '^[0-9]{1,32}$'", name="meta_phone_number_id"),
-        CheckConstraint("meta_template ~ '^[a-z0-9_]{1,512}$'", name="meta_template"),
+        CheckConstraint(
+            "char_length(meta_template) <= 512 AND meta_template ~ '^[a-z0-9_]+$'",
+            name="meta_template",
+        ),
         CheckConstraint("meta_language ~ '^[a-z]{2,3}(_[A-Z]{2})?$'", name="meta_language"),
     )
 

@@ -17,7 +17,7 @@ mnetifi-platform / demo-platform-api-key.
 
 Magic numbers (any other valid number is sent and delivered):
   +254700000011  400 {"status": "Failed", "errorMessage": "InvalidPhoneNumber"}: refused
-  +254700000012  HTTP 500 twice, then accepted (per number)
+  +254700000012  HTTP 500 twice, then accepted (per account and number)
   +254700000013  accepted, no status callback ever
   +254700000014  accepted, "Sent", then "Failed" with failureReason "NotOnWhatsApp"
   +254700000015  always HTTP 500
@@ -84,8 +84,9 @@ async def send(request: Request) -> Any:
         return JSONResponse({"status": "Failed", "errorMessage": "Missing or invalid field"}, 400)
     if to == REFUSED:
         return JSONResponse({"status": "Failed", "errorMessage": "InvalidPhoneNumber"}, 400)
-    if to == DOWN or (to == FLAKY and state.flaky.get(to, 0) < 2):
-        state.flaky[to] = state.flaky.get(to, 0) + 1
+    tries = f"{username}:{to}"  # counted per account, so each test has its own
+    if to == DOWN or (to == FLAKY and state.flaky.get(tries, 0) < 2):
+        state.flaky[tries] = state.flaky.get(tries, 0) + 1
         return PlainTextResponse("Internal Server Error", status_code=500)
     record = {"id": "ATWAid_" + secrets.token_hex(16), "username": username, "to": to,
               "from": body.get("waNumber"), "message": text, "callbacks": []}  # fmt: skip

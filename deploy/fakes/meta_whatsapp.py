@@ -24,7 +24,8 @@ hub.challenge) and refuses the URL unless the challenge comes back, as the App D
 
 Magic numbers (any other valid number is accepted, then sent and delivered):
   +254700000011  permanent error: 400 code 131026 "Message undeliverable"
-  +254700000012  500 code 131000 "Something went wrong" twice, then accepted (per number)
+  +254700000012  500 code 131000 "Something went wrong" twice, then accepted (per business
+                 number and recipient)
   +254700000013  accepted, no status webhook ever
   +254700000014  accepted, "sent", then "failed" with error 131049 (ecosystem limit)
   +254700000015  always 500 code 131000
@@ -125,8 +126,9 @@ async def send(version: str, phone_number_id: str, request: Request) -> Any:
     to = "+" + str(body.get("to", "")).lstrip("+")
     if to == UNDELIVERABLE:
         return _error(400, 131026, "Message undeliverable", "Receiver is incapable of receiving")
-    if to == DOWN or (to == FLAKY and state.flaky.get(to, 0) < 2):
-        state.flaky[to] = state.flaky.get(to, 0) + 1
+    tries = f"{phone_number_id}:{to}"  # counted per business number, so each test has its own
+    if to == DOWN or (to == FLAKY and state.flaky.get(tries, 0) < 2):
+        state.flaky[tries] = state.flaky.get(tries, 0) + 1
         return _error(500, 131000, "Something went wrong", "Temporary error, try again")
     wamid = "wamid." + secrets.token_hex(24)
     record = {"id": wamid, "to": to, "phone_number_id": phone_number_id, "version": version,

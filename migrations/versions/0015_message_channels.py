@@ -87,7 +87,8 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_message_template"),
         "message",
-        "template IS NULL OR (channel = 'whatsapp' AND template ~ '^[a-z0-9_]{1,512}$')",
+        "template IS NULL OR (channel = 'whatsapp' AND char_length(template) <= 512 "
+        "AND template ~ '^[a-z0-9_]+$')",
     )
     op.create_check_constraint(
         op.f("ck_message_attempts"),
@@ -151,7 +152,8 @@ def _create_whatsapp_settings() -> None:
             name=op.f("ck_whatsapp_settings_meta_phone_number_id"),
         ),
         sa.CheckConstraint(
-            "meta_template ~ '^[a-z0-9_]{1,512}$'", name=op.f("ck_whatsapp_settings_meta_template")
+            "char_length(meta_template) <= 512 AND meta_template ~ '^[a-z0-9_]+$'",
+            name=op.f("ck_whatsapp_settings_meta_template"),
         ),
         sa.CheckConstraint(
             "meta_language ~ '^[a-z]{2,3}(_[A-Z]{2})?$'",
