@@ -44,6 +44,7 @@ from api.staff.endpoints import router as staff_router
 from api.staff.endpoints import tokens_router
 from api.tenancy import public
 from api.vouchers.endpoints import router as vouchers_router
+from api.whatsapp.endpoints import RedactVerifyTokens
 from api.whatsapp.endpoints import hooks_router as whatsapp_hooks_router
 from api.whatsapp.endpoints import router as whatsapp_router
 
@@ -60,6 +61,8 @@ def create_app() -> FastAPI:
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactHookTokens) for f in access_log.filters):
         access_log.addFilter(RedactHookTokens())
+    if not any(isinstance(f, RedactVerifyTokens) for f in access_log.filters):
+        access_log.addFilter(RedactVerifyTokens())
     app = FastAPI(
         title="mnetifi",
         summary="WiFi hotspot AAA for ISPs on MikroTik",
