@@ -9,15 +9,18 @@ import json
 import logging
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from api import crypto
 from api.messaging import meta
 from api.models import AuditEvent
-from tests.factories import count, make_user_headers
+from tests.factories import count, make_tenant, make_user_headers
 from tests.messaging_world import WA, at_isp, enqueue, meta_isp, phone, row, settled
 from tests.radius.conftest import sql
 
@@ -292,3 +295,68 @@ async def test_email_sender_settings(client):
         assert response.status_code == 422 and response.json()["detail"], bad
     assert (await client.delete(url, headers=headers)).json()["sends_with"] == "platform"
     assert (await client.delete(url, headers=headers)).status_code == 404
+
+
+# ------------------------------------------------------------------ the CLI and rotation
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "api.cli", *args]
+    return subprocess.run(command, env=os.environ | (env or {}), capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+
+
+async def test_the_cli_sets_accounts_with_secrets_from_the_environment():
+    tenant = await make_tenant()
+    missing = await asyncio.to_thread(
+        _cli, "whatsapp", "account", "--tenant", tenant.slug, "--provider", "meta",
+        "--meta-phone-number-id", "100000000000001", "--meta-template", "mnetifi_notice",
+    )  # fmt: skip
+    assert missing.returncode == 1 and "meta_access_token" in missing.stderr + missing.stdout
+    secrets_env = {"META_ACCESS_TOKEN": "demo-meta-access-token", "META_APP_SECRET": "s3cr3t-x",
+                   "META_VERIFY_TOKEN": "v3r1fy-x"}  # fmt: skip
+    saved = await asyncio.to_thread(
+        _cli, "whatsapp", "account", "--tenant", tenant.slug, "--provider", "meta",
+        "--meta-phone-number-id", "100000000000001", "--meta-template", "mnetifi_notice",
+        env=secrets_env,
+    )  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert "has_meta_app_secret: True" in saved.stdout
+    assert not any(v in saved.stdout + saved.stderr for v in secrets_env.values())
+    to = phone()
+    assert (await row(await enqueue(tenant.id, "whatsapp", to)))["provider"] == "meta"
+    sender = await asyncio.to_thread(
+        _cli, "email", "sender", "--tenant", tenant.slug, "--from-address", "noc@cli.example",
+        "--from-name", "CLI ISP",
+    )  # fmt: skip
+    assert sender.returncode == 0 and "sends_with: isp" in sender.stdout, sender.stderr
+
+
+async def test_secrets_rotate_covers_whatsapp_and_email_secrets(client):
+    tenant, headers, account = await meta_isp(client)
+    own = {"from_address": "noc@rot.example", "from_name": "Rot", "smtp_host": "smtp.rot.example",
+           "smtp_port": 587, "smtp_username": "u", "smtp_password": "pw-rotate-me"}  # fmt: skip
+    assert (await client.put("/api/v1/email/settings", headers=headers, json=own)).is_success
+    query = ("SELECT w.meta_app_secret_enc, e.smtp_password_enc FROM whatsapp_settings w "
+             "JOIN email_settings e USING (tenant_id) WHERE w.tenant_id = :t")  # fmt: skip
+    [before] = await sql(query, t=tenant.id)
+    current = crypto.derived_key(os.environ["MNETIFI_SECRET_KEY"]).decode()
+    new_key = Fernet.generate_key().decode()
+    rotated = await asyncio.to_thread(
+        _cli, "secrets", "rotate", env={"MNETIFI_ENCRYPTION_KEYS": f"{new_key},{current}"}
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "WhatsApp account(s)" in rotated.stdout and "e-mail sender(s)" in rotated.stdout
+    [after] = await sql(query, t=tenant.id)
+    fernet = Fernet(new_key.encode())
+    assert (
+        fernet.decrypt(after["meta_app_secret_enc"].encode()).decode() == account["meta_app_secret"]
+    )
+    assert fernet.decrypt(after["smtp_password_enc"].encode()).decode() == "pw-rotate-me"
+    assert after["meta_app_secret_enc"] != before["meta_app_secret_enc"]
+    back = await asyncio.to_thread(
+        _cli, "secrets", "rotate", env={"MNETIFI_ENCRYPTION_KEYS": f"{current},{new_key}"}
+    )
+    assert back.returncode == 0, back.stderr
+    [restored] = await sql(query, t=tenant.id)
+    assert crypto.decrypt(restored["smtp_password_enc"]) == "pw-rotate-me"
