@@ -21,7 +21,17 @@ from api import crypto
 from api.messaging import meta
 from api.models import AuditEvent
 from tests.factories import count, make_tenant, make_user_headers
-from tests.messaging_world import WA, at_isp, enqueue, meta_isp, phone, row, settled
+from tests.messaging_world import (
+    WA,
+    at_isp,
+    atwa_url,
+    enqueue,
+    fake,
+    meta_isp,
+    phone,
+    row,
+    settled,
+)
 from tests.radius.conftest import sql
 
 
@@ -360,3 +370,30 @@ async def test_secrets_rotate_covers_whatsapp_and_email_secrets(client):
     assert back.returncode == 0, back.stderr
     [restored] = await sql(query, t=tenant.id)
     assert crypto.decrypt(restored["smtp_password_enc"]) == "pw-rotate-me"
+
+
+async def test_an_at_status_callback_updates_status_and_cost(client):
+    tenant, _, account = await at_isp(client)
+    await fake(atwa_url(), "POST", "/__fake__/config", json={"delay_ms": 4000})
+    try:
+        to = phone()
+        message_id = await enqueue(tenant.id, "whatsapp", to)
+    finally:
+        await fake(atwa_url(), "POST", "/__fake__/config", json={"delay_ms": 300})
+    sent = await row(message_id)
+    assert (sent["status"], str(sent["cost"])) == ("sent", "0.5000")
+    body = {"id": sent["provider_message_id"], "status": "Delivered", "phoneNumber": to,
+            "cost": "KES 0.7000"}  # fmt: skip
+    # Another ISP's URL cannot move it, though the id and number are right.
+    _, _, other = await at_isp(client)
+    foreign = await client.post(_path(other["at_callback_url"]), json=body | {"status": "Failed"})
+    assert foreign.json() == {"applied": 0, "ignored": 1}
+    assert (await row(message_id))["status"] == "sent"
+    answer = await client.post(_path(account["at_callback_url"]), json=body)
+    assert answer.json() == {"applied": 1, "ignored": 0}
+    found = await row(message_id)
+    assert (found["status"], str(found["cost"]), found["currency"]) == (
+        "delivered",
+        "0.7000",
+        "KES",
+    )

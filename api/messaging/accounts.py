@@ -50,6 +50,7 @@ def isp_sms(row: SmsSettings) -> africastalking.Account:
 
 
 def isp_whatsapp(row: WhatsappSettings) -> at_whatsapp.Account | meta.Account:
+    # The table's CHECKs (at_complete, meta_complete) guarantee the chosen provider's fields.
     if row.provider == "meta":
         assert row.meta_phone_number_id and row.meta_access_token_enc and row.meta_template
         token = crypto.decrypt(row.meta_access_token_enc)

@@ -14,7 +14,8 @@ other APIs; a 4xx is a refusal of this message, a 5xx or no connection is tempor
 
 Status callbacks [unconfirmed: AT's chat status callback is set on its dashboard like the SMS
 delivery reports; we take JSON {"id" (the messageId), "status" (Sent, Delivered, Read, Failed),
-"phoneNumber", "failureReason"?, "cost"?}] come to /hooks/{tenant}/{token}/whatsapp/at."""
+"phoneNumber", "failureReason"?, "cost"? ("KES 0.5000": it replaces the answer's)}] come to
+/hooks/{tenant}/{token}/whatsapp/at."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from api.db import unit_of_work
 from api.errors import BadRequest, Forbidden, NotFound
 from api.messaging import meta
 from api.messaging import repository as outbox
+from api.messaging.africastalking import parse_cost
 from api.models import WhatsappSettings
 from api.tenancy import Principal
 from api.whatsapp.schemas import WhatsappSettingsIn, WhatsappSettingsOut
@@ -229,7 +230,7 @@ async def at_status(tenant_ref: str, token: str, raw: bytes) -> dict[str, int]:
         data = json.loads(raw)
         message_id, status = str(data["id"]), str(data["status"])
         phone = str(data["phoneNumber"]).replace(" ", "")
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
         raise BadRequest("a status callback is JSON with id, status and phoneNumber") from None
     phone = phone if phone.startswith("+") else "+" + phone
     if status not in AT_STATUSES:
@@ -237,10 +238,11 @@ async def at_status(tenant_ref: str, token: str, raw: bytes) -> dict[str, int]:
     if not _ID.match(message_id) or not _E164.match(phone):
         raise BadRequest("a status callback names the message id and the phoneNumber")
     reason = str(data.get("failureReason") or "")[:100]
+    cost, currency = parse_cost(data.get("cost") if isinstance(data.get("cost"), str) else None)
     ours = AT_STATUSES[status]
     report = {
         "provider": "at_whatsapp", "message_id": message_id, "phone": phone, "status": ours,
-        "provider_status": status,
+        "provider_status": status, "cost": cost, "currency": currency,
         "error": f"{status}: {reason or 'no reason given'}" if ours == "failed" else None,
     }  # fmt: skip
     return await _apply(row.tenant_id, [report])
