@@ -103,15 +103,6 @@ def platform_account() -> Account | None:
     return accounts.platform_sms()
 
 
-async def account_for(session: AsyncSession, tenant_id: int | None) -> Account | None:
-    """The ISP's own account if it saved one, else the platform's (platform messages: always)."""
-    if tenant_id is not None:
-        row = await repository.settings_row(session, tenant_id)
-        if row is not None:
-            return accounts.isp_sms(row)
-    return platform_account()
-
-
 async def _current(message_id: int) -> SmsOut:
     current = await outbox.current(message_id)
     if current is None:
