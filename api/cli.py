@@ -20,6 +20,8 @@ from api.config import get_settings
 from api.db import get_engine, unit_of_work
 from api.deps import INT32_MAX
 from api.errors import AppError
+from api.messaging import service as messaging_service
+from api.messaging.schemas import EmailSettingsIn
 from api.models import Router
 from api.payments import ledger
 from api.payments import service as payments_service
@@ -44,6 +46,8 @@ from api.tenants import service as tenants_service
 from api.tenants.schemas import TenantCreate
 from api.vouchers import service as vouchers_service
 from api.vouchers.schemas import BatchCreate, VoucherDetail, VoucherFilter
+from api.whatsapp import service as whatsapp_service
+from api.whatsapp.schemas import WhatsappSettingsIn
 
 Command = Callable[[AsyncSession, argparse.Namespace], Awaitable[list[str]]]
 
@@ -268,9 +272,13 @@ async def settings_show_or_update(session: AsyncSession, args: argparse.Namespac
 async def secrets_rotate(session: AsyncSession, args: argparse.Namespace) -> list[str]:
     rows = await rotation.rotate_payment_secrets(session)
     sms_rows = await rotation.rotate_sms_secrets(session)
+    wa_rows = await whatsapp_service.rotate_secrets(session)
+    mail_rows = await messaging_service.rotate_secrets(session)
     return [
         f"re-encrypted the secrets of {rows} M-Pesa account(s) with the newest key",
         f"re-encrypted the API keys of {sms_rows} SMS account(s) with the newest key",
+        f"re-encrypted the secrets of {wa_rows} WhatsApp account(s) with the newest key",
+        f"re-encrypted the SMTP passwords of {mail_rows} e-mail sender(s) with the newest key",
     ]
 
 
@@ -398,6 +406,44 @@ async def sms_account(session: AsyncSession, args: argparse.Namespace) -> list[s
     key = os.environ.get("AT_API_KEY")
     data = SmsSettingsIn.model_validate(values | ({"api_key": key} if key else {}))
     saved = await sms_service.save_settings(session, principal, data)
+    return [f"{field}: {value}" for field, value in saved.model_dump().items()]
+
+
+async def whatsapp_account(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    """Sets an ISP's WhatsApp account; secrets come from AT_WHATSAPP_API_KEY, META_ACCESS_TOKEN,
+    META_APP_SECRET and META_VERIFY_TOKEN (never the command line, which others can see)."""
+    principal = await _principal(session, args.tenant)
+    values = {
+        "provider": args.provider,
+        "at_username": args.at_username,
+        "at_wa_number": args.at_wa_number,
+        "meta_phone_number_id": args.meta_phone_number_id,
+        "meta_template": args.meta_template,
+        "meta_language": args.meta_language,
+        "at_api_key": os.environ.get("AT_WHATSAPP_API_KEY"),
+        "meta_access_token": os.environ.get("META_ACCESS_TOKEN"),
+        "meta_app_secret": os.environ.get("META_APP_SECRET"),
+        "meta_verify_token": os.environ.get("META_VERIFY_TOKEN"),
+    }
+    data = WhatsappSettingsIn.model_validate({k: v for k, v in values.items() if v})
+    saved = await whatsapp_service.save_settings(session, principal, data)
+    return [f"{field}: {value}" for field, value in saved.model_dump().items()]
+
+
+async def email_sender(session: AsyncSession, args: argparse.Namespace) -> list[str]:
+    """Sets an ISP's e-mail sender; its SMTP password comes from SMTP_PASSWORD."""
+    principal = await _principal(session, args.tenant)
+    values = {
+        "from_address": args.from_address,
+        "from_name": args.from_name,
+        "smtp_host": args.smtp_host,
+        "smtp_port": args.smtp_port,
+        "smtp_tls": args.smtp_tls,
+        "smtp_username": args.smtp_username,
+        "smtp_password": os.environ.get("SMTP_PASSWORD"),
+    }
+    data = EmailSettingsIn.model_validate({k: v for k, v in values.items() if v})
+    saved = await messaging_service.save_email_settings(session, principal, data)
     return [f"{field}: {value}" for field, value in saved.model_dump().items()]
 
 
@@ -633,6 +679,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--username", required=True)
     p.add_argument("--sender-id")
     p.set_defaults(run=sms_account)
+
+    wa = groups.add_parser("whatsapp", help="WhatsApp messages")
+    wa_cmds = wa.add_subparsers(dest="cmd", required=True)
+    p = wa_cmds.add_parser(
+        "account",
+        help="set an ISP's WhatsApp account (secrets from AT_WHATSAPP_API_KEY, META_ACCESS_TOKEN, "
+        "META_APP_SECRET, META_VERIFY_TOKEN)",
+    )
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--provider", choices=["at_whatsapp", "meta"], required=True)
+    p.add_argument("--at-username")
+    p.add_argument("--at-wa-number", help="the ISP's WhatsApp number on Africa's Talking")
+    p.add_argument("--meta-phone-number-id")
+    p.add_argument("--meta-template", help="default approved template")
+    p.add_argument("--meta-language", help="template language, e.g. en")
+    p.set_defaults(run=whatsapp_account)
+
+    mail_cmds = groups.add_parser("email", help="e-mail").add_subparsers(dest="cmd", required=True)
+    p = mail_cmds.add_parser(
+        "sender", help="set an ISP's sender (SMTP password from SMTP_PASSWORD)"
+    )
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--from-address", required=True)
+    p.add_argument("--from-name", required=True)
+    p.add_argument("--smtp-host")
+    p.add_argument("--smtp-port", type=int)
+    p.add_argument("--smtp-tls", choices=["starttls", "tls", "none"])
+    p.add_argument("--smtp-username")
+    p.set_defaults(run=email_sender)
     return parser
 
 

@@ -127,6 +127,32 @@ class Settings(BaseSettings):
     at_timeout: float = Field(
         10.0, description="Seconds to wait for Africa's Talking to accept a message."
     )
+    at_whatsapp_url: str = Field(
+        "https://chat.africastalking.com",
+        description="Africa's Talking WhatsApp base URL (no sandbox exists; the fake in dev and "
+        "test).",
+    )
+    meta_graph_url: str = Field(
+        "https://graph.facebook.com",
+        description="Meta Graph API base URL for the WhatsApp Cloud API (the fake in dev, test).",
+    )
+    meta_graph_version: str = Field(
+        "v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]$", description="Graph API version in its URLs."
+    )
+    message_max_attempts: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Tries a notification gets when its provider fails temporarily (5xx, "
+        "unreachable, rate limited) before it is recorded failed.",
+    )
+    message_retry_base: timedelta = Field(
+        timedelta(seconds=30),
+        description="Wait before the second try; each later one waits twice as long.",
+    )
+    message_retry_max: timedelta = Field(
+        timedelta(hours=1), description="Longest wait between two tries of a message."
+    )
     sms_callback_allowlist: str = Field(
         "",
         description="Comma-separated addresses/networks SMS delivery reports may come from; "

@@ -23,6 +23,7 @@ from api.health import health
 from api.hotspot import pages as hotspot
 from api.hotspot.endpoints import router as hotspot_router
 from api.inputs import InputGuard, validation_error
+from api.messaging.endpoints import router as messages_router
 from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimit, SecurityHeaders
 from api.notifications.endpoints import outages_router
@@ -45,6 +46,9 @@ from api.staff.endpoints import router as staff_router
 from api.staff.endpoints import tokens_router
 from api.tenancy import public
 from api.vouchers.endpoints import router as vouchers_router
+from api.whatsapp.endpoints import RedactVerifyTokens
+from api.whatsapp.endpoints import hooks_router as whatsapp_hooks_router
+from api.whatsapp.endpoints import router as whatsapp_router
 
 
 @asynccontextmanager
@@ -59,6 +63,8 @@ def create_app() -> FastAPI:
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactHookTokens) for f in access_log.filters):
         access_log.addFilter(RedactHookTokens())
+    if not any(isinstance(f, RedactVerifyTokens) for f in access_log.filters):
+        access_log.addFilter(RedactVerifyTokens())
     app = FastAPI(
         title="mnetifi",
         summary="WiFi hotspot AAA for ISPs on MikroTik",
@@ -95,6 +101,9 @@ def create_app() -> FastAPI:
         notifications_router,
         outages_router,
         sms_hooks_router,  # before hooks_router: /hooks/sms/delivery is not a Daraja hook
+        whatsapp_router,
+        whatsapp_hooks_router,
+        messages_router,
         hooks_router,
         audit_router,
     ):

@@ -11,13 +11,13 @@ from arq.connections import RedisSettings
 
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
+from api.messaging.tasks import sweep_messages
 from api.notifications import service as notification_service
 from api.notifications import tasks as notification_tasks
 from api.notifications.sweeps import decide_expiry_warnings
 from api.payments.tasks import repair_events, verify_due
 from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
-from api.sms.tasks import sweep_sms
 from radius.coa import CoAClient
 
 
@@ -68,8 +68,9 @@ class WorkerSettings:
         # Pushes without an answer are asked about through STK Query (every 10 s).
         cron(verify_due, second={0, 10, 20, 30, 40, 50}, unique=True),
         cron(repair_events, second=45, unique=True),
-        # SMS whose after-commit send was lost (and sends that hang).
-        cron(sweep_sms, second={5, 25, 45}, unique=True),
+        # Messages (SMS, WhatsApp, e-mail) whose after-commit send was lost, retries that are
+        # due, and sends that hang.
+        cron(sweep_messages, second={5, 15, 25, 35, 45, 55}, unique=True),
         cron(decide_expiry_warnings, second={12, 42}, unique=True),
         # Pending CoA/Disconnect requests and sessions outliving their voucher.
         cron(session_tasks.sweep_coa, second=set(range(0, 60, 2)), unique=True),

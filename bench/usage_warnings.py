@@ -11,7 +11,7 @@
 2. Latency. --latency vouchers get a phone and a data quota their first interim fills to 93%,
    crossing 90%; the stack's worker turns each notification into an SMS to the fake AT.
    Prints p50/p99 of notification decided (inside the interim's transaction) -> SMS accepted
-   by the gateway (sms_message.sent_at), target p99 < 5 s, and checks one SMS per voucher.
+   by the gateway (message.sent_at), target p99 < 5 s, and checks one SMS per voucher.
 
 The vouchers' quotas and phones are put back, and the benchmark's notifications, messages and
 sessions deleted, afterwards.
@@ -58,7 +58,7 @@ async def clean(dsn: dict, codes: list[str]) -> None:
         tenant = await _tenant(conn)
         await conn.execute("DELETE FROM notification WHERE tenant_id = $1", tenant)
         await conn.execute(
-            "DELETE FROM sms_message WHERE tenant_id = $1 AND purpose = 'usage-warning'", tenant
+            "DELETE FROM message WHERE tenant_id = $1 AND purpose = 'usage-warning'", tenant
         )
         await conn.execute(
             "UPDATE voucher v SET data_quota_bytes = p.data_quota_bytes, phone = NULL, "
@@ -121,7 +121,7 @@ async def latencies(dsn: dict, count: int, wait: float) -> tuple[list[float], in
         while True:
             rows = await conn.fetch(
                 "SELECT extract(epoch FROM m.sent_at - n.created_at) AS s "
-                "  FROM notification n JOIN sms_message m "
+                "  FROM notification n JOIN message m "
                 "    ON m.idempotency_key = n.tenant_id || ':notification:' || n.id || ':sms' "
                 " WHERE n.tenant_id = $1 AND m.sent_at IS NOT NULL",
                 tenant,
@@ -131,7 +131,7 @@ async def latencies(dsn: dict, count: int, wait: float) -> tuple[list[float], in
                     "SELECT count(*) FROM notification WHERE tenant_id = $1", tenant
                 )
                 messages = await conn.fetchval(
-                    "SELECT count(*) FROM sms_message WHERE tenant_id = $1 "
+                    "SELECT count(*) FROM message WHERE tenant_id = $1 "
                     "AND purpose = 'usage-warning'", tenant,
                 )  # fmt: skip
                 return [float(r["s"]) for r in rows], notes, messages

@@ -13,7 +13,8 @@
 #
 # Ports and directories can be overridden with MNETIFI_PG_PORT, MNETIFI_REDIS_PORT,
 # MNETIFI_AUTH_PORT, MNETIFI_ACCT_PORT, MNETIFI_API_PORT, MNETIFI_DARAJA_PORT, MNETIFI_SMTP_PORT,
-# MNETIFI_AT_PORT (the fake Africa's Talking) and MNETIFI_RUN_DIR;
+# MNETIFI_AT_PORT (the fake Africa's Talking), MNETIFI_META_PORT (the fake Meta WhatsApp Cloud API),
+# MNETIFI_ATWA_PORT (the fake Africa's Talking WhatsApp) and MNETIFI_RUN_DIR;
 # the second FreeRADIUS's with MNETIFI_AUTH2_PORT and MNETIFI_ACCT2_PORT (default: the first's + 2).
 set -euo pipefail
 
@@ -23,9 +24,9 @@ PROFILE=${2:-dev}
 [ "$CMD" = test ] && PROFILE=test
 
 case "$PROFILE" in
-  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000  d_daraja=18200 d_smtp=18400 d_at=18300 ;;
-  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 d_daraja=18201 d_smtp=18401 d_at=18301 ;;
-  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 d_daraja=18202 d_smtp=18402 d_at=18302 ;;
+  dev)  d_pg=55432 d_redis=56379 d_auth=1812  d_acct=1813  d_api=8000  d_daraja=18200 d_smtp=18400 d_at=18300 d_meta=18500 d_atwa=18600 ;;
+  test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 d_daraja=18201 d_smtp=18401 d_at=18301 d_meta=18501 d_atwa=18601 ;;
+  bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 d_daraja=18202 d_smtp=18402 d_at=18302 d_meta=18502 d_atwa=18602 ;;
   *) echo "unknown stack '$PROFILE' (dev, test or bench)" >&2; exit 2 ;;
 esac
 PG_PORT=${MNETIFI_PG_PORT:-$d_pg}
@@ -36,6 +37,8 @@ API_PORT=${MNETIFI_API_PORT:-$d_api}
 DARAJA_PORT=${MNETIFI_DARAJA_PORT:-$d_daraja}
 SMTP_PORT=${MNETIFI_SMTP_PORT:-$d_smtp}
 AT_PORT=${MNETIFI_AT_PORT:-$d_at}
+META_PORT=${MNETIFI_META_PORT:-$d_meta}
+ATWA_PORT=${MNETIFI_ATWA_PORT:-$d_atwa}
 AUTH2_PORT=${MNETIFI_AUTH2_PORT:-$((AUTH_PORT + 2))}
 ACCT2_PORT=${MNETIFI_ACCT2_PORT:-$((ACCT_PORT + 2))}
 RUN=${MNETIFI_RUN_DIR:-$ROOT/.run/$PROFILE}
@@ -170,11 +173,11 @@ stop_redis() { redis_alive && { log "stopping Redis"; redis-cli -p "$REDIS_PORT"
 # it) is stopped; a stranger on one of them stops the start (deploy/leftovers.py).
 stop_leftovers() {
   python3 "$ROOT/deploy/leftovers.py" --mine "$ROOT" "$RUN" "$PGDIR" \
-    --tcp "$PG_PORT" "$REDIS_PORT" "$API_PORT" "$DARAJA_PORT" "$SMTP_PORT" "$AT_PORT" \
+    --tcp "$PG_PORT" "$REDIS_PORT" "$API_PORT" "$DARAJA_PORT" "$SMTP_PORT" "$AT_PORT" "$META_PORT" "$ATWA_PORT" \
     --udp "$AUTH_PORT" "$ACCT_PORT" "$AUTH2_PORT" "$ACCT2_PORT" \
     --pidfile "$PGDIR/data/postmaster.pid" "$RUN/redis/redis.pid" "$RUN/radius/radiusd.pid" \
       "$RUN/radius2/radiusd.pid" "$RUN/api.pid" "$RUN/worker.pid" "$RUN/daraja.pid" \
-      "$RUN/mailbox.pid" "$RUN/africastalking.pid" ||
+      "$RUN/mailbox.pid" "$RUN/africastalking.pid" "$RUN/meta_whatsapp.pid" "$RUN/at_whatsapp.pid" ||
     die "a port of the $PROFILE stack is taken (above)"
 }
 
@@ -256,6 +259,8 @@ export MNETIFI_AT_URL=http://127.0.0.1:$AT_PORT
 export MNETIFI_AT_USERNAME=mnetifi-platform
 export MNETIFI_AT_API_KEY=demo-platform-api-key
 export MNETIFI_AT_SENDER_ID=MNETIFI
+export MNETIFI_META_GRAPH_URL=http://127.0.0.1:$META_PORT
+export MNETIFI_AT_WHATSAPP_URL=http://127.0.0.1:$ATWA_PORT
 export MNETIFI_CALLBACK_ALLOWLIST=$CALLBACK_ALLOWLIST
 export MNETIFI_TRUSTED_PROXIES=$TRUSTED_PROXIES
 export MNETIFI_RUN_DIR=$RUN
@@ -307,6 +312,22 @@ start_africastalking() {
     sleep 0.1
   done
   tail -20 "$RUN/africastalking.log" >&2; die "the fake Africa's Talking did not start"
+}
+
+# The fakes of the two WhatsApp providers (deploy/fakes/meta_whatsapp.py, at_whatsapp.py): each
+# posts status callbacks to the URL an ISP registers with it (its control API), as the real
+# dashboards are told.
+start_fake() {  # name module port
+  stop_pid "fake $1" "$RUN/$2.pid"
+  log "starting the fake $1 on http://127.0.0.1:$3"
+  (cd "$ROOT" && exec setsid "$PY" -m uvicorn "deploy.fakes.$2:app" --host 127.0.0.1 --port "$3" \
+     >"$RUN/$2.log" 2>&1 </dev/null) & echo $! >"$RUN/$2.pid"
+  for _ in $(seq 100); do
+    "$PY" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$3/__fake__/health', timeout=1)" 2>/dev/null && return
+    kill -0 "$(cat "$RUN/$2.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -20 "$RUN/$2.log" >&2; die "the fake $1 did not start"
 }
 
 start_app() {
@@ -369,6 +390,7 @@ mnetifi is up ($PROFILE stack)
   RADIUS       127.0.0.1 auth $AUTH_PORT, acct $ACCT_PORT
   Fake Daraja  http://127.0.0.1:$DARAJA_PORT  app demo-consumer-key / demo-consumer-secret, paybill 174379 (sandbox passkey)
   Fake SMS     http://127.0.0.1:$AT_PORT  Africa's Talking; what each phone received: /__fake__/messages
+  Fake WhatsApp http://127.0.0.1:$META_PORT (Meta Cloud API), http://127.0.0.1:$ATWA_PORT (Africa's Talking)
   PostgreSQL   127.0.0.1:$PG_PORT db mnetifi     Redis 127.0.0.1:$REDIS_PORT
   Mail         SMTP 127.0.0.1:$SMTP_PORT; every message kept in $RUN/mailbox/
   Admin login  tenant demo, admin@demo.mnetifi.com / $(cat "$RUN/secrets/demo-admin-password")
@@ -399,6 +421,8 @@ up() {
   start_daraja
   start_mailbox
   start_africastalking
+  start_fake "Meta WhatsApp" meta_whatsapp "$META_PORT"
+  start_fake "Africa's Talking WhatsApp" at_whatsapp "$ATWA_PORT"
   start_app
   if [ "$PROFILE" = dev ]; then seed_demo; print_summary; fi
 }
@@ -407,6 +431,8 @@ down() {
   stop_pid "fake Daraja" "$RUN/daraja.pid"
   stop_pid mailbox "$RUN/mailbox.pid"
   stop_pid "fake Africa's Talking" "$RUN/africastalking.pid"
+  stop_pid "fake Meta WhatsApp" "$RUN/meta_whatsapp.pid"
+  stop_pid "fake Africa's Talking WhatsApp" "$RUN/at_whatsapp.pid"
   stop_pid worker "$RUN/worker.pid"
   stop_pid API "$RUN/api.pid"
   stop_pid FreeRADIUS "$RUN/radius/radiusd.pid"
@@ -417,7 +443,7 @@ down() {
 
 status() {
   local pid
-  for p in api worker daraja mailbox africastalking radius/radiusd radius2/radiusd; do
+  for p in api worker daraja mailbox africastalking meta_whatsapp at_whatsapp radius/radiusd radius2/radiusd; do
     pid=$(cat "$RUN/$p.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$p: running ($pid)"; else echo "$p: stopped"; fi
   done

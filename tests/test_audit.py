@@ -286,6 +286,10 @@ AUDITED = {
     ("PUT", "/api/v1/sms/settings"): "sms.settings.create",
     ("DELETE", "/api/v1/sms/settings"): "sms.settings.delete",
     ("POST", "/api/v1/sms/settings/test"): "sms.settings.test",
+    ("PUT", "/api/v1/whatsapp/settings"): "whatsapp.settings.create",
+    ("DELETE", "/api/v1/whatsapp/settings"): "whatsapp.settings.delete",
+    ("PUT", "/api/v1/email/settings"): "email.settings.create",
+    ("DELETE", "/api/v1/email/settings"): "email.settings.delete",
     ("POST", "/api/v1/staff/{staff_id}/second-factor/reset"): "staff.second_factor_reset",
     ("POST", "/api/v1/staff/invites"): "staff.invite",
     ("DELETE", "/api/v1/staff/invites/{invite_id}"): "staff.invite_withdraw",
@@ -399,6 +403,13 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     await call("PUT", "/api/v1/sms/settings", sms)
     await call("POST", "/api/v1/sms/settings/test", {"to": "+254712345678"})
     await call("DELETE", "/api/v1/sms/settings")
+    whatsapp = {"provider": "meta", "meta_phone_number_id": "100000000000001",
+                "meta_access_token": "t", "meta_app_secret": "s", "meta_verify_token": "v",
+                "meta_template": "mnetifi_notice"}  # fmt: skip
+    await call("PUT", "/api/v1/whatsapp/settings", whatsapp)
+    await call("DELETE", "/api/v1/whatsapp/settings")
+    await call("PUT", "/api/v1/email/settings", {"from_address": "a@b.example", "from_name": "B"})
+    await call("DELETE", "/api/v1/email/settings")
     ids["staff_id"] = (await make_staff(tenant=tenant, role="tech")).id
     await call("PUT", "/api/v1/staff/{staff_id}/routers", {"router_ids": [nas.id]})
     await call("PUT", "/api/v1/staff/{staff_id}/role", {"role": "support"})

@@ -32,9 +32,11 @@ CROSS_TENANT = {
     "is known (a forged one has none) and judged again by its id",
     "api.sessions.sweeps": "the worker's queries over every ISP: due CoAs, session sweeps, which "
     "ISPs to evaluate",
-    "api.sms.tasks": "SMS left queued by a stopped process, and sends that hang, of every ISP",
-    "api.sms.outbox": "the outbox holds the platform's own messages (no ISP) too; the sender "
-    "reaches a message by its id, a delivery report by Africa's Talking's id",
+    "api.messaging.tasks": "messages left queued by a stopped process, retries due, and sends "
+    "that hang, of every ISP at once",
+    "api.messaging.repository": "the outbox holds the platform's own messages (no ISP) too; the "
+    "sender reaches a message by its id, a status report by the provider's id; and `mnetifi "
+    "secrets rotate` reads every ISP's WhatsApp and e-mail accounts",
     "api.auth.credentials": "a one-time link is found by its hash before anyone is known (it "
     "names its ISP, like a token)",
     "api.tenants.repository": "the tenant table is the root of scoping: an ISP found by its slug "
@@ -386,7 +388,7 @@ def test_cross_tenant_modules_exist_and_say_why() -> None:
 
 
 def test_the_tenant_rule_knows_the_tenant_tables() -> None:
-    assert {"Voucher", "StkRequest", "Payment", "SmsMessage", "StaffLink"} <= TENANT_MODELS.keys()
+    assert {"Voucher", "StkRequest", "Payment", "Message", "StaffLink"} <= TENANT_MODELS.keys()
     assert "Tenant" not in TENANT_MODELS and "PlatformOperator" not in TENANT_MODELS
 
 

@@ -49,7 +49,7 @@ async def received(to: str) -> list[dict]:
 
 
 async def message(message_id: int) -> dict:
-    [row] = await sql("SELECT * FROM sms_message WHERE id = :id", id=message_id)
+    [row] = await sql("SELECT * FROM message WHERE id = :id", id=message_id)
     return dict(row)
 
 
@@ -173,7 +173,7 @@ async def test_provider_down_fails_the_message_and_the_api_answers_503(client, m
     response = await client.post(f"{SETTINGS}/test", headers=headers, json={"to": phone()})
     assert response.status_code == 503
     assert "could not be reached" in response.json()["detail"]
-    [row] = await sql("SELECT * FROM sms_message WHERE tenant_id = :t", t=tenant.id)
+    [row] = await sql("SELECT * FROM message WHERE tenant_id = :t", t=tenant.id)
     assert (row["status"], row["purpose"]) == ("failed", "test")
     assert "could not be reached" in row["error"]
 
@@ -240,10 +240,10 @@ async def test_the_sweep_sends_what_was_left_queued_and_abandons_hung_sends():
         left_id, _ = await service._enqueue(session, None, left, "hi", "otp", key())
         hung_id, _ = await service._enqueue(session, None, hung, "hi", "otp", key())
     await sql(
-        "UPDATE sms_message SET created_at = now() - interval '1 minute' WHERE id = :i", i=left_id
+        "UPDATE message SET created_at = now() - interval '1 minute' WHERE id = :i", i=left_id
     )
     await sql(
-        "UPDATE sms_message SET status = 'sending', updated_at = now() - interval '10 minutes' "
+        "UPDATE message SET status = 'sending', updated_at = now() - interval '10 minutes' "
         "WHERE id = :i",
         i=hung_id,
     )

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from api import crypto
+from api import crypto, messaging
 from api.config import get_settings
 from api.db import unit_of_work
 from api.main import create_app
@@ -73,6 +73,7 @@ LIST_IDS = {
     "/api/v1/routers/health": "router_ids",
     "/api/v1/promos": "promo_ids",
     "/api/v1/sms/messages": "sms_ids",
+    "/api/v1/messages": "sms_ids",
     # A's audit rows hold A's router and plan names (their before/after values): the markers.
     "/api/v1/audit": "coa_ids",
     "/api/v1/staff": "staff_ids",
@@ -94,6 +95,8 @@ OWN_SETTINGS = "/api/v1/settings"
 OWN_PAYMENTS = "/api/v1/payments/settings"
 # And its own SMS account (the key is write-only; the username tells whose it is).
 OWN_SMS = "/api/v1/sms/settings"
+# And its own WhatsApp account and e-mail sender (what names whose it is, in the answer).
+OWN_CHANNELS = {"/api/v1/whatsapp/settings": "at_username", "/api/v1/email/settings": "from_name"}
 # Actions on the caller's own account: as B they act on B's (a failure must not be a 500).
 OWN_ACTIONS = {
     "/api/v1/payments/settings/test",
@@ -147,6 +150,8 @@ class World:
     staff_id: int = 0  # its owner
     invite: dict[str, Any] = field(default_factory=dict)  # a pending invitation
     token: dict[str, Any] = field(default_factory=dict)  # an API token (its record)
+    # its WhatsApp account and e-mail sender as saved (by settings path), and a WhatsApp message
+    channels: dict[str, Any] = field(default_factory=dict)
     notification_ids: list[int] = field(default_factory=list)  # its sale's "payment received"
     wording: str = ""  # its own wording of the usage warning
     outage: dict[str, Any] = field(default_factory=dict)  # an outage announced at its router
@@ -183,7 +188,7 @@ class World:
             "promo_ids": {self.promo["id"]},
             "coa_ids": set(),
             "rule_ids": {self.rule["id"]},
-            "sms_ids": {self.sms["message_id"]},
+            "sms_ids": {self.sms["message_id"], self.channels.get("message_id", 0)},
             "staff_ids": {self.staff_id},
             "invite_ids": {self.invite["id"]},
             "token_ids": {self.token["id"]},
@@ -199,7 +204,7 @@ class World:
             self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets,
             *sale, self.promo["code"], self.sms["username"], self.sms["api_key"],
             self.invite["email"], self.token["name"], self.token["prefix"], self.wording,
-            self.outage["message"],
+            self.outage["message"], *self.channels.get("markers", []),
         }  # fmt: skip
 
 
@@ -302,11 +307,29 @@ async def make_world(client) -> World:
         owner["id"],
         invite.json(),
         {k: v for k, v in token.json().items() if k != "token"},
+        await _channels(client, tenant, headers),
         [n["id"] for n in notes],
         f"Rule-{tenant.slug}",
         outage.json(),
     )
     return world
+
+
+async def _channels(client, tenant, headers: dict[str, str]) -> dict[str, Any]:
+    wa = {"provider": "at_whatsapp", "at_username": f"wa-{tenant.slug}",
+          "at_api_key": f"wakey-{tenant.slug}", "at_wa_number": "+254709000000"}  # fmt: skip
+    sender = {"from_address": f"noc@{tenant.slug}.example", "from_name": f"Mail {tenant.slug}"}
+    for path, body in (("/api/v1/whatsapp/settings", wa), ("/api/v1/email/settings", sender)):
+        saved = await client.put(path, headers=headers, json=body)
+        assert saved.status_code == 200, saved.text
+    async with unit_of_work() as session:
+        message_id = await messaging.enqueue(session, tenant.id, "whatsapp", "+254712345678",
+                                             "hi", "notice", f"world-wa-{tenant.slug}")  # fmt: skip
+    return {
+        "/api/v1/whatsapp/settings": wa, "/api/v1/email/settings": sender,
+        "message_id": message_id,
+        "markers": [wa["at_username"], wa["at_api_key"], sender["from_address"]],
+    }  # fmt: skip
 
 
 async def _sale(client, tenant_id: int, slug: str, plan: Plan) -> dict[str, Any]:
@@ -427,6 +450,8 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
             return f"not B's own M-Pesa account: {response.status_code} {response.text}"
     elif path == OWN_SMS:
         return await _own_sms(client, method, path, a, b)
+    elif path in OWN_CHANNELS:
+        return await _own_channel(client, method, path, a, b)
     elif path in OWN_ACTIONS:
         body = OWN_BODIES.get((method, path))
         response = await client.request(method, path, headers=b.headers, **body or {})
@@ -490,6 +515,21 @@ async def _own_sms(client, method: str, path: str, a: World, b: World) -> str | 
     await client.put(path, headers=b.headers, json=restored)
     if response.status_code != 200 or response.json()["username"] not in (b.sms["username"], None):
         return f"not B's own SMS account: {response.status_code} {response.text}"
+    leaks = _leaks(response.json(), a, "sms_ids")
+    return f"shows A's {leaks}" if leaks else None
+
+
+async def _own_channel(client, method: str, path: str, a: World, b: World) -> str | None:
+    """B reads, replaces or removes its own WhatsApp account or e-mail sender, never A's (then
+    B's is put back)."""
+    own = b.channels[path]
+    response = await client.request(
+        method, path, headers=b.headers, json=own if method == "PUT" else None
+    )
+    await client.put(path, headers=b.headers, json=own)
+    whose = OWN_CHANNELS[path]
+    if response.status_code != 200 or response.json()[whose] not in (own[whose], None):
+        return f"not B's own account: {response.status_code} {response.text}"
     leaks = _leaks(response.json(), a, "sms_ids")
     return f"shows A's {leaks}" if leaks else None
 

@@ -1,7 +1,13 @@
 from api.models.base import Base
 from api.models.control import CoaRequest, FairUsageRule, FairUsageState
 from api.models.identity import ApiToken, RecoveryCode, SecondFactor, StaffLink
-from api.models.messaging import SmsMessage, SmsSettings
+from api.models.messaging import (
+    EmailSettings,
+    Message,
+    SmsMessage,
+    SmsSettings,
+    WhatsappSettings,
+)
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.notifications import Notification, NotificationRule, Outage
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
@@ -31,8 +37,10 @@ __all__ = [
     "AuthFailure",
     "Base",
     "CoaRequest",
+    "EmailSettings",
     "FairUsageRule",
     "FairUsageState",
+    "Message",
     "Payment",
     "PaymentEvent",
     "PaymentGrant",
@@ -64,4 +72,5 @@ __all__ = [
     "Tenant",
     "Voucher",
     "VoucherDevice",
+    "WhatsappSettings",
 ]

@@ -19,15 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import unit_of_work
 from api.errors import AppError
+from api.messaging import outbox
+from api.messaging import repository as messages_repository
 from api.notifications import repository, rules, templates
 from api.notifications.schemas import NotificationOut
-from api.sms import service as sms
 from api.tenancy import Principal
 
 log = logging.getLogger(__name__)
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 BATCH = 100
-# The SMS purpose of each event (sms_message.purpose: the messages list filters by it).
+# The purpose of each event's messages (message.purpose: the messages list filters by it).
 PURPOSES = {
     "usage.data": "usage-warning",
     "usage.time": "usage-warning",
@@ -35,6 +36,8 @@ PURPOSES = {
     "payment": "payment",
     "outage": "outage",
 }
+# A voucher keeps its buyer's phone, not an e-mail address: these channels reach a customer.
+CUSTOMER_CHANNELS = ("sms", "whatsapp")
 SENDING = 16  # messages sent at once per process
 _sending: set[asyncio.Task[None]] = set()
 _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -53,14 +56,13 @@ async def dispatch(limit: int = BATCH) -> dict[str, int]:
         for row in await repository.claim_new(session, limit):
             try:
                 async with session.begin_nested():  # one bad notification spoils no other
-                    status, outcome, message_id = await _decide(session, row)
+                    status, outcome, messages = await _decide(session, row)
             except AppError as exc:
-                status, outcome, message_id = "skipped", exc.detail, None
+                status, outcome, messages = "skipped", exc.detail, []
                 log.warning("notification %s not sent: %s", row["id"], exc.detail)
             await repository.finish(session, row["id"], status, outcome)
             counts[status] += 1
-            if message_id is not None:
-                queued.append(message_id)
+            queued += messages
     for message_id in queued:
         task = asyncio.create_task(_send(message_id), name=f"sms-{message_id}")
         _sending.add(task)
@@ -72,9 +74,9 @@ async def _send(message_id: int) -> None:
     gate = _gate()
     async with gate:
         try:
-            await sms.deliver(message_id)
+            await outbox.deliver(message_id)
         except Exception:  # noqa: BLE001 - the SMS sweep retries what is still queued
-            log.exception("sms %s: not sent now; the sweep will", message_id)
+            log.exception("message %s: not sent now; the sweep will", message_id)
 
 
 def _gate() -> asyncio.Semaphore:
@@ -91,40 +93,53 @@ async def settle() -> None:
         await asyncio.gather(*list(_sending), return_exceptions=True)
 
 
-async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, int | None]:
-    """(status, outcome, the id of the message queued, if any), following the ISP's rule for
-    the event and its limits."""
+async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, list[int]]:
+    """(status, outcome, the ids of the messages queued), following the ISP's rule for the event
+    and its limits: one message per chosen channel that reaches the customer's phone."""
     tenant_id, event = row["tenant_id"], row["event"]
     if event not in templates.EVENTS:
-        return "skipped", f"no wording for {event}", None
+        return "skipped", f"no wording for {event}", []
     rule = await rules.rule_for(session, tenant_id, event)
     if not rule.enabled:
-        return "skipped", "the ISP turned this event off", None
-    if "sms" not in rule.channels:
-        return "skipped", f"no channel this server sends on: {', '.join(rule.channels)}", None
+        return "skipped", "the ISP turned this event off", []
+    channels = [c for c in rule.channels if c in CUSTOMER_CHANNELS]
+    if not channels:
+        return "skipped", "no channel reaches a customer (a voucher keeps a phone, no e-mail)", []
     if row["voucher_id"] is None:
-        return "skipped", "the voucher is gone", None
+        return "skipped", "the voucher is gone", []
     facts = await repository.voucher_facts(session, tenant_id, row["voucher_id"])
     if facts is None:
-        return "skipped", "the voucher is gone", None
+        return "skipped", "the voucher is gone", []
     if not facts["phone"]:
-        return "skipped", "no phone number on the voucher (a printed one)", None
+        return "skipped", "no phone number on the voucher (a printed one)", []
     recipient = "+" + facts["phone"].lstrip("+")
     if not E164.fullmatch(recipient):
         reason = "the voucher's phone number is not a whole one (a till's masked payer)"
-        return "skipped", reason, None
+        return "skipped", reason, []
     limits = await repository.limits(session, tenant_id)
     if not recipient.startswith(tuple(limits["message_prefixes"].split(","))):
-        return "skipped", f"{recipient[:5]}... is outside the ISP's country prefixes", None
+        return "skipped", f"{recipient[:5]}... is outside the ISP's country prefixes", []
     if await repository.sent_today(session, tenant_id, recipient) >= limits["message_daily_cap"]:
-        return "skipped", "the recipient's daily cap of messages is reached", None
+        return "skipped", "the recipient's daily cap of messages is reached", []
     wording = rule.template_sw if facts["language"] == "sw" else rule.template_en
     body = templates.render(wording, _values(facts, row["details"]))
-    message_id = await sms.queue_sms(
-        session, tenant_id, recipient, body, PURPOSES.get(event, "notification"),
-        f"notification:{row['id']}:sms",
-    )  # fmt: skip
-    return "done", "sms", message_id
+    queued, used = [], []
+    for channel in channels:
+        if (
+            channel == "whatsapp"
+            and await messages_repository.whatsapp_settings(session, tenant_id) is None
+        ):
+            continue  # chosen, but the ISP has no WhatsApp account (yet)
+        message_id, created = await outbox.decide(
+            session, tenant_id, channel, recipient, body, PURPOSES.get(event, "notification"),
+            f"notification:{row['id']}:{channel}",
+        )  # fmt: skip
+        used.append(channel)
+        if created:
+            queued.append(message_id)
+    if not used:
+        return "skipped", "the ISP has no account on its chosen channels", []
+    return "done", ",".join(used), queued
 
 
 async def recent(

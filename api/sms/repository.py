@@ -1,11 +1,11 @@
-"""The SQL of an ISP's SMS: its Africa's Talking account and the messages it sent, each from
-the tenant scope. The outbox itself (queueing, sending, delivery reports) is in outbox.py."""
+"""The SQL of an ISP's SMS: its Africa's Talking account and the SMS it sent, each from the
+tenant scope (the outbox itself, every channel's, is api/messaging/)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import SmsMessage, SmsSettings
+from api.models import Message, SmsSettings
 from api.tenancy import scoped
 
 
@@ -13,6 +13,11 @@ async def settings_row(session: AsyncSession, tenant_id: int) -> SmsSettings | N
     return await session.scalar(scoped(SmsSettings, tenant_id))
 
 
-async def messages(session: AsyncSession, tenant_id: int, limit: int) -> list[SmsMessage]:
-    statement = scoped(SmsMessage, tenant_id).order_by(SmsMessage.id.desc()).limit(limit)
+async def messages(session: AsyncSession, tenant_id: int, limit: int) -> list[Message]:
+    statement = (
+        scoped(Message, tenant_id)
+        .where(Message.channel == "sms")
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
     return list((await session.scalars(statement)).all())

@@ -1,5 +1,11 @@
 """Sending SMS, and an ISP's Africa's Talking account.
 
+SMS is one channel of the outbox every message goes through (api/messaging/outbox.py, which
+also carries WhatsApp and e-mail); this module keeps the SMS-shaped calls. `send_sms` and
+`send_now` give a message one try: their callers (one-time codes, invitations, the test
+button) tell a person, who asks again; notifications go through `api.messaging.enqueue` and
+are retried with backoff on temporary errors.
+
 How a message goes out ("decided in the transaction, sent after commit", as STK pushes are):
 `send_sms(session, tenant_id, to, body, purpose, key)` writes an outbox row in the caller's
 transaction; the row's idempotency key is UNIQUE, so one cause sends one message however often
@@ -23,24 +29,23 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import unicodedata
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit, config, crypto
 from api.db import after_commit, unit_of_work
-from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from api.errors import BadRequest, NotFound, ServiceUnavailable
+from api.messaging import accounts, outbox
+from api.messaging import repository as outbox_repository
+from api.messaging.africastalking import Account
 from api.models import SmsSettings
-from api.sms import africastalking, outbox, repository
-from api.sms.africastalking import Account, Outcome, ProviderError
+from api.sms import repository
 from api.sms.schemas import E164, SmsOut, SmsSettingsIn, SmsSettingsOut
 from api.tenancy import Principal
 
 log = logging.getLogger(__name__)
 _PHONE = re.compile(E164)
-_PURPOSE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 MAX_BODY = 1600
 REPORT_PATH = "/hooks/sms/delivery"
 
@@ -59,34 +64,11 @@ class SmsNotSent(BadRequest):
 # ------------------------------------------------------------------ queueing
 
 
-def _check(to: str, body: str, purpose: str, key: str) -> None:
-    if not _PHONE.match(to):
-        raise BadRequest(f"{to[:20]!r} is not a phone number in E.164 form (+254712345678)")
-    if not body.strip() or len(body) > MAX_BODY or "\x00" in body:
-        raise BadRequest(f"an SMS body is 1 to {MAX_BODY} characters")
-    if not _PURPOSE.match(purpose):
-        raise BadRequest("purpose is a short lowercase word such as 'otp' or 'invite'")
-    if not key or len(key) > 200 or any(unicodedata.category(c) == "Cc" for c in key):
-        raise BadRequest("an idempotency key is 1 to 200 printable characters")
-
-
 async def _enqueue(
     session: AsyncSession, tenant_id: int | None, to: str, body: str, purpose: str, key: str
 ) -> tuple[int, bool]:
-    """The message's id, and whether this call created it. Keys are per ISP (and the platform's
-    apart), so two ISPs choosing the same key never collide."""
-    _check(to, body, purpose, key)
-    scoped_key = f"{'platform' if tenant_id is None else tenant_id}:{key}"
-    values = {"key": scoped_key, "recipient": to, "body": body, "purpose": purpose}
-    new_id = await outbox.insert_message(session, tenant_id, values)
-    if new_id is not None:
-        return new_id, True
-    row = await outbox.by_key(session, scoped_key)
-    if row is None:  # pragma: no cover - the conflicting row exists once its holder commits
-        raise ServiceUnavailable("the message could not be queued, try again")
-    if (row.recipient, row.body, row.purpose) != (to, body, purpose):
-        raise Conflict("this idempotency key was already used for a different message")
-    return row.id, False
+    """The message's id, and whether this call created it (one try, see above)."""
+    return await outbox.decide(session, tenant_id, "sms", to, body, purpose, key, attempts=1)
 
 
 async def send_sms(
@@ -96,18 +78,8 @@ async def send_sms(
     message id. The same key again (even concurrently) is the same message, sent once."""
     message_id, created = await _enqueue(session, tenant_id, to, body, purpose, key)
     if created:
-        after_commit(session, lambda: _deliver_quietly(message_id))
+        after_commit(session, lambda: outbox.deliver_quietly(message_id))
     return message_id
-
-
-async def queue_sms(
-    session: AsyncSession, tenant_id: int | None, to: str, body: str, purpose: str, key: str
-) -> int | None:
-    """Queues one SMS in the caller's transaction and leaves the sending to the caller (after
-    its commit: `deliver`), or to the sweep: the id if this call queued it, None if the key was
-    already queued. For callers that send many at once (the notification dispatcher)."""
-    message_id, created = await _enqueue(session, tenant_id, to, body, purpose, key)
-    return message_id if created else None
 
 
 async def send_now(tenant_id: int | None, to: str, body: str, purpose: str, key: str) -> SmsOut:
@@ -116,7 +88,7 @@ async def send_now(tenant_id: int | None, to: str, body: str, purpose: str, key:
     account (a wrong key), or there is no account."""
     async with unit_of_work() as session:
         message_id, _ = await _enqueue(session, tenant_id, to, body, purpose, key)
-    unavailable = await _send(message_id)
+    unavailable = await outbox.send(message_id)
     out = await _current(message_id)
     if out.status == "failed":
         error = ServiceUnavailable if unavailable else SmsNotSent
@@ -128,74 +100,11 @@ async def send_now(tenant_id: int | None, to: str, body: str, purpose: str, key:
 
 
 def platform_account() -> Account | None:
-    settings = config.get_settings()
-    if not settings.at_username or settings.at_api_key is None:
-        return None
-    key = settings.at_api_key.get_secret_value()
-    return Account(settings.at_username, key, settings.at_sender_id, "platform")
-
-
-def _isp_account(row: SmsSettings) -> Account:
-    """The decrypted account, in memory only."""
-    return Account(row.username, crypto.decrypt(row.api_key_enc), row.sender_id, "isp")
-
-
-async def account_for(session: AsyncSession, tenant_id: int | None) -> Account | None:
-    """The ISP's own account if it saved one, else the platform's (platform messages: always)."""
-    if tenant_id is not None:
-        row = await repository.settings_row(session, tenant_id)
-        if row is not None:
-            return _isp_account(row)
-    return platform_account()
-
-
-def _answer(account: Account | None, outcome: Outcome | None, error: str | None) -> dict[str, Any]:
-    sent = outcome is not None and outcome.accepted
-    return {
-        "status": "sent" if sent else "failed",
-        "account": account.kind if account else None,
-        "message_id": outcome.message_id if outcome else None,
-        "provider_status": outcome.status if outcome else None,
-        "status_code": outcome.status_code if outcome else None,
-        "cost": outcome.cost if outcome else None,
-        "currency": outcome.currency if outcome else None,
-        "error": None if sent else (error or f"Africa's Talking refused it: {outcome.status}"),  # type: ignore[union-attr]
-    }
-
-
-async def _call(account: Account, to: str, body: str) -> Outcome:
-    settings = config.get_settings()
-    async with httpx.AsyncClient(timeout=settings.at_timeout) as http:
-        return await africastalking.send(http, settings.at_url, account, to, body)
-
-
-async def _send(message_id: int) -> bool:
-    """Claims a queued message and sends it (once: the claim is committed before Africa's
-    Talking is called), recording the answer. True when Africa's Talking could not be asked
-    (unreachable, or a 5xx): the failure is the provider's, not the message's or the account's."""
-    async with unit_of_work() as session:
-        row = await outbox.claim(session, message_id)
-        account = await account_for(session, row["tenant_id"]) if row else None
-    if row is None:
-        return False
-    outcome, error, unavailable = None, None, False
-    if account is None:
-        error = "no SMS account: the ISP has none and the platform's is not configured"
-    else:
-        try:
-            outcome = await _call(account, row["recipient"], row["body"])
-        except ProviderError as exc:
-            error, unavailable = str(exc), exc.status is None or exc.status >= 500
-    async with unit_of_work() as session:
-        await outbox.record_answer(session, message_id, _answer(account, outcome, error))
-    log.info("sms %s: %s", message_id, "sent" if outcome and outcome.accepted else error
-             or (outcome.status if outcome else "failed"))  # fmt: skip
-    return unavailable
+    return accounts.platform_sms()
 
 
 async def _current(message_id: int) -> SmsOut:
-    async with unit_of_work() as session:
-        current = await outbox.by_id(session, message_id)
+    current = await outbox.current(message_id)
     if current is None:
         raise NotFound("No such message")
     return SmsOut.model_validate(current)
@@ -203,12 +112,8 @@ async def _current(message_id: int) -> SmsOut:
 
 async def deliver(message_id: int) -> SmsOut:
     """Sends a queued message if nobody has yet; returns the message as it then stands."""
-    await _send(message_id)
+    await outbox.send(message_id)
     return await _current(message_id)
-
-
-async def _deliver_quietly(message_id: int) -> None:
-    await deliver(message_id)
 
 
 # ------------------------------------------------------------------ delivery reports
@@ -255,9 +160,9 @@ def parse_report(fields: dict[str, str]) -> dict[str, Any]:
 async def apply_report(fields: dict[str, str]) -> int | None:
     """Applies a delivery report; the id of the message it moved, or None when it moved nothing
     (an id we never sent, a number that does not match, a message already final: all ignored)."""
-    values = parse_report(fields)
+    values = parse_report(fields) | {"provider": "africastalking"}
     async with unit_of_work() as session:
-        moved = await outbox.apply_report(session, values)
+        moved = await outbox_repository.apply_report(session, values)
     log.info("sms delivery report %s for %s: %s", values["provider_status"],
              values["message_id"], "applied" if moved else "ignored")  # fmt: skip
     return moved

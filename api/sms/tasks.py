@@ -1,47 +1,10 @@
-"""The worker's SMS sweep, across every ISP on purpose (one worker serves them all).
-
-A message is normally sent by the process that queued it, right after its transaction commits.
-This sweep catches what that missed: a message still queued after `QUEUED_GRACE` (the process
-stopped between commit and send) is sent now; a message stuck in "sending" for `SENDING_LIMIT`
-(the sender died during the call, so Africa's Talking may or may not have it) is marked failed,
-never sent again: one cause, at most one SMS."""
+"""SMS are swept with every other channel's messages (api/messaging/tasks.py); the name stays
+for callers that knew it."""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-from typing import Any
+from api.messaging.tasks import sweep_messages
 
-from sqlalchemy import text
+sweep_sms = sweep_messages
 
-from api.db import unit_of_work
-from api.sms import service
-
-log = logging.getLogger(__name__)
-QUEUED_GRACE = timedelta(seconds=15)
-SENDING_LIMIT = timedelta(minutes=5)
-
-
-async def sweep_sms(ctx: dict[str, Any] | None = None, *, most: int = 200) -> dict[str, int]:
-    async with unit_of_work() as session:
-        stuck = await session.execute(
-            text("""
-                UPDATE sms_message
-                   SET status = 'failed', final_at = now(), updated_at = now(),
-                       error = 'the sender stopped during the call; not sent again, to never '
-                               'send it twice'
-                 WHERE status = 'sending'
-                   AND updated_at < now() - CAST(:limit AS interval)"""),
-            {"limit": SENDING_LIMIT},
-        )
-        due = await session.scalars(
-            text("""
-                SELECT id FROM sms_message
-                 WHERE status = 'queued' AND created_at < now() - CAST(:grace AS interval)
-                 ORDER BY created_at LIMIT :most"""),
-            {"grace": QUEUED_GRACE, "most": most},
-        )
-        ids = list(due.all())
-    for message_id in ids:
-        await service.deliver(message_id)  # the claim makes a concurrent send harmless
-    return {"sent": len(ids), "abandoned": stuck.rowcount or 0}  # type: ignore[attr-defined]
+__all__ = ["sweep_sms"]

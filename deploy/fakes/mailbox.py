@@ -2,6 +2,11 @@
 message and keeps it as an .eml file in a directory, newest last, so the demo and the tests can
 read what staff were sent (invites, password resets, alerts). Nothing leaves the machine.
 
+Magic recipients (any domain), for the failure cases:
+  smtp-550@...        refused: 550 5.1.1 mailbox unavailable (permanent)
+  smtp-451@...        refused every time: 451 4.3.0 try again later (temporary)
+  smtp-451-twice@...  451 twice (per address), then accepted
+
     python -m deploy.fakes.mailbox --port 18401 --dir .run/test/mailbox
 """
 
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import itertools
 import time
 from pathlib import Path
@@ -23,6 +29,19 @@ class Keep:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.counter = itertools.count(1)
+        self.refused: collections.Counter[str] = collections.Counter()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        local = address.split("@", 1)[0].lower()
+        if local == "smtp-550":
+            return "550 5.1.1 Mailbox unavailable"
+        if local == "smtp-451" or (local == "smtp-451-twice" and self.refused[address] < 2):
+            self.refused[address] += 1
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""

@@ -7,7 +7,7 @@ prefixes it sends to); radius_accounting() now calls voucher_usage_check() on ev
 stop of a voucher's session.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from migrations.sql import run_sql_file
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

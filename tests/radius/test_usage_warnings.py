@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import pytest
 
+from api.messaging.tasks import sweep_messages as sweep_sms
 from api.notifications import service as notifications
-from api.sms.tasks import sweep_sms
 from tests.factories import texts_to
 from tests.payshop import add_router, make_shop, phone
 from tests.radius.conftest import make_isp, random_code, sql
@@ -151,21 +151,21 @@ async def test_a_worker_stopping_between_the_decision_and_the_send_still_texts_o
     async def died(message_id: int) -> None:
         return None
 
-    monkeypatch.setattr("api.sms.service.deliver", died)
+    monkeypatch.setattr("api.messaging.outbox.deliver", died)
     thrice(interim(voucher["code"], "k1", GIB * 95 // 100, 600), router)
     await settled(voucher["code"], shop.tenant_id, 1)
     monkeypatch.undo()
     # (The stack's own worker may have taken the notification first and sent it; either way
     # the customer gets exactly one text.)
     # The SMS sweep sends what was queued and never sent (its 15 s grace shortened here).
-    monkeypatch.setattr("api.sms.tasks.QUEUED_GRACE", timedelta(0))
+    monkeypatch.setattr("api.messaging.tasks.QUEUED_GRACE", timedelta(0))
     for _ in range(50):
         await sweep_sms()
         if await texts_to("+" + msisdn):
             break
         await asyncio.sleep(0.2)
     assert len(await texts_settle("+" + msisdn, 1)) == 1
-    messages = await sql("SELECT * FROM sms_message WHERE tenant_id = :t AND purpose = "
+    messages = await sql("SELECT * FROM message WHERE tenant_id = :t AND purpose = "
                          "'usage-warning'", t=shop.tenant_id)  # fmt: skip
     assert len(messages) == 1 and messages[0]["status"] in ("sent", "delivered")
 
