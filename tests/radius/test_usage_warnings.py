@@ -1,7 +1,7 @@
 """Usage warnings (issue 15), through the stack's real FreeRADIUS, accounting SQL and worker:
 a RouterOS-shaped session whose interims cross 90% of a 1 GiB quota sends exactly one SMS
-through the fake Africa's Talking, even when every interim arrives three times and workers
-race; crossing 90% again after a repurchase (a C2B top-up) sends one more. Time quotas, the
+and one WhatsApp message (Africa's Talking's fakes), even when every interim arrives three times
+and workers race; crossing 90% again after a repurchase (a C2B top-up) sends one more. Time quotas, the
 ISP's and the plan's thresholds, printed vouchers without a phone, and a worker that stops
 between the decision and the send."""
 
@@ -15,8 +15,9 @@ import pytest
 
 from api.messaging.tasks import sweep_messages as sweep_sms
 from api.notifications import service as notifications
-from tests.factories import texts_to
-from tests.payshop import add_router, make_shop, phone
+from tests.factories import make_user_headers, texts_to
+from tests.messaging_world import WA, atwa_url, fake
+from tests.payshop import add_router, make_shop, phone, shop_tenant
 from tests.radius.conftest import make_isp, random_code, sql
 from tests.radius.radclient import accounting_request, send, warm_up
 from tests.test_payment_c2b import c2b_body, confirm
@@ -43,6 +44,41 @@ async def _shop_with_router(address: str):
     return shop, {"src": address, "secret": secret}
 
 
+async def _whatsapp_too(client, shop) -> None:
+    """The ISP also has WhatsApp (Africa's Talking's, the stack's fake) and warns on both."""
+    _, headers = await make_user_headers(client, tenant=await shop_tenant(shop))
+    account = {
+        "provider": "at_whatsapp",
+        "at_username": "isp-" + secrets.token_hex(4),
+        "at_api_key": "key-" + secrets.token_hex(8),
+        "at_wa_number": "+254709000000",
+    }
+    saved = await client.put(WA, headers=headers, json=account)
+    assert saved.status_code == 200, saved.text
+    await fake(atwa_url(), "POST", "/__fake__/accounts", json={
+        "username": account["at_username"], "api_key": account["at_api_key"],
+        "callback_url": saved.json()["at_callback_url"],
+    })  # fmt: skip
+    rule = {"channels": ["sms", "whatsapp"]}
+    answer = await client.put("/api/v1/notifications/rules/usage.data", headers=headers, json=rule)
+    assert answer.status_code == 200, answer.text
+
+
+async def whatsapp_settle(number: str, want: int) -> list[str]:
+    """The usage warnings the fake Africa's Talking WhatsApp delivered to `number`."""
+
+    async def warnings() -> list[str]:
+        found = await fake(atwa_url(), "GET", "/__fake__/messages", params={"to": number})
+        return [str(m) for m in found if "% of the" in str(m)]
+
+    for _ in range(100):
+        if len(await warnings()) >= want:
+            await asyncio.sleep(1.5)
+            return await warnings()
+        await asyncio.sleep(0.1)
+    return await warnings()
+
+
 def thrice(attrs: dict, router: dict) -> None:
     """A router that never hears our answers sends each packet again, and again."""
     for _ in range(3):
@@ -52,7 +88,8 @@ def thrice(attrs: dict, router: dict) -> None:
 async def notifications_of(voucher_code: str, tenant_id: int) -> list[dict]:
     return [dict(r) for r in await sql(
         "SELECT n.* FROM notification n JOIN voucher v ON v.id = n.voucher_id "
-        "WHERE v.code = :c AND n.tenant_id = :t ORDER BY n.id", c=voucher_code, t=tenant_id,
+        "WHERE v.code = :c AND n.tenant_id = :t AND n.event LIKE 'usage.%' ORDER BY n.id",
+        c=voucher_code, t=tenant_id,
     )]  # fmt: skip
 
 
@@ -69,18 +106,25 @@ async def settled(voucher_code: str, tenant_id: int, want: int) -> list[dict]:
 
 
 async def texts_settle(number: str, want: int) -> list[str]:
+    """The usage warnings `number` received (a bought voucher also brings its "payment received"
+    text), once `want` arrived and a moment passed for any extra."""
+
+    async def warnings() -> list[str]:
+        return [t for t in await texts_to(number) if "% of the" in t]
+
     for _ in range(100):
-        if len(await texts_to(number)) >= want:
+        if len(await warnings()) >= want:
             await asyncio.sleep(1.5)  # and no more come
-            return await texts_to(number)
+            return await warnings()
         await asyncio.sleep(0.1)
-    return await texts_to(number)
+    return await warnings()
 
 
 async def test_crossing_90_percent_of_a_gigabyte_texts_once_and_again_after_a_repurchase(
     client, new_address
 ):
     shop, router = await _shop_with_router(new_address())
+    await _whatsapp_too(client, shop)
     msisdn = phone()
     await confirm(client, shop, c2b_body(amount=20, ref="0" + msisdn[3:]))  # paid to a phone
     [voucher] = await sql("SELECT * FROM voucher WHERE tenant_id = :t", t=shop.tenant_id)
@@ -91,14 +135,13 @@ async def test_crossing_90_percent_of_a_gigabyte_texts_once_and_again_after_a_re
     for percent, minutes in ((50, 10), (80, 20), (91, 30), (95, 40)):
         thrice(interim(code, sid, GIB * percent // 100, minutes * 60), router)
     [warning] = await settled(code, shop.tenant_id, 1)
-    assert (warning["event"], warning["status"], warning["outcome"]) == (
-        "usage.data",
-        "done",
-        "sms",
-    )
+    assert (warning["event"], warning["status"]) == ("usage.data", "done")
+    assert warning["outcome"] == "sms,whatsapp"
     assert warning["details"]["percent"] == 90
     [text] = await texts_settle("+" + msisdn, 1)
     assert "90%" in text and code in text
+    [whatsapp] = await whatsapp_settle("+" + msisdn, 1)
+    assert "90%" in whatsapp and code in whatsapp
 
     # A repurchase: paying to the voucher's code tops it up to 2 GiB, watched afresh.
     await confirm(client, shop, c2b_body(amount=20, ref=code))
@@ -111,6 +154,7 @@ async def test_crossing_90_percent_of_a_gigabyte_texts_once_and_again_after_a_re
     assert [r["event"] for r in rows] == ["usage.data", "usage.data"]
     assert [r["details"]["quota_bytes"] for r in rows] == [GIB, 2 * GIB]
     assert len(await texts_settle("+" + msisdn, 2)) == 2
+    assert len(await whatsapp_settle("+" + msisdn, 2)) == 2
 
 
 async def test_a_time_quota_warns_once_and_the_thresholds_are_the_isps_or_the_plans(new_address):
