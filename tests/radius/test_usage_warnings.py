@@ -1,9 +1,9 @@
 """Usage warnings (issue 15), through the stack's real FreeRADIUS, accounting SQL and worker:
 a RouterOS-shaped session whose interims cross 90% of a 1 GiB quota sends exactly one SMS
 and one WhatsApp message (Africa's Talking's fakes), even when every interim arrives three times
-and workers race; crossing 90% again after a repurchase (a C2B top-up) sends one more. Time quotas, the
-ISP's and the plan's thresholds, printed vouchers without a phone, and a worker that stops
-between the decision and the send."""
+and workers race; crossing 90% again after a repurchase (a C2B top-up) sends one more. Time
+quotas, the ISP's and the plan's thresholds, printed vouchers without a phone, and a worker that
+stops between the decision and the send."""
 
 from __future__ import annotations
 
