@@ -219,6 +219,7 @@ async def test_the_menu_and_a_page_in_swahili_once_signed_in(app):
         assert page.status_code == 200 and _html_lang(page.text) == "sw"
         for word in ("Vocha", "Vifurushi", "Malipo", "Wafanyakazi", "Mipangilio", "Toka"):
             assert word in page.text
+        assert "Ongeza ruta" in page.text and "Add a router" not in page.text
         problem = await client.get("/admin/language/fr", headers=host)  # the problem page
         assert problem.status_code == 404 and "Haipatikani" in problem.text
         assert _html_lang(problem.text) == "sw" and "Rudi kwenye dashibodi" in problem.text
