@@ -10,7 +10,8 @@ here (no CDN); the only script is static/admin.js (the Content-Security-Policy a
 
 One module a section (signin, account, staff, tokens, routers, vouchers, plans, promos, sessions,
 payments, settings with its SMS page, branding, audit), on what they share in api.admin.web;
-this one installs them."""
+this one installs them. Pages are in English or Kiswahili, as each browser chooses
+(api.admin.language)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from api.admin import (
     account,
     audit,
     branding,
+    language,
     live,
     messages,
     payments,
@@ -41,6 +43,7 @@ from api.admin.web import NO_STORE, NoIsp, static, templates
 from api.errors import AppError
 
 PAGES = (
+    language,
     signin,
     account,
     live,
@@ -82,9 +85,8 @@ def install(app: Any) -> None:
     async def problem(request: Request, exc: AppError) -> Response:
         if not request.url.path.startswith("/admin/"):
             return await json_answer(request, exc)  # type: ignore[no-any-return]
-        title = "Not found" if exc.status_code == 404 else "That did not work"
         return templates.TemplateResponse(
-            request, "problem.html", {"title": title, "detail": exc.detail},
+            request, "problem.html", {"missing": exc.status_code == 404, "detail": exc.detail},
             status_code=exc.status_code, headers={**NO_STORE, **(exc.headers or {})},
         )  # fmt: skip
 

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.admin import language
 from api.admin.guard import require_page
 from api.auth.endpoints import set_session_cookie
 from api.auth.schemas import TokenOut
@@ -33,13 +34,17 @@ from api.tenancy import (
 from api.tenants import service as tenants
 
 ROOT = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=ROOT / "templates")
+# Every template gets `_` and its language (api.admin.language), whichever handler renders it.
+templates = Jinja2Templates(
+    directory=ROOT / "templates", context_processors=[language.template_context]
+)
 static = StaticFiles(directory=ROOT / "static")
 
 LOGIN_CSRF = "mnetifi_login_csrf"
 NO_STORE = {"Cache-Control": "no-store"}
 PUBLIC = "the dashboard's sign-in steps: nobody is signed in yet"
-# Messages a redirect may ask for (?flash=key): never text from the address itself.
+# Messages a redirect may ask for (?flash=key): never text from the address itself. Their text
+# is English, translated when shown (lang/sw.json), as SECTIONS' names.
 FLASHES = {
     "invited": ("success", "The invitation is on its way; the link works once, for 48 hours."),
     "withdrawn": ("success", "The invitation is withdrawn."),
@@ -96,15 +101,17 @@ def render(
     request: Request, name: str, isp: Tenant, *, status: int = 200, error: str | None = None,
     **context: Any,
 ) -> HTMLResponse:  # fmt: skip
+    gettext = language.translator(language.chosen(request))
     flashes = []
     if (key := request.query_params.get("flash")) in FLASHES:
-        flashes.append(FLASHES[key])
+        kind, text = FLASHES[key]
+        flashes.append((kind, gettext(text)))
     if error:
         flashes.append(("danger", error))
-    me = context.get("me")
+    nav = [(href, gettext(label)) for href, label in _nav(context.get("me"))]
     return templates.TemplateResponse(
         request, name,
-        {"isp": isp, "me": None, "csrf": "", "flashes": flashes, "nav": _nav(me), **context},
+        {"isp": isp, "me": None, "csrf": "", "flashes": flashes, "nav": nav, **context},
         status_code=status, headers=NO_STORE,
     )  # fmt: skip
 
