@@ -14,7 +14,7 @@ from api.health import HEARTBEAT_KEY
 from api.messaging.tasks import sweep_messages
 from api.notifications import service as notification_service
 from api.notifications import tasks as notification_tasks
-from api.notifications.sweeps import decide_expiry_warnings
+from api.notifications.sweeps import decide_expiry_warnings, decide_silent_routers
 from api.payments.tasks import repair_events, verify_due
 from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
@@ -72,6 +72,7 @@ class WorkerSettings:
         # due, and sends that hang.
         cron(sweep_messages, second={5, 15, 25, 35, 45, 55}, unique=True),
         cron(decide_expiry_warnings, second={12, 42}, unique=True),
+        cron(decide_silent_routers, second=52, unique=True),
         # Pending CoA/Disconnect requests and sessions outliving their voucher.
         cron(session_tasks.sweep_coa, second=set(range(0, 60, 2)), unique=True),
         # Fair usage follows the number of users online (sessions start and stop via RADIUS).

@@ -58,7 +58,8 @@ async def test_the_rules_list_every_event_and_save_audited(client):
     listed = await client.get(f"{URL}/rules", headers=headers)
     assert listed.status_code == 200
     events = {r["event"]: r for r in listed.json()}
-    assert set(events) == {"usage.data", "usage.time", "expiry", "payment", "outage"}
+    assert set(events) == {"usage.data", "usage.time", "expiry", "payment", "outage",
+                           "staff.router_silent", "staff.forged_callback"}  # fmt: skip
     assert events["usage.data"]["enabled"] and events["usage.data"]["channels"] == ["sms"]
     assert "{percent}" in events["usage.data"]["template_en"]
     body = {"enabled": True, "channels": ["sms"], "template_en": "{isp}: {percent}% used of {code}",
@@ -180,3 +181,51 @@ async def test_vouchers_ending_soon_are_warned_once_per_end(client):
     rows = await sql("SELECT * FROM notification WHERE tenant_id = :t AND event = 'expiry'",
                      t=tenant.id)  # fmt: skip
     assert len(rows) == 2
+
+
+async def _dispatched(key_like: str) -> list[dict]:
+    for _ in range(100):
+        await service.dispatch()
+        rows = await sql("SELECT * FROM notification WHERE key LIKE :k", k=key_like)
+        if rows and all(r["status"] != "new" for r in rows):
+            await service.settle()
+            return [dict(r) for r in rows]
+        await asyncio.sleep(0.05)
+    raise AssertionError(await sql("SELECT * FROM notification WHERE key LIKE :k", k=key_like))
+
+
+async def test_a_router_gone_silent_is_mailed_to_owners_and_admins_once(client):
+    from api.notifications import sweeps as staff_sweeps  # noqa: PLC0415
+    from tests.factories import make_router, make_staff, received_mail  # noqa: PLC0415
+
+    tenant, _ = await make_user_headers(client)
+    admin = await make_staff(tenant=tenant, role="admin")
+    tech = await make_staff(tenant=tenant, role="tech")
+    router = await make_router(tenant=tenant, name="soko-" + secrets.token_hex(3))
+    voucher = await make_voucher(plan=await make_plan(tenant=tenant))
+    # Its last packet 20 minutes ago: more than 2 x 300 s + 60 s.
+    from tests.factories import accounting  # noqa: PLC0415
+
+    await accounting(kind="start", tenant_id=tenant.id, nas=str(router.ip_address),
+                     username=voucher.code, unique=secrets.token_hex(5),
+                     at=datetime.now(UTC) - timedelta(minutes=20))  # fmt: skip
+    await staff_sweeps.decide_silent_routers()
+    await staff_sweeps.decide_silent_routers()  # the next sweep: nothing new
+    [row] = await _dispatched(f"staff.router_silent:{router.id}:%")
+    assert (row["status"], row["outcome"]) == ("done", "email")
+    mail = await received_mail(admin.email, router.name)
+    assert "has reported nothing since" in mail.get_body(("plain",)).get_content()
+    messages = await sql("SELECT recipient FROM message WHERE tenant_id = :t AND purpose = "
+                         "'staff-alert'", t=tenant.id)  # fmt: skip
+    recipients = {m["recipient"] for m in messages}
+    assert admin.email in recipients and tech.email not in recipients and len(recipients) == 2
+
+
+async def test_a_forged_payment_callback_alerts_staff_at_most_hourly(client):
+    shop = await make_shop(price=20)
+    body = c2b_body(amount=20, ref="0712345678")
+    for _ in range(2):
+        answer = await client.post(shop.hook("c2b/confirm", token="not-the-token"), json=body)
+        assert answer.status_code in (200, 403), answer.text
+    rows = await _dispatched(f"staff.forged_callback:{shop.tenant_id}:%")
+    assert len(rows) == 1 and "wrong URL token" in rows[0]["details"]["reason"]

@@ -91,3 +91,24 @@ async def sent_today(session: AsyncSession, tenant_id: int, recipient: str) -> i
         )
         or 0
     )
+
+
+async def alerted_staff(session: AsyncSession, tenant_id: int) -> list[RowMapping]:
+    """The ISP's active owners and admins, with the phone of their SMS second factor if they
+    use one: whom staff alerts go to."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT s.id, s.email, f.phone
+                 FROM staff_user s
+                 LEFT JOIN second_factor f
+                   ON f.staff_id = s.id AND f.tenant_id = s.tenant_id AND f.method = 'sms'
+                WHERE {tenant:s} AND s.active AND s.role IN ('owner', 'admin') ORDER BY s.id""",
+        )
+    )
+    return list(result.mappings())
+
+
+async def isp_name(session: AsyncSession, tenant_id: int) -> str:
+    result = await session.execute(select(Tenant.name).where(Tenant.id == tenant_id))
+    return str(result.scalar_one())

@@ -22,7 +22,7 @@ from api.errors import AppError
 from api.messaging import outbox
 from api.messaging import repository as messages_repository
 from api.notifications import repository, rules, templates
-from api.notifications.schemas import NotificationOut
+from api.notifications.schemas import NotificationOut, RuleOut
 from api.tenancy import Principal
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, lis
     rule = await rules.rule_for(session, tenant_id, event)
     if not rule.enabled:
         return "skipped", "the ISP turned this event off", []
+    if event in templates.STAFF_EVENTS:
+        return await _tell_staff(session, row, rule)
     channels = [c for c in rule.channels if c in CUSTOMER_CHANNELS]
     if not channels:
         return "skipped", "no channel reaches a customer (a voucher keeps a phone, no e-mail)", []
@@ -140,6 +142,37 @@ async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, lis
     if not used:
         return "skipped", "the ISP has no account on its chosen channels", []
     return "done", ",".join(used), queued
+
+
+async def _tell_staff(
+    session: AsyncSession, row: RowMapping, rule: RuleOut
+) -> tuple[str, str, list[int]]:
+    """An alert for the ISP's active owners and admins: by e-mail to each (and by SMS to those
+    with a phone, when the ISP chose SMS), one message per person and channel."""
+    tenant_id = row["tenant_id"]
+    people = await repository.alerted_staff(session, tenant_id)
+    isp = await repository.isp_name(session, tenant_id)
+    values = {"isp": isp, **{k: str(v) for k, v in row["details"].items()}}
+    body = templates.render(rule.template_en, values)
+    queued, used = [], set()
+    for person in people:
+        addresses = {"email": person["email"], "sms": person["phone"]}
+        for channel in rule.channels:
+            to = addresses.get(channel)
+            if not to:
+                continue
+            message_id, created = await outbox.decide(
+                session, tenant_id, channel, to, body, "staff-alert",
+                f"notification:{row['id']}:{channel}:{person['id']}",
+                subject=f"{isp}: {templates.EVENTS[row['event']].split(': ', 1)[-1]}"
+                if channel == "email" else None,
+            )  # fmt: skip
+            used.add(channel)
+            if created:
+                queued.append(message_id)
+    if not used:
+        return "skipped", "no owner or admin to tell on the chosen channels", []
+    return "done", ",".join(sorted(used)), queued
 
 
 async def recent(

@@ -28,3 +28,30 @@ async def decide_expiry_warnings(ctx: dict[str, Any] | None = None) -> int:
     async with unit_of_work() as session:
         result = await session.execute(_DECIDE)
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+# A router that reported within the last day but not for twice its ISP's interim interval and a
+# minute: silent (the routers' health says the same). One alert per silence: the key names the
+# router and its last packet, so a router that comes back and goes silent again alerts again.
+_SILENT = text("""
+    INSERT INTO notification (tenant_id, event, key, details)
+    SELECT r.tenant_id, 'staff.router_silent',
+           format('staff.router_silent:%s:%s', r.id, extract(epoch FROM last.at)::bigint),
+           jsonb_build_object('router', r.name,
+                              'since', to_char(last.at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'))
+      FROM router r JOIN tenant t ON t.id = r.tenant_id
+     CROSS JOIN LATERAL (
+           SELECT GREATEST(a.acctstarttime, a.acctupdatetime) AS at
+             FROM radacct a
+            WHERE a.tenant_id = r.tenant_id AND a.nasipaddress = r.ip_address
+            ORDER BY GREATEST(a.acctstarttime, a.acctupdatetime) DESC NULLS LAST
+            LIMIT 1) last
+     WHERE r.enabled AND last.at > now() - interval '1 day'
+       AND last.at < now() - session_grace(t.acct_interim_interval)
+    ON CONFLICT (key) DO NOTHING""")
+
+
+async def decide_silent_routers(ctx: dict[str, Any] | None = None) -> int:
+    async with unit_of_work() as session:
+        result = await session.execute(_SILENT)
+    return result.rowcount or 0  # type: ignore[attr-defined]

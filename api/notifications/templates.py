@@ -10,8 +10,10 @@ from collections.abc import Mapping
 
 PLACEHOLDERS = (
     "isp", "code", "package", "percent", "data_left", "time_left", "support", "minutes", "amount",
-    "message",
+    "message", "router", "since", "reason", "source",
 )  # fmt: skip
+# Events told to the ISP's owners and admins (by e-mail by default), not to a customer.
+STAFF_EVENTS = ("staff.router_silent", "staff.forged_callback")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 # What each event is, for the ISP's settings page.
@@ -21,6 +23,8 @@ EVENTS = {
     "expiry": "A sold voucher ends soon (the ISP's minutes before)",
     "payment": "A payment bought a voucher or more time",
     "outage": "Staff announced an outage or maintenance where the customer is online",
+    "staff.router_silent": "To owners and admins: a router stopped reporting",
+    "staff.forged_callback": "To owners and admins: a payment callback was refused as forged",
 }
 
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -49,6 +53,18 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "unganisha na WiFi kisha uiweke.",
     },
     "outage": {"en": "{isp}: {message}", "sw": "{isp}: {message}"},
+    "staff.router_silent": {
+        "en": "{isp}: router {router} has reported nothing since {since} UTC; customers there "
+        "may be offline.",
+        "sw": "{isp}: ruta {router} haijatuma taarifa tangu {since} UTC; wateja walioko huko "
+        "huenda hawako mtandaoni.",
+    },
+    "staff.forged_callback": {
+        "en": "{isp}: a payment callback was refused as forged ({reason}; from {source}). If it "
+        "repeats, check your M-Pesa settings.",
+        "sw": "{isp}: taarifa ya malipo ilikataliwa kuwa ya kughushi ({reason}; kutoka {source}). "
+        "Ikijirudia, kagua mipangilio yako ya M-Pesa.",
+    },
 }
 
 

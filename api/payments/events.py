@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from api.deps import INT32_MAX
 from api.metrics import PAYMENT_EVENTS
 from api.models import PaymentSettings
 from api.netaddr import client_address, contains, networks, parse_ip
+from api.notifications.decisions import decide
 from api.payments import c2b, events_repository, repository, settle, streams, wire
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,13 @@ async def door(
                 wire.load(raw)
             except wire.Malformed as exc:
                 verdict, reason = "malformed", str(exc)
+        if verdict == "forged" and tenant_id is not None:
+            # The ISP's owners and admins hear of it, at most once an hour.
+            await decide(
+                session, tenant_id, "staff.forged_callback",
+                f"staff.forged_callback:{tenant_id}:{int(time.time()) // 3600}", None,
+                {"reason": reason, "source": source or "?"},
+            )  # fmt: skip
         event_id = await events_repository.insert_event(
             session,
             tenant_id,
