@@ -14,6 +14,7 @@ from jinja2.ext import extract_from_ast
 
 from api.admin import language
 from api.admin.web import FLASHES, SECTIONS
+from api.notifications.templates import EVENTS
 from tests.factories import PASSWORD, make_staff, make_tenant
 from tests.test_staff_login import _from
 
@@ -41,6 +42,7 @@ def _used() -> set[str]:
         set(_marked())
         | {text for _, text in FLASHES.values()}
         | {label for _, label, _ in SECTIONS}
+        | set(EVENTS.values())  # the messages page's rules, translated in api/admin/messages.py
     )
 
 

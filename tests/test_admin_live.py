@@ -84,6 +84,28 @@ async def test_a_device_coming_online_shows_without_a_reload() -> None:
         assert f"{router.name}: 1 online" in changed
 
 
+async def test_a_swahili_browser_gets_its_figures_in_swahili() -> None:
+    """The stream renders outside a page's TemplateResponse: its `_` comes from the stream's own
+    request (the cookie here), the first event's and the later ones' alike."""
+    tenant, headers = await _signed_in()
+    router = await make_router(tenant=tenant)
+    voucher = await make_voucher(plan=await make_plan(tenant=tenant))
+    async with _live(headers | {"cookie": "mnetifi_lang=sw"}) as (response, events):
+        assert response.status_code == 200
+        first = await anext(events)
+        for swahili in ("Mtandaoni sasa", "Ruta kimya", "Leo", "malipo 0", "Mwezi huu", "Ruta"):
+            assert swahili in first
+        assert "Online now" not in first and "This month" not in first
+        await accounting(kind="start", tenant_id=tenant.id, nas=str(router.ip_address),
+                         username=voucher.code, unique=secrets.token_hex(4))  # fmt: skip
+        changed = await asyncio.wait_for(anext(events), WAIT)
+        assert _online(changed) == 1 and "Mtandaoni sasa" in changed
+        assert f"{router.name}: 1 mtandaoni · " in changed and ">mtandaoni</span>" in changed
+    async with _live(headers) as (_, events):  # no cookie, no Accept-Language: English
+        english = await anext(events)
+        assert "Online now" in english and f"{router.name}: 1 online" in english
+
+
 @pytest.mark.parametrize(("role", "routers", "money"), [("tech", True, False),
                                                         ("support", False, True)])  # fmt: skip
 async def test_each_role_sees_only_its_figures(role: str, routers: bool, money: bool) -> None:

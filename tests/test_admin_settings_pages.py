@@ -4,6 +4,7 @@ says what to fix and changes nothing, and the portal preview's framing rules."""
 
 from __future__ import annotations
 
+import html
 import re
 import struct
 import zlib
@@ -110,7 +111,8 @@ async def test_owners_and_admins_open_them_from_the_settings_page(app, role):
         assert f'href="{SMS}"' in settings.text and f'href="{BRANDING}"' in settings.text
         sms, branding = await me.get(SMS), await me.get(BRANDING)
         assert sms.status_code == branding.status_code == 200
-        assert "platform's account" in sms.text and 'id="save-sms"' in sms.text
+        # Text through _() is escaped as any value is: the apostrophe comes as &#39;.
+        assert "platform's account" in html.unescape(sms.text) and 'id="save-sms"' in sms.text
         assert 'id="save-branding"' in branding.text and 'id="preview-frame"' in branding.text
 
 

@@ -35,6 +35,7 @@ SIGN_IN = {
     "/admin/forgot",
     "/admin/accept-invite",
     "/admin/reset-password",
+    "/admin/language/{lang}",  # a cookie of the browser's: no ISP's data behind it
 }
 # Forms that make or change only the caller's own ISP's things or account and name no other
 # object: as B they can only reach B's (the snapshot shows A's unchanged). Not posted.

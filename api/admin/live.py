@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import sse, staff_sessions
+from api.admin import language
 from api.admin.web import Person, current_isp, templates
 from api.config import get_settings
 from api.db import unit_of_work
@@ -90,10 +91,13 @@ async def live(request: Request, principal: Person) -> sse.SlotResponse:
     return sse.SlotResponse(slot, _stream(request, principal))
 
 
-async def _render(principal: Principal) -> str:
+async def _render(principal: Principal, lang: str) -> str:
+    """home_live.html outside a TemplateResponse: the context processor does not run here, so
+    the stream passes the `_` and language it would have given (the stream request's)."""
     async with unit_of_work() as session:
         shown = await figures(session, principal)
-    return templates.get_template("home_live.html").render(shown)
+    page = {"_": language.translator(lang), "lang": lang}
+    return templates.get_template("home_live.html").render(shown | page)
 
 
 async def _stream(request: Request, principal: Principal) -> AsyncIterator[str]:
@@ -101,14 +105,15 @@ async def _stream(request: Request, principal: Principal) -> AsyncIterator[str]:
     every = settings.dashboard_live_every.total_seconds()
     deadline = loop.time() + settings.dashboard_stream_lifetime.total_seconds()
     sid, _ = presented_session(request)
-    sent = await _render(principal)
+    lang = language.chosen(request)  # the cookie, else Accept-Language: as the page it updates
+    sent = await _render(principal, lang)
     yield f"retry: {RETRY_MS}\n" + sse.event("figures", sent)
     beat = loop.time() + HEARTBEAT
     while loop.time() < deadline:
         await asyncio.sleep(every)
         if await request.is_disconnected() or not (sid and await staff_sessions.alive(sid)):
             return  # gone, or signed out (the reconnection goes through the page guard)
-        latest = await _render(principal)
+        latest = await _render(principal, lang)
         if latest != sent:
             sent = latest
             yield sse.event("figures", sent)

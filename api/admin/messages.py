@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.admin import language
 from api.admin.guard import require_page
 from api.admin.web import Isp, acted, form_token, render, validated
 from api.deps import ClientMeta, SessionDep
@@ -35,11 +36,14 @@ async def _page(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
     status: int = 200, error: str | None = None, typed: dict[str, Any] | None = None,
 ) -> HTMLResponse:  # fmt: skip
+    gettext = language.translator(language.chosen(request))
     return render(
         request, "messages.html", isp, status=status, error=error, me=principal,
         csrf=await form_token(request), limits=await settings.get_settings(session, principal),
         rules=await rules.rules(session, principal),
         recent=await service.recent(session, principal, 30, None),
+        # What each event is, in the person's language (EVENTS' English is the catalogue's key).
+        events={event: gettext(text) for event, text in templates.EVENTS.items()},
         placeholders=templates.PLACEHOLDERS, can_write=allowed(principal, P.SETTINGS_WRITE),
         typed=typed or {},
     )  # fmt: skip
