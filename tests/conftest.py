@@ -25,11 +25,17 @@ async def _dispose_shared_clients() -> AsyncIterator[None]:
 
 @pytest.fixture(scope="session")
 def app() -> FastAPI:
-    # httpx's ASGITransport hands over a response only once its body is complete: in process,
-    # the dashboard's live stream ends after its first event (the stack's real API keeps the
-    # shipped lifetime; tests/test_admin_live.py streams from it).
-    get_settings().dashboard_stream_lifetime = timedelta(0)
     return create_app()
+
+
+@pytest.fixture(autouse=True)
+def _streams_end_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx's ASGITransport hands over a response only once its body is complete: in process,
+    the dashboard's live stream ends after its first event (the stack's real API keeps the
+    shipped lifetime; tests/test_admin_live.py streams from it). Set for every test, on the
+    settings of the moment: a test that reloads the settings (get_settings.cache_clear) would
+    otherwise give the next ones a five-minute stream, and the permission walk waited on it."""
+    monkeypatch.setattr(get_settings(), "dashboard_stream_lifetime", timedelta(0))
 
 
 class _KeepsNoCookies(httpx.Cookies):
