@@ -242,3 +242,22 @@ async def test_a_disputed_purchase_shows_on_home_and_payments_pages(client):
         assert 'id="disputed"' in page.text and receipt in page.text and "1032" in page.text
     finally:  # a paid purchase without its payment would be a money-check violation later
         await sql("DELETE FROM stk_request WHERE receipt = :r", r=receipt)
+
+
+async def test_an_unclaimed_till_payment_is_resolved_into_a_voucher(client):
+    """A Buy Goods payment names no account and its payer is masked: it waits unclaimed until
+    the customer enters the code on the portal, or staff resolve it when the customer calls."""
+    shop = await make_shop(price=20)
+    receipt = new_receipt()
+    await sql("INSERT INTO payment (tenant_id, source, receipt, amount, phone, status) "
+              "VALUES (:t, 'c2b', :r, 20, '2547 ***** 126', 'unclaimed')",
+              t=shop.tenant_id, r=receipt)  # fmt: skip
+    headers = await staff(client, shop)
+    body = {"receipt": receipt, "plan_id": shop.plan_id, "phone": "0712345678",
+            "reason": "Customer called with the SMS from M-Pesa"}  # fmt: skip
+    done = await client.post(URL, json=body, headers=headers)
+    assert done.status_code == 200, done.text
+    [paid] = (await money(shop.tenant_id))["payments"]
+    assert paid["status"] == "granted"
+    [voucher] = await sql("SELECT * FROM voucher WHERE code = :c", c=done.json()["voucher"]["code"])
+    assert voucher["phone"] == "254712345678"  # the masked payer's number is not kept
