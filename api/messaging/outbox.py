@@ -22,9 +22,11 @@ channel's hook)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import unicodedata
+import weakref
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -168,26 +170,45 @@ def backoff(attempt: int) -> timedelta:
     return min(wait, settings.message_retry_max)
 
 
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client() -> httpx.AsyncClient:
+    """This event loop's HTTP client for the providers: kept, so a burst of messages (a thousand
+    usage warnings at once) reuses its connections instead of opening one per message."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(
+            timeout=config.get_settings().at_timeout,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+        _clients[loop] = client
+    return client
+
+
 async def _call(chosen: Chosen, row: RowMapping) -> Outcome:
     settings = config.get_settings()
     creds = chosen.credentials
     if isinstance(creds, Mailer):
         return await email.send(creds.server, creds.sender, row["recipient"], row["subject"],
                                 row["body"])  # fmt: skip
-    async with httpx.AsyncClient(timeout=settings.at_timeout) as http:
-        if isinstance(creds, africastalking.Account):
-            return await africastalking.send(
-                http, settings.at_url, creds, row["recipient"], row["body"]
-            )
-        if isinstance(creds, at_whatsapp.Account):
-            return await at_whatsapp.send(
-                http, settings.at_whatsapp_url, creds, row["recipient"], row["body"]
-            )
-        params = row["template_params"] if row["template_params"] is not None else [row["body"]]
-        return await meta.send(
-            http, settings.meta_graph_url, settings.meta_graph_version, creds,
-            row["recipient"], row["template"], params,
-        )  # fmt: skip
+    http = _client()  # pooled: no new connection (or TLS handshake) per message
+    if isinstance(creds, africastalking.Account):
+        return await africastalking.send(
+            http, settings.at_url, creds, row["recipient"], row["body"]
+        )
+    if isinstance(creds, at_whatsapp.Account):
+        return await at_whatsapp.send(
+            http, settings.at_whatsapp_url, creds, row["recipient"], row["body"]
+        )
+    params = row["template_params"] if row["template_params"] is not None else [row["body"]]
+    return await meta.send(
+        http, settings.meta_graph_url, settings.meta_graph_version, creds,
+        row["recipient"], row["template"], params,
+    )  # fmt: skip
 
 
 def _answer(

@@ -38,7 +38,7 @@ PURPOSES = {
 }
 # A voucher keeps its buyer's phone, not an e-mail address: these channels reach a customer.
 CUSTOMER_CHANNELS = ("sms", "whatsapp")
-SENDING = 16  # messages sent at once per process
+SENDING = 48  # messages sent at once per process (I/O to the providers, not CPU)
 _sending: set[asyncio.Task[None]] = set()
 _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
