@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
@@ -72,7 +72,7 @@ async def announce(
     return out
 
 
-def _visible(principal: Principal):  # type: ignore[no-untyped-def]
+def _visible(principal: Principal) -> ColumnElement[bool]:
     """A tech sees the ISP-wide outages and their own routers'."""
     return or_(Outage.router_id.is_(None), router_scope(principal, Outage.router_id))
 

@@ -14,7 +14,7 @@ from api.notifications.schemas import RuleIn, RuleOut
 from api.tenancy import Principal, scoped
 
 
-def DEFAULT_CHANNELS(event: str) -> list[str]:  # noqa: N802 - reads as the constant it is
+def default_channels(event: str) -> list[str]:
     """Customers by SMS; staff by e-mail."""
     return ["email"] if event in templates.STAFF_EVENTS else ["sms"]
 
@@ -25,7 +25,7 @@ def _out(event: str, row: NotificationRule | None) -> RuleOut:
         event=event,
         description=templates.EVENTS[event],
         enabled=row.enabled if row else True,
-        channels=list(row.channels) if row else DEFAULT_CHANNELS(event),  # type: ignore[arg-type]
+        channels=list(row.channels) if row else default_channels(event),  # type: ignore[arg-type]
         template_en=(row and row.template_en) or defaults["en"],
         template_sw=(row and row.template_sw) or defaults["sw"],
         customised=bool(row and (row.template_en or row.template_sw)),

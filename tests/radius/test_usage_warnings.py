@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -71,12 +72,7 @@ async def whatsapp_settle(number: str, want: int) -> list[str]:
         found = await fake(atwa_url(), "GET", "/__fake__/messages", params={"to": number})
         return [str(m) for m in found if "% of the" in str(m)]
 
-    for _ in range(100):
-        if len(await warnings()) >= want:
-            await asyncio.sleep(1.5)
-            return await warnings()
-        await asyncio.sleep(0.1)
-    return await warnings()
+    return await _settle(warnings, want)
 
 
 def thrice(attrs: dict, router: dict) -> None:
@@ -105,19 +101,24 @@ async def settled(voucher_code: str, tenant_id: int, want: int) -> list[dict]:
     raise AssertionError(await notifications_of(voucher_code, tenant_id))
 
 
+async def _settle(read: Callable[[], Awaitable[list[str]]], want: int) -> list[str]:
+    """What `read()` returns once it holds `want` items and a moment passed for any extra."""
+    for _ in range(100):
+        if len(await read()) >= want:
+            await asyncio.sleep(1.5)  # and no more come
+            return await read()
+        await asyncio.sleep(0.1)
+    return await read()
+
+
 async def texts_settle(number: str, want: int) -> list[str]:
-    """The usage warnings `number` received (a bought voucher also brings its "payment received"
-    text), once `want` arrived and a moment passed for any extra."""
+    """The usage warnings `number` received by SMS (a bought voucher also brings its "payment
+    received" text)."""
 
     async def warnings() -> list[str]:
         return [t for t in await texts_to(number) if "% of the" in t]
 
-    for _ in range(100):
-        if len(await warnings()) >= want:
-            await asyncio.sleep(1.5)  # and no more come
-            return await warnings()
-        await asyncio.sleep(0.1)
-    return await warnings()
+    return await _settle(warnings, want)
 
 
 async def test_crossing_90_percent_of_a_gigabyte_texts_once_and_again_after_a_repurchase(
