@@ -5,6 +5,7 @@ dashboard's pages and forms (/admin) are walked the same way in test_tenant_isol
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Iterator
@@ -312,7 +313,29 @@ async def make_world(client) -> World:
         f"Rule-{tenant.slug}",
         outage.json(),
     )
+    await _quiet(tenant.id)
     return world
+
+
+async def _quiet(tenant_id: int, seconds: float = 15) -> None:
+    """Wait until the world's messages stop moving: the worker sends the sale's notification
+    and the fakes post delivery reports a moment later, which would otherwise change A's
+    snapshot between the "before" and the "after" of a walk (in a flaky way)."""
+    last, steady = None, 0
+    for _ in range(int(seconds / 0.5)):
+        now = await sql(
+            """SELECT 'message' AS kind, id, status FROM message WHERE tenant_id = :t
+               UNION ALL SELECT 'notification', id, status FROM notification WHERE tenant_id = :t
+               ORDER BY 1, 2""",
+            t=tenant_id,
+        )
+        pending = any(row["status"] in ("queued", "new") for row in now)
+        steady = steady + 1 if now == last and not pending else 0
+        if steady == 3:  # unchanged for 1.5 s: reports come 300 ms after a send
+            return
+        last = now
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"tenant {tenant_id}'s messages never settled: {last}")
 
 
 async def _channels(client, tenant, headers: dict[str, str]) -> dict[str, Any]:
