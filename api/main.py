@@ -12,7 +12,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api import openapi
+from api import openapi, outbound
 from api.account.endpoints import router as account_router
 from api.admin import pages as admin
 from api.audit.endpoints import router as audit_router
@@ -54,6 +54,7 @@ from api.whatsapp.endpoints import router as whatsapp_router
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     yield
+    await outbound.close_all()
     await get_redis().aclose()
     await get_engine().dispose()
 

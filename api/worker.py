@@ -9,6 +9,7 @@ from typing import Any
 from arq import cron, func
 from arq.connections import RedisSettings
 
+from api import outbound
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
 from api.messaging.tasks import sweep_messages
@@ -49,6 +50,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await notification_service.settle()  # the sends already started finish
     if "coa" in ctx:
         await ctx["coa"].close()
+    await outbound.close_all()
 
 
 class WorkerSettings:

@@ -26,17 +26,15 @@ import asyncio
 import logging
 import re
 import unicodedata
-import weakref
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-import httpx
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import config
+from api import config, outbound
 from api.db import after_commit, unit_of_work
 from api.errors import BadRequest, Conflict, ServiceUnavailable
 from api.messaging import accounts, africastalking, at_whatsapp, email, meta, repository
@@ -51,6 +49,7 @@ _PURPOSE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 _TEMPLATE = re.compile(r"^[a-z0-9_]{1,512}$")
 CHANNELS = ("sms", "whatsapp", "email")
 MAX_BODY = {"sms": 1600, "whatsapp": 4096, "email": 100_000}
+AT_ONCE = 16  # provider calls at once in a batch, unless the caller shares a gate of its own
 PROVIDER_NAMES = {"africastalking": "Africa's Talking", "at_whatsapp": "Africa's Talking",
                   "meta": "Meta", "smtp": "The mail server"}  # fmt: skip
 
@@ -170,32 +169,13 @@ def backoff(attempt: int) -> timedelta:
     return min(wait, settings.message_retry_max)
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _client() -> httpx.AsyncClient:
-    """This event loop's HTTP client for the providers: kept, so a burst of messages (a thousand
-    usage warnings at once) reuses its connections instead of opening one per message."""
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(
-            timeout=config.get_settings().at_timeout,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        )
-        _clients[loop] = client
-    return client
-
-
 async def _call(chosen: Chosen, row: RowMapping) -> Outcome:
     settings = config.get_settings()
     creds = chosen.credentials
     if isinstance(creds, Mailer):
         return await email.send(creds.server, creds.sender, row["recipient"], row["subject"],
                                 row["body"])  # fmt: skip
-    http = _client()  # pooled: no new connection (or TLS handshake) per message
+    http = outbound.client("messages", settings.at_timeout)  # kept: see api/outbound.py
     if isinstance(creds, africastalking.Account):
         return await africastalking.send(
             http, settings.at_url, creds, row["recipient"], row["body"]
@@ -243,23 +223,80 @@ async def send(message_id: int) -> bool:
     the provider is called), recording the answer. True when the provider could not be asked
     or failed on its side (unreachable, a 5xx): the failure is not the message's nor the
     account's."""
+    return await send_batch([message_id]) > 0
+
+
+async def send_batch(message_ids: Sequence[int], gate: asyncio.Semaphore | None = None) -> int:
+    """send() for many messages (a batch of usage warnings): the due ones claimed in one
+    transaction and each ISP's account on each channel read once, then the provider calls
+    (`gate` holds how many go at once: AT_ONCE by default), each answer recorded as soon as it
+    comes (those that arrive during one write go in the next, together), so a delivery report,
+    which names the provider's message id, finds it recorded. Returns how many failed on the
+    provider's side."""
     async with unit_of_work() as session:
-        row = await repository.claim(session, message_id)
-        chosen = await accounts.choose(session, row["tenant_id"], row["channel"]) if row else None
-    if row is None:
-        return False
-    outcome, error = None, None
-    if chosen is not None:
+        rows = await repository.claim_many(session, message_ids)
+        chosen: dict[tuple[int | None, str], Chosen | None] = {}
+        for row in rows:
+            key = (row["tenant_id"], row["channel"])
+            if key not in chosen:
+                chosen[key] = await accounts.choose(session, *key)
+    if not rows:
+        return 0
+    answers: asyncio.Queue[_Answer | None] = asyncio.Queue()
+    gate = gate or asyncio.Semaphore(AT_ONCE)
+
+    async def call(row: RowMapping) -> None:
+        account = chosen[(row["tenant_id"], row["channel"])]
+        outcome, error = None, None
         try:
-            outcome = await _call(chosen, row)
+            if account is not None:
+                async with gate:
+                    outcome = await _call(account, row)
         except ProviderError as exc:
             error = exc
-    values, retry_in = _answer(row, chosen, outcome, error)
-    async with unit_of_work() as session:
-        await repository.record_answer(session, message_id, values, retry_in)
-    log.info("message %s (%s, try %s): %s", message_id, row["channel"], row["attempts"],
+        except Exception:  # noqa: BLE001 - unknown whether the provider took it: left "sending"
+            log.exception("message %s: the call failed; the sweep settles it", row["id"])
+            await answers.put(None)
+            return
+        values, retry_in = _answer(row, account, outcome, error)
+        theirs = error is not None and (error.status is None or error.status >= 500)
+        await answers.put(_Answer(row, values, retry_in, theirs))
+
+    calls = [asyncio.create_task(call(row)) for row in rows]
+    unavailable = 0
+    left = len(rows)
+    try:
+        while left:
+            ready = [await answers.get()]
+            while not answers.empty():
+                ready.append(answers.get_nowait())
+            left -= len(ready)
+            done = [answer for answer in ready if answer is not None]
+            if done:
+                async with unit_of_work() as session:
+                    for answer in done:
+                        await repository.record_answer(
+                            session, answer.row["id"], answer.values, answer.retry_in
+                        )
+            for answer in done:
+                _log(answer)
+                unavailable += answer.theirs
+    finally:
+        await asyncio.gather(*calls, return_exceptions=True)
+    return unavailable
+
+
+class _Answer(NamedTuple):
+    row: RowMapping
+    values: dict[str, Any]  # what record_answer() writes
+    retry_in: timedelta
+    theirs: bool  # the provider could not be asked, or failed on its side (unreachable, 5xx)
+
+
+def _log(answer: _Answer) -> None:
+    row, values = answer.row, answer.values
+    log.info("message %s (%s, try %s): %s", row["id"], row["channel"], row["attempts"],
              values["status"] if values["status"] == "sent" else values["error"])  # fmt: skip
-    return error is not None and (error.status is None or error.status >= 500)
 
 
 async def current(message_id: int) -> Message | None:

@@ -10,6 +10,7 @@ Status updates name the statuses they move from, so a status only ever moves for
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,19 +49,19 @@ async def by_id(session: AsyncSession, message_id: int) -> Message | None:
     return await session.scalar(select(Message).where(Message.id == message_id))
 
 
-async def claim(session: AsyncSession, message_id: int) -> RowMapping | None:
-    """Takes a queued message that is due for sending, counting the attempt; None if another
-    sender has it (or had it), or its next try is not due yet."""
+async def claim_many(session: AsyncSession, message_ids: Sequence[int]) -> list[RowMapping]:
+    """Takes the messages that are queued and due, counting the attempt; those another sender
+    has (or had), or whose next try is not due yet, are left out."""
     result = await session.execute(
         text("""
             UPDATE message SET status = 'sending', attempts = attempts + 1, updated_at = now()
-             WHERE id = :id AND status = 'queued'
+             WHERE id = ANY(:ids) AND status = 'queued'
                AND COALESCE(next_attempt_at, '-infinity') <= now()
          RETURNING id, tenant_id, channel, recipient, subject, body, template, template_params,
                    attempts, max_attempts"""),
-        {"id": message_id},
+        {"ids": list(message_ids)},
     )
-    return result.mappings().first()
+    return list(result.mappings().all())
 
 
 async def record_answer(

@@ -38,7 +38,7 @@ PURPOSES = {
 }
 # A voucher keeps its buyer's phone, not an e-mail address: these channels reach a customer.
 CUSTOMER_CHANNELS = ("sms", "whatsapp")
-SENDING = 48  # messages sent at once per process (I/O to the providers, not CPU)
+SENDING = 16  # provider calls at once per process (api/outbound.py keeps 16 connections)
 _sending: set[asyncio.Task[None]] = set()
 _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
@@ -53,30 +53,29 @@ async def dispatch(limit: int = BATCH) -> dict[str, int]:
     counts = {"done": 0, "skipped": 0}
     queued: list[int] = []
     async with unit_of_work() as session:
+        memo = _Memo(session)
         for row in await repository.claim_new(session, limit):
             try:
                 async with session.begin_nested():  # one bad notification spoils no other
-                    status, outcome, messages = await _decide(session, row)
+                    status, outcome, messages = await _decide(session, row, memo)
             except AppError as exc:
                 status, outcome, messages = "skipped", exc.detail, []
                 log.warning("notification %s not sent: %s", row["id"], exc.detail)
             await repository.finish(session, row["id"], status, outcome)
             counts[status] += 1
             queued += messages
-    for message_id in queued:
-        task = asyncio.create_task(_send(message_id), name=f"sms-{message_id}")
+    if queued:
+        task = asyncio.create_task(_send(queued), name=f"messages-{queued[0]}")
         _sending.add(task)
         task.add_done_callback(_sending.discard)
     return counts
 
 
-async def _send(message_id: int) -> None:
-    gate = _gate()
-    async with gate:
-        try:
-            await outbox.deliver(message_id)
-        except Exception:  # noqa: BLE001 - the SMS sweep retries what is still queued
-            log.exception("message %s: not sent now; the sweep will", message_id)
+async def _send(message_ids: list[int]) -> None:
+    try:
+        await outbox.send_batch(message_ids, _gate())
+    except Exception:  # noqa: BLE001 - the SMS sweep retries what is still queued
+        log.exception("messages %s...: not sent now; the sweep will", message_ids[0])
 
 
 def _gate() -> asyncio.Semaphore:
@@ -93,13 +92,42 @@ async def settle() -> None:
         await asyncio.gather(*list(_sending), return_exceptions=True)
 
 
-async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, list[int]]:
+class _Memo:
+    """What a batch asks of each ISP once (its rules, limits, WhatsApp account), not once per
+    notification: a thousand warnings at one ISP are one read of each."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._rules: dict[tuple[int, str], RuleOut] = {}
+        self._limits: dict[int, RowMapping] = {}
+        self._whatsapp: dict[int, bool] = {}
+
+    async def rule(self, tenant_id: int, event: str) -> RuleOut:
+        if (tenant_id, event) not in self._rules:
+            self._rules[tenant_id, event] = await rules.rule_for(self.session, tenant_id, event)
+        return self._rules[tenant_id, event]
+
+    async def limits(self, tenant_id: int) -> RowMapping:
+        if tenant_id not in self._limits:
+            self._limits[tenant_id] = await repository.limits(self.session, tenant_id)
+        return self._limits[tenant_id]
+
+    async def has_whatsapp(self, tenant_id: int) -> bool:
+        if tenant_id not in self._whatsapp:
+            found = await messages_repository.whatsapp_settings(self.session, tenant_id)
+            self._whatsapp[tenant_id] = found is not None
+        return self._whatsapp[tenant_id]
+
+
+async def _decide(
+    session: AsyncSession, row: RowMapping, memo: _Memo
+) -> tuple[str, str, list[int]]:
     """(status, outcome, the ids of the messages queued), following the ISP's rule for the event
     and its limits: one message per chosen channel that reaches the customer's phone."""
     tenant_id, event = row["tenant_id"], row["event"]
     if event not in templates.EVENTS:
         return "skipped", f"no wording for {event}", []
-    rule = await rules.rule_for(session, tenant_id, event)
+    rule = await memo.rule(tenant_id, event)
     if not rule.enabled:
         return "skipped", "the ISP turned this event off", []
     if event in templates.STAFF_EVENTS:
@@ -118,7 +146,7 @@ async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, lis
     if not E164.fullmatch(recipient):
         reason = "the voucher's phone number is not a whole one (a till's masked payer)"
         return "skipped", reason, []
-    limits = await repository.limits(session, tenant_id)
+    limits = await memo.limits(tenant_id)
     if not recipient.startswith(tuple(limits["message_prefixes"].split(","))):
         return "skipped", f"{recipient[:5]}... is outside the ISP's country prefixes", []
     if await repository.sent_today(session, tenant_id, recipient) >= limits["message_daily_cap"]:
@@ -127,10 +155,7 @@ async def _decide(session: AsyncSession, row: RowMapping) -> tuple[str, str, lis
     body = templates.render(wording, _values(facts, row["details"]))
     queued, used = [], []
     for channel in channels:
-        if (
-            channel == "whatsapp"
-            and await messages_repository.whatsapp_settings(session, tenant_id) is None
-        ):
+        if channel == "whatsapp" and not await memo.has_whatsapp(tenant_id):
             continue  # chosen, but the ISP has no WhatsApp account (yet)
         message_id, created = await outbox.decide(
             session, tenant_id, channel, recipient, body, PURPOSES.get(event, "notification"),

@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import httpx
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit, config, limits
+from api import audit, config, limits, outbound
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from api.models import PaymentSettings
-from api.payments import grants, repository, wire
+from api.payments import daraja, grants, repository, wire
 from api.payments.daraja import Client, DarajaError, TokenCache, base_url
 from api.payments.service import account, callback_url
 from api.payments.settle import Outcome, settle_success
@@ -279,15 +278,15 @@ async def register_urls(
         "ValidationURL": callback_url(row.tenant_id, row.callback_token_enc, "c2b/validate"),
     }
     url = base_url(row.environment, config.get_settings().daraja_url)
-    async with httpx.AsyncClient(timeout=15) as http:
-        try:
-            answer = await Client(TokenCache(get_redis(), http, url), account(row)).post(
-                f"/mpesa/c2b/{row.c2b_api_version}/registerurl", body
-            )
-        except DarajaError as exc:
-            if exc.status is None or exc.status >= 500 and "already" not in str(exc).lower():
-                raise ServiceUnavailable(f"Daraja did not register the URLs: {exc}") from exc
-            raise BadRequest(f"Daraja refused the registration: {exc}") from exc
+    http = outbound.client("daraja", daraja.TIMEOUT)  # kept: api/outbound.py
+    try:
+        answer = await Client(TokenCache(get_redis(), http, url), account(row)).post(
+            f"/mpesa/c2b/{row.c2b_api_version}/registerurl", body
+        )
+    except DarajaError as exc:
+        if exc.status is None or exc.status >= 500 and "already" not in str(exc).lower():
+            raise ServiceUnavailable(f"Daraja did not register the URLs: {exc}") from exc
+        raise BadRequest(f"Daraja refused the registration: {exc}") from exc
     row.c2b_registered_at = await repository.db_now(session)
     await audit.record(
         session, principal, "payments.c2b.register", "tenant", principal.tenant_id,

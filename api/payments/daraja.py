@@ -27,6 +27,7 @@ HOSTS = {
 NAIROBI = timezone(timedelta(hours=3), "EAT")  # no daylight saving
 MAX_AMOUNT = 250_000  # KES per transaction
 TOKEN_MARGIN = 60  # seconds before expiry a token counts as expired
+TIMEOUT = 15  # seconds for each call to Daraja
 PENDING = "500.001.1001"  # STK Query while the customer has not answered yet
 INVALID_TOKEN = "404.001.03"  # noqa: S105 (Daraja's error code, not a secret)
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ]")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import audit, config, crypto
+from api import audit, config, crypto, outbound
 from api.errors import BadRequest, NotFound, ServiceUnavailable
 from api.models import PaymentSettings
-from api.payments import repository
+from api.payments import daraja, repository
 from api.payments.daraja import Account, DarajaError, TokenCache, base_url
 from api.payments.schemas import PaymentSettingsIn, PaymentSettingsOut
 from api.security import get_redis
@@ -124,13 +123,13 @@ async def test_connection(
     if row is None:
         raise NotFound("M-Pesa is not set up yet")
     url = base_url(row.environment, config.get_settings().daraja_url)
-    async with httpx.AsyncClient(timeout=10) as http:
-        try:
-            await TokenCache(get_redis(), http, url).get(account(row))
-        except DarajaError as exc:
-            if exc.status is None or exc.status >= 500:
-                raise ServiceUnavailable(f"Daraja did not answer: {exc}") from exc
-            raise BadRequest(f"Daraja refused these credentials: {exc}") from exc
+    http = outbound.client("daraja", daraja.TIMEOUT)  # kept: api/outbound.py
+    try:
+        await TokenCache(get_redis(), http, url).get(account(row))
+    except DarajaError as exc:
+        if exc.status is None or exc.status >= 500:
+            raise ServiceUnavailable(f"Daraja did not answer: {exc}") from exc
+        raise BadRequest(f"Daraja refused these credentials: {exc}") from exc
     await audit.record(
         session,
         principal,

@@ -11,14 +11,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api import config, limits
+from api import config, limits, outbound
 from api.db import unit_of_work
 from api.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, TooManyRequests
-from api.payments import events, grants, repository, wire
+from api.payments import daraja, events, grants, repository, wire
 from api.payments.daraja import Account, Client, DarajaError, TokenCache, base_url
 from api.payments.service import account, callback_url
 from api.phones import normalize_phone
@@ -213,14 +212,14 @@ async def _push(tenant_id: int, msisdn: str, order: _Order) -> dict[str, Any] | 
     assert order.push is not None and order.acct is not None  # noqa: S101
     url = base_url(order.acct.environment, config.get_settings().daraja_url)
     try:
-        async with httpx.AsyncClient(timeout=15) as http:
-            return await Client(TokenCache(get_redis(), http, url), order.acct).stk_push(
-                phone=msisdn,
-                amount=order.push["amount"],
-                callback_url=callback_url(tenant_id, order.token_enc, "stk"),
-                reference=order.push["reference"],
-                description=order.plan_name,
-            )
+        http = outbound.client("daraja", daraja.TIMEOUT)  # kept: api/outbound.py
+        return await Client(TokenCache(get_redis(), http, url), order.acct).stk_push(
+            phone=msisdn,
+            amount=order.push["amount"],
+            callback_url=callback_url(tenant_id, order.token_enc, "stk"),
+            reference=order.push["reference"],
+            description=order.plan_name,
+        )
     except (DarajaError, ValueError) as exc:
         async with unit_of_work() as session:
             await repository.push_refused(session, tenant_id, order.push["id"], str(exc))

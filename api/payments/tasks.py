@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from api import config
+from api import config, outbound
 from api.db import unit_of_work
-from api.payments import events, repository, settle, streams
+from api.payments import daraja, events, repository, settle, streams
 from api.payments.daraja import PENDING, Client, DarajaError, TokenCache, base_url
 from api.payments.service import account
 from api.security import get_redis
@@ -60,10 +60,10 @@ async def verify_due(
     """One pass over the due pushes, a batch at a time; returns what it saw."""
     counts: Counter[str] = Counter()
     settings = config.get_settings()
-    async with httpx.AsyncClient(timeout=15) as http:
-        while sum(counts.values()) < most and (due := await _claim(batch)):
-            for item in due:
-                counts[await _verify_one(http, settings, item)] += 1
+    http = outbound.client("daraja", daraja.TIMEOUT)  # kept: api/outbound.py
+    while sum(counts.values()) < most and (due := await _claim(batch)):
+        for item in due:
+            counts[await _verify_one(http, settings, item)] += 1
     if counts:
         log.info("STK verification: %s", dict(counts))
     return dict(counts)

@@ -56,6 +56,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
+from deploy.fakes import callbacks
+
 PHONE = re.compile(r"^\+\d{1,3}\d{3,}$")
 DEFAULT_ACCOUNTS = (
     "mnetifi-platform:demo-platform-api-key,demo-isp:demo-isp-api-key,sandbox:demo-sandbox-api-key"
@@ -129,8 +131,8 @@ async def _report(record: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"form": form, "url": state.callback_url}
         if state.callback_url:
             try:
-                async with httpx.AsyncClient(timeout=5) as http:
-                    answer = await http.post(state.callback_url, data=form)
+                http = callbacks()
+                answer = await http.post(state.callback_url, data=form)
                 entry |= {"status_code": answer.status_code, "answer": answer.text[:500]}
             except httpx.HTTPError as exc:
                 entry["error"] = type(exc).__name__

@@ -40,6 +40,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
+from deploy.fakes import callbacks
+
 PHONE = re.compile(r"^\+\d{1,3}\d{3,}$")
 DEFAULT_ACCOUNTS = {"demo-isp": "demo-isp-api-key", "mnetifi-platform": "demo-platform-api-key"}
 REFUSED = "+254700000011"
@@ -110,8 +112,8 @@ async def _callbacks(record: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"status": status, "url": url}
         if url:
             try:
-                async with httpx.AsyncClient(timeout=5) as http:
-                    answer = await http.post(url, json=body)
+                http = callbacks()
+                answer = await http.post(url, json=body)
                 entry |= {"status_code": answer.status_code, "answer": answer.text[:500]}
             except httpx.HTTPError as exc:
                 entry["error"] = type(exc).__name__

@@ -53,6 +53,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from deploy.fakes import callbacks
+
 DEFAULT_NUMBER = {
     "phone_number_id": "100000000000001",
     "access_token": "demo-meta-access-token",
@@ -171,12 +173,12 @@ async def _statuses(number: dict[str, Any], record: dict[str, Any]) -> None:
         entry: dict[str, Any] = {"status": status, "url": number.get("webhook_url")}
         if number.get("webhook_url"):
             try:
-                async with httpx.AsyncClient(timeout=5) as http:
-                    answer = await http.post(
-                        number["webhook_url"],
-                        content=raw,
-                        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sig},
-                    )
+                http = callbacks()
+                answer = await http.post(
+                    number["webhook_url"],
+                    content=raw,
+                    headers={"Content-Type": "application/json", "X-Hub-Signature-256": sig},
+                )
                 entry |= {"status_code": answer.status_code, "answer": answer.text[:500]}
             except httpx.HTTPError as exc:
                 entry["error"] = type(exc).__name__
@@ -201,8 +203,8 @@ async def add_number(item: NumberIn) -> dict[str, Any]:
         challenge = secrets.token_hex(8)
         params = {"hub.mode": "subscribe", "hub.verify_token": item.verify_token,
                   "hub.challenge": challenge}  # fmt: skip
-        async with httpx.AsyncClient(timeout=5) as http:
-            answer = await http.get(item.webhook_url, params=params)
+        http = callbacks()
+        answer = await http.get(item.webhook_url, params=params)
         if answer.status_code != 200 or answer.text != challenge:
             raise HTTPException(400, f"the callback URL did not verify: {answer.status_code}")
     state.numbers[item.phone_number_id] = item.model_dump(exclude={"verify_token"})
