@@ -5,13 +5,15 @@ its holder (and guessing limits). Browser flows are in tests/browser/."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
 from api.hotspot.context import chap_hex, login_target
-from tests.factories import make_user_headers, make_voucher, random_ip
+from tests.factories import accounting, make_router, make_user_headers, make_voucher, random_ip
 from tests.payshop import make_shop, shop_plan, shop_tenant
 from tests.radius.conftest import sql
 
@@ -244,3 +246,43 @@ async def test_printable_sheet_has_each_code_with_its_qr(client):
     assert (await client.get(f"/api/v1/vouchers/batches/{batch_id}/sheet")).status_code == 401
     missing = await client.get("/api/v1/vouchers/batches/not-a-uuid/sheet", headers=headers)
     assert missing.status_code == 404
+
+
+async def test_voucher_status_carries_its_own_usage_warning_and_its_networks_outages(browser_like):
+    """The online page's live notices: the usage one appears with the crossing interim and goes
+    with a top-up; outages are the ISP-wide ones and those at a router the voucher is online at,
+    never another router's, an ended one or another ISP's."""
+    gib = 1024**3
+    shop = await make_shop(data_quota_bytes=gib)
+    voucher = await make_voucher(plan=await shop_plan(shop))
+    tenant = SimpleNamespace(id=shop.tenant_id)
+    here, there = await make_router(tenant=tenant), await make_router(tenant=tenant)
+    other = await make_shop()
+    url = f"/api/v1/portal/vouchers/{voucher.code}"
+
+    async def notices() -> list[dict]:
+        found = await browser_like.get(url, headers=shop.host)
+        assert found.status_code == 200, found.text
+        return found.json()["notices"]
+
+    unique = "notices-" + voucher.code
+    for kind, used in (("start", 0), ("interim-update", int(gib * 0.89))):
+        await accounting(kind=kind, tenant_id=shop.tenant_id, nas=str(here.ip_address),
+                         username=voucher.code, unique=unique, bytes_in=used)  # fmt: skip
+    assert await notices() == []  # 89%: not yet
+    await accounting(kind="interim-update", tenant_id=shop.tenant_id, nas=str(here.ip_address),
+                     username=voucher.code, unique=unique, bytes_in=int(gib * 0.91))  # fmt: skip
+    assert await notices() == [{"kind": "usage", "resource": "data", "percent": 90}]
+
+    announce = "INSERT INTO outage (tenant_id, router_id, message, created_by, ends_at) VALUES "
+    await sql(announce + "(:t, :r, 'At the other mast', 'test', NULL), "
+              "(:t, :h, 'At your mast', 'test', NULL), (:t, NULL, 'Everywhere, over', 'test', "
+              "now() + interval '1 millisecond'), (:o, NULL, 'Another ISP', 'test', NULL)",
+              t=shop.tenant_id, r=there.id, h=here.id, o=other.tenant_id)  # fmt: skip
+    await asyncio.sleep(0.01)  # the ISP-wide one has ended
+    await sql(announce + "(:t, NULL, 'Everywhere, now', 'test', NULL)", t=shop.tenant_id)
+    assert [n.get("text") for n in await notices()] == [None, "Everywhere, now", "At your mast"]
+
+    # A top-up raises the quota: no longer past 90% of it, the usage notice goes.
+    await sql("UPDATE voucher SET data_quota_bytes = :q WHERE id = :v", q=2 * gib, v=voucher.id)
+    assert [n["kind"] for n in await notices()] == ["outage", "outage"]

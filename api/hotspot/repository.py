@@ -86,7 +86,25 @@ async def voucher_for_holder(session: AsyncSession, tenant_id: int, code: str) -
                    (SELECT count(DISTINCT a.callingstationid) FROM radacct a
                      WHERE a.voucher_id = v.id AND a.acctstoptime IS NULL
                        AND COALESCE(a.acctupdatetime, a.acctstarttime)
-                           > now() - session_grace(t.acct_interim_interval)) AS devices_online
+                           > now() - session_grace(t.acct_interim_interval)) AS devices_online,
+                   -- Crossed the ISP's usage threshold (radius_accounting() noted it, 0016).
+                   COALESCE(p.usage_warning_percent, t.usage_warning_percent) AS warn_percent,
+                   v.data_quota_bytes IS NOT NULL
+                     AND v.warned_data_quota IS NOT DISTINCT FROM v.data_quota_bytes AS data_warned,
+                   v.time_quota_seconds IS NOT NULL
+                     AND v.warned_time_quota IS NOT DISTINCT FROM v.time_quota_seconds
+                     AS time_warned,
+                   -- Outages going on now: the ISP's, and those at a router the voucher is
+                   -- online at.
+                   ARRAY(SELECT o.message FROM outage o
+                          WHERE o.tenant_id = v.tenant_id AND o.starts_at <= now()
+                            AND (o.ends_at IS NULL OR o.ends_at > now())
+                            AND (o.router_id IS NULL OR o.router_id IN (
+                                 SELECT r.id FROM radacct a
+                                   JOIN router r ON r.tenant_id = a.tenant_id
+                                                AND r.ip_address = a.nasipaddress
+                                  WHERE a.voucher_id = v.id AND a.acctstoptime IS NULL))
+                          ORDER BY o.id DESC LIMIT 3) AS outages
               FROM voucher v
               JOIN tenant t ON t.id = v.tenant_id
               JOIN plan p ON p.id = v.plan_id

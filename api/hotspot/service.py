@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import URL
 
@@ -62,7 +63,22 @@ async def public_status(tenant_id: int, code: str, caller: limits.Caller) -> dic
     out = {k: row[k] for k in ("code", "package", "state", "reason", "seconds_left", "bytes_left",
                                "usable_until", "device_limit", "devices_online")}  # fmt: skip
     out["reason"] = out["reason"] or None
+    out["notices"] = _notices(row)
     return out
+
+
+def _notices(row: RowMapping) -> list[dict[str, Any]]:
+    """What the online page shows live above the countdown: the voucher's own usage once it
+    crossed the ISP's warning threshold (the moment its SMS is decided), and the outages of its
+    network. The page words them in the customer's language (portal.js)."""
+    found: list[dict[str, Any]] = []
+    if row["warn_percent"]:
+        for resource in ("data", "time"):
+            if row[f"{resource}_warned"]:
+                found.append({"kind": "usage", "resource": resource,
+                              "percent": row["warn_percent"]})  # fmt: skip
+    found += [{"kind": "outage", "text": text} for text in row["outages"]]
+    return found
 
 
 async def notices(tenant_id: int, identity: str | None) -> list[str]:

@@ -33,6 +33,8 @@ EN: dict[str, str] = {
     "package": "Package",
     "devices_in_use": "Devices in use",
     "buy_more": "Buy more time",
+    "used_data": "You have used {percent}% of your data. Buy more below to stay online.",
+    "used_time": "You have used {percent}% of your time. Buy more below to stay online.",
     "use_elsewhere": "Use this code on another device, or scan:",
     "no_router": "Connect to this WiFi network, then open any web page to log in.",
     "not_found": "This WiFi provider is not known here.",
@@ -75,6 +77,10 @@ SW: dict[str, str] = {
     "package": "Kifurushi",
     "devices_in_use": "Vifaa vinavyotumika",
     "buy_more": "Nunua muda zaidi",
+    "used_data": "Umetumia {percent}% ya data yako. "
+    "Nunua zaidi hapa chini ili uendelee kuwa mtandaoni.",
+    "used_time": "Umetumia {percent}% ya muda wako. "
+    "Nunua zaidi hapa chini ili uendelee kuwa mtandaoni.",
     "use_elsewhere": "Tumia msimbo huu kwenye kifaa kingine, au changanua:",
     "no_router": "Unganisha kwenye mtandao huu wa WiFi, kisha fungua ukurasa wowote ili uingie.",
     "not_found": "Mtoa huduma huyu wa WiFi hajulikani hapa.",

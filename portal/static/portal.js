@@ -226,6 +226,22 @@
     try { if (!code) code = localStorage.getItem("voucher") || ""; else localStorage.setItem("voucher", code); } catch (e) { /* ignore */ }
     $("online-code").textContent = code;
     var left = null, until = 0;
+    // The voucher's own usage warning and its network's outages, as each refresh finds them.
+    var notify = function (notices) {
+      var box = $("live-notices");
+      if (!box) return;
+      box.textContent = "";
+      notices.forEach(function (n) {
+        var div = document.createElement("div");
+        div.className = "alert notice " + (n.kind === "usage" ? "alert-info" : "alert-warning");
+        div.dataset.kind = n.kind;
+        div.setAttribute("role", "status");
+        div.textContent = n.kind === "usage"
+          ? (n.resource === "time" ? T.used_time : T.used_data).replace("{percent}", n.percent)
+          : n.text;
+        box.appendChild(div);
+      });
+    };
     var refresh = function () {
       if (!code) { show($("online-error"), T.no_router); return; }
       api("GET", "/vouchers/" + encodeURIComponent(code)).then(function (v) {
@@ -235,10 +251,13 @@
         $("devices").textContent = v.devices_online + " / " + v.device_limit;
         online.dataset.state = v.state;
         if (v.state !== "active" && v.state !== "unused") show($("online-error"), v.reason || T.expired);
+        notify(v.notices || []);
       }).catch(function (e) { show($("online-error"), e.message); });
     };
     refresh();
     setInterval(refresh, 30000);
+    // Back to the page (the phone unlocked, the tab chosen again): what is left now, at once.
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
     setInterval(function () {
       if (left === null) return;
       var s = Math.max(0, Math.round((until - Date.now()) / 1000));
