@@ -19,6 +19,7 @@ DEFAULTS = {
     "quiet_hours_to": None,
     "message_daily_cap": 5,
     "message_prefixes": "+254",
+    "message_rate_per_minute": 600,
 }
 
 

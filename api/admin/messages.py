@@ -29,7 +29,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 Reader = Annotated[Principal, Depends(require_page(P.SETTINGS_READ))]
 Writer = Annotated[Principal, Depends(require_page(P.SETTINGS_WRITE))]
 LIMITS = ("usage_warning_percent", "expiry_warning_minutes", "message_daily_cap",
-          "message_prefixes")  # fmt: skip
+          "message_prefixes", "message_rate_per_minute")  # fmt: skip
 
 
 async def _page(
@@ -63,11 +63,13 @@ async def save_limits(
     expiry_warning_minutes: Annotated[str, Form(max_length=6)] = "",
     message_daily_cap: Annotated[str, Form(max_length=6)] = "",
     message_prefixes: Annotated[str, Form(max_length=80)] = "",
+    message_rate_per_minute: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:  # fmt: skip
     typed = {"usage_warning_percent": usage_warning_percent,
              "expiry_warning_minutes": expiry_warning_minutes,
              "message_daily_cap": message_daily_cap,
-             "message_prefixes": message_prefixes.replace(" ", "")}  # fmt: skip
+             "message_prefixes": message_prefixes.replace(" ", ""),
+             "message_rate_per_minute": message_rate_per_minute}  # fmt: skip
 
     async def save() -> None:
         body = validated(SettingsUpdate, {k: v.strip() for k, v in typed.items()})

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import config, outbound
 from api.db import after_commit, unit_of_work
 from api.errors import BadRequest, Conflict, ServiceUnavailable
-from api.messaging import accounts, africastalking, at_whatsapp, email, meta, repository
+from api.messaging import accounts, africastalking, at_whatsapp, email, meta, pacing, repository
 from api.messaging.accounts import Chosen, Mailer
 from api.messaging.wire import Outcome, ProviderError
 from api.models import Message
@@ -235,6 +235,9 @@ async def send_batch(message_ids: Sequence[int], gate: asyncio.Semaphore | None 
     provider's side."""
     async with unit_of_work() as session:
         rows = await repository.claim_many(session, message_ids)
+        rows, waiting = await pacing.split(rows)  # the ISP's rate: the rest go next minute
+        if waiting:
+            await repository.hold(session, [row["id"] for row in waiting], pacing.next_window())
         chosen: dict[tuple[int | None, str], Chosen | None] = {}
         for row in rows:
             key = (row["tenant_id"], row["channel"])

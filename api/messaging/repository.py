@@ -58,10 +58,24 @@ async def claim_many(session: AsyncSession, message_ids: Sequence[int]) -> list[
              WHERE id = ANY(:ids) AND status = 'queued'
                AND COALESCE(next_attempt_at, '-infinity') <= now()
          RETURNING id, tenant_id, channel, recipient, subject, body, template, template_params,
-                   attempts, max_attempts"""),
+                   attempts, max_attempts, purpose,
+                   (SELECT t.message_rate_per_minute FROM tenant t
+                     WHERE t.id = message.tenant_id) AS rate"""),
         {"ids": list(message_ids)},
     )
     return list(result.mappings().all())
+
+
+async def hold(session: AsyncSession, message_ids: Sequence[int], until: datetime) -> None:
+    """Claimed messages put back to wait for their ISP's rate (api/messaging/pacing.py): queued
+    again, due at `until`, the attempt their claim counted given back."""
+    await session.execute(
+        text("""
+            UPDATE message SET status = 'queued', attempts = attempts - 1,
+                               next_attempt_at = :until, updated_at = now()
+             WHERE id = ANY(:ids) AND status = 'sending'"""),
+        {"ids": list(message_ids), "until": until},
+    )
 
 
 async def record_answer(

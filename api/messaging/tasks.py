@@ -3,8 +3,8 @@
 A message is normally sent by the process that queued it, right after its transaction commits.
 This sweep catches what that missed and makes the later tries:
 - a message still queued `QUEUED_GRACE` after it was decided (the process stopped between
-  commit and send), or whose next try is due (a temporary failure's backoff ran out), is sent
-  now;
+  commit and send), or whose next try is due (a temporary failure's backoff ran out, or it
+  waited for its ISP's sending rate: pacing.py), is sent now;
 - a message stuck in "sending" for `SENDING_LIMIT` (the sender died during the call, so the
   provider may or may not have it) is marked failed, never sent again: one cause, at most one
   message."""
@@ -46,6 +46,6 @@ async def sweep_messages(ctx: dict[str, Any] | None = None, *, most: int = 200) 
             {"grace": QUEUED_GRACE, "most": most},
         )
         ids = list(due.all())
-    for message_id in ids:
-        await outbox.send(message_id)  # the claim makes a concurrent send harmless
+    if ids:
+        await outbox.send_batch(ids)  # the claim makes a concurrent send harmless
     return {"sent": len(ids), "abandoned": stuck.rowcount or 0}  # type: ignore[attr-defined]

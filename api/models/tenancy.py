@@ -44,6 +44,9 @@ class Tenant(CreatedAt, Base):
             r" AND message_prefixes ~ '^\+[1-9][0-9]{0,5}(,\+[1-9][0-9]{0,5}){0,9}$'",
             name="messages",
         ),
+        CheckConstraint(
+            "message_rate_per_minute BETWEEN 1 AND 60000", name="message_rate_per_minute"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -76,6 +79,9 @@ class Tenant(CreatedAt, Base):
     # ("+254,+256"): what keeps SMS pumping off the ISP's balance.
     message_daily_cap: Mapped[int] = mapped_column(Integer, server_default="5")
     message_prefixes: Mapped[str] = mapped_column(Text, server_default="+254")
+    # At most this many messages a minute on each channel (one-time codes apart): a burst waits
+    # its turn instead of draining the balance at once (api/messaging/pacing.py).
+    message_rate_per_minute: Mapped[int] = mapped_column(Integer, server_default="600")
 
 
 class StaffUser(CreatedAt, Base):

@@ -50,6 +50,11 @@ Prefixes = Annotated[
         "numbers elsewhere are refused, so nobody can spend the ISP's SMS balance abroad.",
     ),
 ]
+RatePerMinute = Annotated[
+    int,
+    Field(ge=1, le=60000, description="Most messages a minute on each channel; the rest wait "
+                                      "their turn (one-time codes never wait)."),
+]  # fmt: skip
 # Fields that may be set to null (no quiet hours); the others may not.
 NULLABLE = {"quiet_hours_from", "quiet_hours_to"}
 
@@ -65,6 +70,7 @@ class SettingsOut(BaseModel):
     quiet_hours_to: int | None = Field(description="... to this one; null: no quiet hours.")
     message_daily_cap: int
     message_prefixes: str
+    message_rate_per_minute: int
 
 
 class SettingsUpdate(BaseModel):
@@ -78,6 +84,7 @@ class SettingsUpdate(BaseModel):
     quiet_hours_to: Hour | None = None
     message_daily_cap: DailyCap | None = None
     message_prefixes: Prefixes | None = None
+    message_rate_per_minute: RatePerMinute | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> SettingsUpdate:
