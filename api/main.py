@@ -28,6 +28,7 @@ from api.metrics import MetricsMiddleware
 from api.middleware import BodyLimit, SecurityHeaders
 from api.notifications.endpoints import outages_router
 from api.notifications.endpoints import router as notifications_router
+from api.offers.endpoints import router as offers_router
 from api.payments.callbacks import RedactHookTokens
 from api.payments.callbacks import router as hooks_router
 from api.payments.endpoints import portal_router
@@ -101,6 +102,7 @@ def create_app() -> FastAPI:
         sms_router,
         notifications_router,
         outages_router,
+        offers_router,
         sms_hooks_router,  # before hooks_router: /hooks/sms/delivery is not a Daraja hook
         whatsapp_router,
         whatsapp_hooks_router,

@@ -34,6 +34,7 @@ class P(StrEnum):
     STAFF_WRITE = "staff:write"  # invitations, roles, router allocations, deactivation
     STAFF_POLICY = "staff:policy"  # require a second factor of all staff (owners only)
     TOKENS = "tokens:manage"  # API tokens for integrations: create, list, revoke
+    OFFERS = "offers:send"  # offers to consenting customers: compose, send, see, opt a phone out
     PLATFORM_SELF = "platform:self"  # an operator's own session and authenticator
     PLATFORM_TENANTS = "platform:tenants"  # the platform operators' view of every ISP
 

@@ -28,9 +28,12 @@ async def rotate_payment_secrets(session: AsyncSession) -> int:
 
 
 async def rotate_sms_secrets(session: AsyncSession) -> int:
-    """Re-encrypts every ISP's SMS API key under the newest key; returns how many rows."""
+    """Re-encrypts every ISP's SMS API key (and incoming-messages URL token) under the newest
+    key; returns how many rows."""
     rows = (await session.scalars(select(SmsSettings).with_for_update())).all()
     for row in rows:
         row.api_key_enc = crypto.reencrypt(row.api_key_enc)
+        if row.inbound_token_enc:
+            row.inbound_token_enc = crypto.reencrypt(row.inbound_token_enc)
     await session.flush()
     return len(rows)

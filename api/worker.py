@@ -16,6 +16,7 @@ from api.messaging.tasks import sweep_messages
 from api.notifications import service as notification_service
 from api.notifications import tasks as notification_tasks
 from api.notifications.sweeps import decide_expiry_warnings, decide_silent_routers
+from api.offers import tasks as offer_tasks
 from api.payments.tasks import repair_events, verify_due
 from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
@@ -40,11 +41,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     await client.open()
     ctx["coa"] = client
-    # Notifications become messages in a loop of their own (api/notifications/tasks.py).
+    # Notifications become messages in a loop of their own (api/notifications/tasks.py), and
+    # offers in another (api/offers/tasks.py).
     ctx["notifier"] = asyncio.create_task(notification_tasks.run_forever(), name="notifier")
+    ctx["offers"] = asyncio.create_task(offer_tasks.run_forever(), name="offers")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if "offers" in ctx:
+        ctx["offers"].cancel()
     if "notifier" in ctx:
         ctx["notifier"].cancel()
         await notification_service.settle()  # the sends already started finish

@@ -277,6 +277,8 @@ AUDITED = {
     ("PUT", "/api/v1/notifications/rules/{event}"): "notifications.rule",
     ("POST", "/api/v1/outages"): "outage.announce",
     ("POST", "/api/v1/outages/{outage_id}/end"): "outage.end",
+    ("POST", "/api/v1/broadcasts"): "offer.send",
+    ("POST", "/api/v1/broadcasts/consent/opt-out"): "offer.opt_out",
     ("PUT", "/api/v1/branding"): "branding.update",
     ("PUT", "/api/v1/branding/logo"): "branding.logo",
     ("DELETE", "/api/v1/branding/logo"): "branding.logo_delete",
@@ -400,7 +402,9 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     await call("PUT", "/api/v1/branding/logo", content=png)
     await call("DELETE", "/api/v1/branding/logo")
     sms = {"username": "demo-isp", "api_key": "demo-isp-api-key", "sender_id": "DEMOISP"}
-    await call("PUT", "/api/v1/sms/settings", sms)
+    await call("PUT", "/api/v1/sms/settings", sms | {"shortcode": "22384"})
+    await call("POST", "/api/v1/broadcasts", {"text": "An audited offer", "channels": ["sms"]})
+    await call("POST", "/api/v1/broadcasts/consent/opt-out", {"phone": "+254712345678"})
     await call("POST", "/api/v1/sms/settings/test", {"to": "+254712345678"})
     await call("DELETE", "/api/v1/sms/settings")
     whatsapp = {"provider": "meta", "meta_phone_number_id": "100000000000001",

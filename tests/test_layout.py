@@ -45,6 +45,8 @@ CROSS_TENANT = {
     "api.notifications.repository": "the notification queue: the worker claims every ISP's new "
     "notifications at once and marks each by its id",
     "api.notifications.sweeps": "the expiry warning's sweep over every ISP's sold vouchers",
+    "api.offers.queue": "the broadcasts' queue: a worker takes the oldest offer still expanding, "
+    "of every ISP",
 }
 HAND_SCOPE = re.compile(r"tenant_id\s*=\s*:(?!tenant_id\b)|tenant_id\s*=\s*:tenant_id")
 SQL_CALLS = {"text", "select", "execute", "scalar", "scalars", "tenant_sql"}

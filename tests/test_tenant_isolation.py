@@ -19,7 +19,9 @@ from api import crypto, messaging
 from api.config import get_settings
 from api.db import unit_of_work
 from api.main import create_app
-from api.models import Plan, RadAcct, Router, Voucher
+from api.messaging import consent
+from api.models import InboundSms, Plan, RadAcct, Router, Voucher
+from api.offers import tasks as offer_tasks
 from api.sms.service import send_sms
 from tests.factories import accounting, count, make_plan, make_router, make_user_headers
 from tests.payshop import new_receipt, phone, stk_body
@@ -84,6 +86,10 @@ LIST_IDS = {
     "/api/v1/notifications/rules": "coa_ids",
     "/api/v1/notifications": "notification_ids",
     "/api/v1/outages": "outage_ids",
+    # A's offer text is a marker; the counts are B's own (A's stay in the snapshot).
+    "/api/v1/broadcasts": "broadcast_ids",
+    "/api/v1/broadcasts/audience": "broadcast_ids",
+    "/api/v1/broadcasts/consent": "broadcast_ids",
 }
 # The audit log as CSV: B's export must not hold any of A's markers.
 AUDIT_CSV = "/api/v1/audit.csv"
@@ -107,6 +113,7 @@ OWN_ACTIONS = {
     "/api/v1/branding/logo",
     "/api/v1/sms/settings/test",
     "/api/v1/staff/policy",
+    "/api/v1/broadcasts/consent/opt-out",
 }
 # Bodies for those actions (as B, on B's own account).
 OWN_BODIES = {
@@ -114,7 +121,10 @@ OWN_BODIES = {
     ("PUT", "/api/v1/branding/logo"): {"content": b"\x89PNG\r\n\x1a\n" + bytes(32)},
     ("POST", "/api/v1/sms/settings/test"): {"json": {"to": "+254712345678"}},
     ("PUT", "/api/v1/staff/policy"): {"json": {"require_second_factor": False}},
+    # The phone A's customers share with B's: B opts it out of B's offers, never A's.
+    ("POST", "/api/v1/broadcasts/consent/opt-out"): {"json": {"phone": "+254799000111"}},
 }
+OFFER_PHONE = "+254799000111"
 # The customer portal: no login, the ISP comes from the Host header. Called on B's address
 # with A's plan, purchase and receipt, each must be unknown there.
 PORTAL = "/api/v1/portal/"
@@ -129,7 +139,8 @@ CREATE_REFERENCING = {
 CREATE_AT_ROUTER = {"/api/v1/outages": {"message": "A hijacked outage"}}
 # Resolving money by its receipt: A's receipt must be unknown to B.
 RESOLVE = "/api/v1/payments/resolve"
-CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans", "/api/v1/tokens", "/api/v1/staff/invites"}
+CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans", "/api/v1/tokens", "/api/v1/staff/invites",
+                   "/api/v1/broadcasts"}  # fmt: skip
 
 
 @dataclass
@@ -156,6 +167,7 @@ class World:
     notification_ids: list[int] = field(default_factory=list)  # its sale's "payment received"
     wording: str = ""  # its own wording of the usage warning
     outage: dict[str, Any] = field(default_factory=dict)  # an outage announced at its router
+    offer: dict[str, Any] = field(default_factory=dict)  # an offer sent, an SMS it received
 
     @property
     def host(self) -> dict[str, str]:
@@ -175,6 +187,7 @@ class World:
             "invite_id": str(self.invite["id"]),
             "token_id": str(self.token["id"]),
             "outage_id": str(self.outage["id"]),
+            "broadcast_id": str(self.offer["id"]),
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -195,6 +208,7 @@ class World:
             "token_ids": {self.token["id"]},
             "notification_ids": set(self.notification_ids),
             "outage_ids": {self.outage["id"]},
+            "broadcast_ids": {self.offer["id"]},
         }[kind]
 
     @property
@@ -205,7 +219,8 @@ class World:
             self.router.name, str(self.router.ip_address), self.plan.name, *self.codes, *secrets,
             *sale, self.promo["code"], self.sms["username"], self.sms["api_key"],
             self.invite["email"], self.token["name"], self.token["prefix"], self.wording,
-            self.outage["message"], *self.channels.get("markers", []),
+            self.outage["message"], *self.channels.get("markers", []), self.offer["text"],
+            self.offer["inbound"],
         }  # fmt: skip
 
 
@@ -267,7 +282,8 @@ async def make_world(client) -> World:
     rule_body = {"scope": "router", "threshold": 500, "rate_limit": "2M/2M", "plan_id": plan.id}
     rule = await client.post(f"{PREFIX}/fair-usage", headers=headers, json=rule_body)
     assert rule.status_code == 201, rule.text
-    sms = {"username": f"u-{tenant.slug}", "api_key": f"atkey-{tenant.slug}"}
+    sms = {"username": f"u-{tenant.slug}", "api_key": f"atkey-{tenant.slug}",
+           "shortcode": str(20000 + tenant.id % 70000)}  # fmt: skip
     saved_sms = await client.put(f"{PREFIX}/sms/settings", headers=headers, json=sms)
     assert saved_sms.status_code == 200, saved_sms.text
     async with unit_of_work() as session:
@@ -312,6 +328,7 @@ async def make_world(client) -> World:
         [n["id"] for n in notes],
         f"Rule-{tenant.slug}",
         outage.json(),
+        await _offer(client, tenant, headers, saved_sms.json()),
     )
     await _quiet(tenant.id)
     return world
@@ -353,6 +370,28 @@ async def _channels(client, tenant, headers: dict[str, str]) -> dict[str, Any]:
         "message_id": message_id,
         "markers": [wa["at_username"], wa["at_api_key"], sender["from_address"]],
     }  # fmt: skip
+
+
+async def _offer(client, tenant, headers: dict[str, str], sms: dict[str, Any]) -> dict[str, Any]:
+    """An offer sent (and expanded) to the phone its customers share with the other world's, and
+    an SMS a customer sent it."""
+    async with unit_of_work() as session:
+        await consent.opt_in(session, tenant.id, OFFER_PHONE, "purchase", "world", None)
+    body = {"text": f"Offer-{tenant.slug}: 2 GB for 50", "channels": ["sms"]}
+    sent = await client.post(f"{PREFIX}/broadcasts", headers=headers, json=body)
+    assert sent.status_code == 201, sent.text
+    await offer_tasks.drain()
+    for _ in range(100):  # the stack's worker may be expanding it
+        [row] = await sql("SELECT status FROM broadcast WHERE id = :b", b=sent.json()["id"])
+        if row["status"] == "done":
+            break
+        await asyncio.sleep(0.1)
+    inbound = f"Hello-{tenant.slug}"
+    form = {"from": "+254712345678", "to": sms["shortcode"], "text": inbound,
+            "id": f"ATXid_{tenant.slug}", "date": "2026-12-06 10:00:00"}  # fmt: skip
+    path = "/hooks/" + sms["inbound_url"].split("/hooks/", 1)[1]
+    assert (await client.post(path, data=form)).status_code == 200
+    return {"id": sent.json()["id"], "text": body["text"], "inbound": inbound}
 
 
 async def _sale(client, tenant_id: int, slug: str, plan: Plan) -> dict[str, Any]:
@@ -410,6 +449,10 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/notifications/rules",
         f"{PREFIX}/notifications",
         f"{PREFIX}/outages",
+        f"{PREFIX}/broadcasts",
+        f"{PREFIX}/broadcasts/{world.offer['id']}",
+        f"{PREFIX}/broadcasts/consent",
+        f"{PREFIX}/broadcasts/audience",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -420,6 +463,13 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         await count(Plan, tenant_id=world.tenant_id),
         await count(Voucher, tenant_id=world.tenant_id),
         await count(RadAcct, tenant_id=world.tenant_id),
+        await count(InboundSms, tenant_id=world.tenant_id),
+        [
+            dict(r)
+            for r in await sql(
+                "SELECT * FROM offer_consent WHERE tenant_id = :t", t=world.tenant_id
+            )
+        ],  # fmt: skip
     )
     return state
 
@@ -532,9 +582,9 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
 
 async def _own_sms(client, method: str, path: str, a: World, b: World) -> str | None:
     """B reads, replaces or removes its own SMS account, never A's (then B's is put back)."""
-    body = {k: b.sms[k] for k in ("username", "api_key")} if method == "PUT" else None
+    body = {k: b.sms[k] for k in ("username", "api_key", "shortcode")} if method == "PUT" else None
     response = await client.request(method, path, headers=b.headers, json=body)
-    restored = {k: b.sms[k] for k in ("username", "api_key")}
+    restored = {k: b.sms[k] for k in ("username", "api_key", "shortcode")}
     await client.put(path, headers=b.headers, json=restored)
     if response.status_code != 200 or response.json()["username"] not in (b.sms["username"], None):
         return f"not B's own SMS account: {response.status_code} {response.text}"

@@ -46,6 +46,9 @@ OWN_FORMS = {
     "/admin/fair-usage",
     "/admin/messages/limits",
     "/admin/messages/rules",
+    "/admin/messages/offers",  # B's own offer, to B's consenting customers
+    "/admin/messages/offers/quiet",
+    "/admin/messages/offers/opt-out",  # a phone's consent is per ISP: B's own row
     "/admin/plans",
     "/admin/routers",
     "/admin/settings",

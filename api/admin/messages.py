@@ -45,6 +45,7 @@ async def _page(
         # What each event is, in the person's language (EVENTS' English is the catalogue's key).
         events={event: gettext(text) for event, text in templates.EVENTS.items()},
         placeholders=templates.PLACEHOLDERS, can_write=allowed(principal, P.SETTINGS_WRITE),
+        can_offer=allowed(principal, P.OFFERS),
         typed=typed or {},
     )  # fmt: skip
 

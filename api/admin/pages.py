@@ -27,6 +27,7 @@ from api.admin import (
     language,
     live,
     messages,
+    offers,
     payments,
     plans,
     promos,
@@ -57,6 +58,7 @@ PAGES = (
     payments,
     settings,
     messages,
+    offers,
     branding,
     audit,
 )

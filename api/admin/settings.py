@@ -127,6 +127,7 @@ SMS_SAYS = {
     "sender_id": "The sender id is up to 11 letters, digits or spaces, as registered with Africa's "
     "Talking; leave it empty for their default.",
     "api_key": "The API key is at most 512 characters.",
+    "shortcode": "The shortcode is 3 to 15 digits (a number may start with +).",
     "to": "Type the phone number with its country code, like +254712345678.",
 }
 
@@ -165,15 +166,16 @@ async def _sms_change(
 @router.post("/settings/sms")
 async def save_sms(
     request: Request, isp: Isp, principal: Writer, session: SessionDep, meta: ClientMeta,
-    username: Field = "", sender_id: Field = "",
+    username: Field = "", sender_id: Field = "", shortcode: Field = "",
     api_key: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:  # fmt: skip
     """The API key left empty keeps the stored one; it is never shown back. An empty sender id:
     Africa's Talking's default."""
-    shown = {"username": username, "sender_id": sender_id}
+    shown = {"username": username, "sender_id": sender_id, "shortcode": shortcode}
 
     async def save() -> None:
-        values = {"username": username.strip(), "sender_id": sender_id.strip() or None}
+        values = {"username": username.strip(), "sender_id": sender_id.strip() or None,
+                  "shortcode": shortcode.replace(" ", "") or None}  # fmt: skip
         if api_key.strip():
             values["api_key"] = api_key.strip()
         body = validated(SmsSettingsIn, values, SMS_SAYS)

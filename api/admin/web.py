@@ -59,6 +59,8 @@ FLASHES = {
     "sms": ("success", "The SMS account is saved."),
     "branding": ("success", "The portal's look is saved: customers see it on their next page."),
     "offer-saved": ("success", "Saved."),
+    "offer-sent": ("success", "The offer is on its way; its progress shows below."),
+    "opted-out": ("success", "That number gets no more offers."),
     "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
     "router-saved": ("success", "The router is saved."),
     "router-removed": ("success", "The router is removed."),

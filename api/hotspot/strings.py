@@ -45,6 +45,7 @@ EN: dict[str, str] = {
     "expired": "Your time is up. Buy a package to continue.",
     "login_failed": "The router did not accept the login:",
     "support": "Help",
+    "offers": "Send me offers (text STOP any time to stop them)",
 }
 
 SW: dict[str, str] = {
@@ -91,6 +92,7 @@ SW: dict[str, str] = {
     "expired": "Muda wako umekwisha. Nunua kifurushi ili uendelee.",
     "login_failed": "Ruta haikukubali kuingia:",
     "support": "Msaada",
+    "offers": "Nitumie ofa (tuma ACHA wakati wowote kuzisitisha)",
 }
 
 LANGUAGES = {"en": EN, "sw": SW}

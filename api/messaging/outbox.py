@@ -27,7 +27,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
@@ -37,7 +37,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import config, outbound
 from api.db import after_commit, unit_of_work
 from api.errors import BadRequest, Conflict, ServiceUnavailable
-from api.messaging import accounts, africastalking, at_whatsapp, email, meta, pacing, repository
+from api.messaging import (
+    accounts,
+    africastalking,
+    at_whatsapp,
+    consent,
+    email,
+    meta,
+    pacing,
+    quiet,
+    repository,
+)
 from api.messaging.accounts import Chosen, Mailer
 from api.messaging.wire import Outcome, ProviderError
 from api.models import Message
@@ -133,10 +143,11 @@ async def decide(
     template: str | None = None,
     params: Sequence[str] | None = None,
     attempts: int | None = None,
+    broadcast_id: int | None = None,
 ) -> tuple[int, bool]:
     """The message's id, and whether this call created it (the same key with a different
     message is a 409). Keys are per ISP (and the platform's apart), so two ISPs choosing the
-    same key never collide."""
+    same key never collide. `broadcast_id`: the offer it is one of."""
     _check(channel, body, purpose, key, subject, template, params)
     recipient = _recipient(channel, recipient)
     most = attempts or config.get_settings().message_max_attempts
@@ -145,6 +156,7 @@ async def decide(
         "key": scoped_key, "channel": channel, "recipient": recipient, "subject": subject,
         "body": body, "template": template, "purpose": purpose, "max_attempts": most,
         "template_params": list(params) if params is not None else None,
+        "broadcast_id": broadcast_id,
     }  # fmt: skip
     new_id = await repository.insert_message(session, tenant_id, values)
     if new_id is not None:
@@ -234,7 +246,11 @@ async def send_batch(message_ids: Sequence[int], gate: asyncio.Semaphore | None 
     which names the provider's message id, finds it recorded. Returns how many failed on the
     provider's side."""
     async with unit_of_work() as session:
-        rows = await repository.claim_many(session, message_ids)
+        rows = [
+            row
+            for row in await repository.claim_many(session, message_ids)
+            if not await _set_aside(session, row)
+        ]  # offers: opted out, or quiet hours
         rows, waiting = await pacing.split(rows)  # the ISP's rate: the rest go next minute
         if waiting:
             await repository.hold(session, [row["id"] for row in waiting], pacing.next_window())
@@ -300,6 +316,26 @@ def _log(answer: _Answer) -> None:
     row, values = answer.row, answer.values
     log.info("message %s (%s, try %s): %s", row["id"], row["channel"], row["attempts"],
              values["status"] if values["status"] == "sent" else values["error"])  # fmt: skip
+
+
+async def _set_aside(session: AsyncSession, row: RowMapping) -> bool:
+    """True when a claimed offer is not sent now: its recipient opted out since it was decided
+    (skipped, for good) or the ISP's quiet hours are on (held until they end). Decided in the
+    claim's transaction, so no other sender ever sees it claimed."""
+    if row["purpose"] not in quiet.PROMOTIONAL or row["tenant_id"] is None:
+        return False
+    tenant_id = row["tenant_id"]
+    if not await consent.consents(session, tenant_id, row["recipient"]):
+        reason = "the customer opted out of offers after this one was decided"
+        await repository.set_aside(session, row["id"], "skipped", reason, None)
+        return True
+    start, end = await repository.quiet_hours(session, tenant_id)
+    until = quiet.quiet_until(datetime.now(UTC), start, end)
+    if until is None:
+        return False
+    reason = f"held for the ISP's quiet hours, until {until:%H:%M} EAT"
+    await repository.set_aside(session, row["id"], "held", reason, until)
+    return True
 
 
 async def current(message_id: int) -> Message | None:

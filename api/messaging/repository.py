@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy import RowMapping, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import EmailSettings, Message, SmsSettings, WhatsappSettings
+from api.models import EmailSettings, Message, SmsSettings, Tenant, WhatsappSettings
 from api.tenancy import scoped, tenant_sql
 
 _INSERT = """
     INSERT INTO message (tenant_id, idempotency_key, channel, recipient, subject, body,
-                         template, template_params, purpose, max_attempts)
+                         template, template_params, purpose, max_attempts, broadcast_id)
     VALUES ({tenant}, :key, :channel, :recipient, :subject, :body, :template,
-            CAST(:template_params AS jsonb), :purpose, :max_attempts)
+            CAST(:template_params AS jsonb), :purpose, :max_attempts, :broadcast_id)
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"""
 
 
@@ -32,8 +32,10 @@ async def insert_message(
     session: AsyncSession, tenant_id: int | None, values: dict[str, Any]
 ) -> int | None:
     """The new message's id, or None when its key is already taken."""
-    params = values | {"template_params": json.dumps(values["template_params"])
-                       if values.get("template_params") is not None else None}  # fmt: skip
+    params = {"broadcast_id": None} | values
+    params["template_params"] = (
+        json.dumps(values["template_params"]) if values.get("template_params") is not None else None
+    )
     if tenant_id is None:
         statement = text(_INSERT.format(tenant="NULL"))
     else:
@@ -50,12 +52,12 @@ async def by_id(session: AsyncSession, message_id: int) -> Message | None:
 
 
 async def claim_many(session: AsyncSession, message_ids: Sequence[int]) -> list[RowMapping]:
-    """Takes the messages that are queued and due, counting the attempt; those another sender
-    has (or had), or whose next try is not due yet, are left out."""
+    """Takes the messages that are queued (or held) and due, counting the attempt; those another
+    sender has (or had), or whose next try is not due yet, are left out."""
     result = await session.execute(
         text("""
             UPDATE message SET status = 'sending', attempts = attempts + 1, updated_at = now()
-             WHERE id = ANY(:ids) AND status = 'queued'
+             WHERE id = ANY(:ids) AND status IN ('queued', 'held')
                AND COALESCE(next_attempt_at, '-infinity') <= now()
          RETURNING id, tenant_id, channel, recipient, subject, body, template, template_params,
                    attempts, max_attempts, purpose,
@@ -76,6 +78,54 @@ async def hold(session: AsyncSession, message_ids: Sequence[int], until: datetim
              WHERE id = ANY(:ids) AND status = 'sending'"""),
         {"ids": list(message_ids), "until": until},
     )
+
+
+async def set_aside(
+    session: AsyncSession, message_id: int, status: str, reason: str, until: datetime | None
+) -> None:
+    """A claimed offer not sent after all, its attempt given back: held until `until` (quiet
+    hours; the sweep takes it then) or skipped for good, with the reason."""
+    await session.execute(
+        text("""
+            UPDATE message
+               SET status = :status, attempts = attempts - 1, error = :reason,
+                   next_attempt_at = :until, updated_at = now(),
+                   final_at = CASE WHEN :status = 'skipped' THEN now() END
+             WHERE id = :id AND status = 'sending'"""),
+        {"id": message_id, "status": status, "reason": reason, "until": until},
+    )
+
+
+async def skip(session: AsyncSession, message_id: int, reason: str) -> None:
+    """A message decided but never to be sent (an offer to a phone at its daily cap)."""
+    await session.execute(
+        text("""
+            UPDATE message SET status = 'skipped', error = :reason, final_at = now(),
+                               updated_at = now()
+             WHERE id = :id AND status = 'queued'"""),
+        {"id": message_id, "reason": reason},
+    )
+
+
+async def quiet_hours(session: AsyncSession, tenant_id: int) -> tuple[int | None, int | None]:
+    result = await session.execute(
+        select(Tenant.quiet_hours_from, Tenant.quiet_hours_to).where(Tenant.id == tenant_id)
+    )
+    row = result.one_or_none()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+async def release_held(session: AsyncSession, tenant_id: int) -> int:
+    """The ISP's held offers, due again now (its quiet hours changed: the sweep judges each
+    against the new ones)."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """UPDATE message SET next_attempt_at = now(), updated_at = now()
+                WHERE {tenant} AND status = 'held'""",
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 async def record_answer(

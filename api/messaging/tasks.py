@@ -3,8 +3,8 @@
 A message is normally sent by the process that queued it, right after its transaction commits.
 This sweep catches what that missed and makes the later tries:
 - a message still queued `QUEUED_GRACE` after it was decided (the process stopped between
-  commit and send), or whose next try is due (a temporary failure's backoff ran out, or it
-  waited for its ISP's sending rate: pacing.py), is sent now;
+  commit and send), or whose next try is due (a temporary failure's backoff ran out, an offer's
+  quiet hours ended, or it waited for its ISP's sending rate: pacing.py), is sent now;
 - a message stuck in "sending" for `SENDING_LIMIT` (the sender died during the call, so the
   provider may or may not have it) is marked failed, never sent again: one cause, at most one
   message."""
@@ -40,7 +40,7 @@ async def sweep_messages(ctx: dict[str, Any] | None = None, *, most: int = 200) 
         due = await session.scalars(
             text("""
                 SELECT id FROM message
-                 WHERE status = 'queued'
+                 WHERE status IN ('queued', 'held')
                    AND COALESCE(next_attempt_at, created_at + CAST(:grace AS interval)) <= now()
                  ORDER BY created_at LIMIT :most"""),
             {"grace": QUEUED_GRACE, "most": most},

@@ -10,6 +10,7 @@ from api.models.messaging import (
 )
 from api.models.network import Plan, Router, Voucher, VoucherDevice
 from api.models.notifications import Notification, NotificationRule, Outage
+from api.models.offers import Broadcast, InboundSms, OfferConsent
 from api.models.payments import Payment, PaymentEvent, PaymentGrant, PaymentSettings, StkRequest
 from api.models.portal import PortalSettings, PromoCode
 from api.models.radius import (
@@ -36,16 +37,19 @@ __all__ = [
     "AuditEvent",
     "AuthFailure",
     "Base",
+    "Broadcast",
     "CoaRequest",
     "EmailSettings",
     "FairUsageRule",
     "FairUsageState",
+    "InboundSms",
     "Message",
     "Payment",
     "PaymentEvent",
     "PaymentGrant",
     "PaymentSettings",
     "Notification",
+    "OfferConsent",
     "NotificationRule",
     "OperatorRecoveryCode",
     "Outage",

@@ -27,8 +27,10 @@ from api.models.base import Base, CreatedAt
 
 # Queued (decided, in the caller's transaction) -> sending (claimed by one sender) -> sent
 # (the provider accepted it) -> delivered or failed (final). Only ever forward, except that a
-# temporary refusal puts a sending message back to queued with its next attempt's time.
-MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "failed")
+# temporary refusal puts a sending message back to queued with its next attempt's time. An offer
+# may instead be held (the ISP's quiet hours: queued again when they end) or skipped (final: its
+# recipient opted out meanwhile, or reached the daily cap), never sent.
+MESSAGE_STATUSES = ("queued", "held", "sending", "sent", "delivered", "failed", "skipped")
 SMS_STATUSES = MESSAGE_STATUSES  # the name it had when SMS was the only channel
 CHANNELS = ("sms", "whatsapp", "email")
 # Who carried it: Africa's Talking SMS, Africa's Talking WhatsApp, Meta's WhatsApp Cloud API,
@@ -42,6 +44,7 @@ class SmsSettings(Base):
     __table_args__ = (
         CheckConstraint("username ~ '^[A-Za-z0-9_.-]{1,64}$'", name="username"),
         CheckConstraint("sender_id ~ '^[A-Za-z0-9 ]{1,11}$'", name="sender_id"),
+        CheckConstraint("shortcode ~ '^\\+?[0-9]{3,15}$'", name="shortcode"),
     )
 
     tenant_id: Mapped[int] = mapped_column(
@@ -51,6 +54,10 @@ class SmsSettings(Base):
     api_key_enc: Mapped[str] = mapped_column(Text)
     # Alphanumeric sender id or shortcode; unset: Africa's Talking's default (AFRICASTKNG).
     sender_id: Mapped[str | None] = mapped_column(Text)
+    # The shortcode or number customers text (STOP, ...): offers name it in their last line.
+    shortcode: Mapped[str | None] = mapped_column(Text)
+    # The secret in this ISP's incoming-messages URL (drawn at the first save).
+    inbound_token_enc: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
@@ -87,7 +94,8 @@ class Message(CreatedAt, Base):
         ),
         CheckConstraint("purpose ~ '^[a-z][a-z0-9_.-]{0,39}$'", name="purpose"),
         CheckConstraint(
-            "status IN ('queued', 'sending', 'sent', 'delivered', 'failed')", name="status"
+            "status IN ('queued', 'held', 'sending', 'sent', 'delivered', 'failed', 'skipped')",
+            name="status",
         ),
         CheckConstraint("account IN ('isp', 'platform')", name="account"),
         CheckConstraint(
@@ -102,12 +110,19 @@ class Message(CreatedAt, Base):
             unique=True,
         ),
         Index("ix_message_tenant_id_id", "tenant_id", "id"),
+        # A broadcast's progress: its messages by status.
+        Index(
+            "ix_message_broadcast_id_status",
+            "broadcast_id",
+            "status",
+            postgresql_where=text("broadcast_id IS NOT NULL"),
+        ),
         # The worker's sweep: messages whose after-commit send was lost, retries that are due,
         # sends that hang.
         Index(
             "ix_message_unsent",
             "created_at",
-            postgresql_where=text("status IN ('queued', 'sending')"),
+            postgresql_where=text("status IN ('queued', 'held', 'sending')"),
         ),
     )
 
@@ -125,6 +140,8 @@ class Message(CreatedAt, Base):
     template: Mapped[str | None] = mapped_column(Text)
     template_params: Mapped[list[Any] | None] = mapped_column(JSONB)
     purpose: Mapped[str] = mapped_column(Text)
+    # The offer this message is one of (its progress counts its messages).
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(Text, server_default="queued")
     # Which account sent it: the ISP's own, or the platform's (decided when it is sent).
     account: Mapped[str | None] = mapped_column(Text)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -81,6 +82,7 @@ class StkRequest(Base):
         CheckConstraint("amount BETWEEN 1 AND 250000", name="amount"),
         CheckConstraint("account_type IN ('paybill', 'till')", name="account_type"),
         CheckConstraint("status IN ('pending', 'paid', 'failed')", name="status"),
+        CheckConstraint("language IN ('en', 'sw')", name="language"),
         Index("ix_stk_request_tenant_id_created_at", "tenant_id", text("created_at DESC")),
         Index("ix_stk_request_tenant_id_phone", "tenant_id", "phone", text("created_at DESC")),
         # the pending requests the worker still has to query
@@ -138,6 +140,10 @@ class StkRequest(Base):
         ForeignKey("promo_code.id", ondelete="SET NULL", name="stk_request_promo_code_id_fkey")
     )
     list_price: Mapped[int | None] = mapped_column(Integer)
+    # "Send me offers" ticked on the portal's pay form: the phone's consent is recorded when this
+    # purchase is paid (the payer's PIN shows the phone is theirs), in the portal's language.
+    offers_opt_in: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    language: Mapped[str | None] = mapped_column(Text)
 
 
 class Payment(Base):

@@ -77,13 +77,13 @@ async def limits(session: AsyncSession, tenant_id: int) -> RowMapping:
 
 async def sent_today(session: AsyncSession, tenant_id: int, recipient: str) -> int:
     """Messages to `recipient` from this ISP since midnight East Africa Time (any channel: SMS
-    and WhatsApp share the number)."""
+    and WhatsApp share the number), but those skipped (never sent)."""
     return int(
         await session.scalar(
             tenant_sql(
                 tenant_id,
                 """SELECT count(*) FROM message
-                    WHERE {tenant} AND recipient = :r
+                    WHERE {tenant} AND recipient = :r AND status <> 'skipped'
                       AND created_at >= date_trunc('day', now() AT TIME ZONE 'Africa/Nairobi')
                                         AT TIME ZONE 'Africa/Nairobi'""",
             ),

@@ -146,11 +146,9 @@ async def _decide(
     if not E164.fullmatch(recipient):
         reason = "the voucher's phone number is not a whole one (a till's masked payer)"
         return "skipped", reason, []
-    limits = await memo.limits(tenant_id)
-    if not recipient.startswith(tuple(limits["message_prefixes"].split(","))):
-        return "skipped", f"{recipient[:5]}... is outside the ISP's country prefixes", []
-    if await repository.sent_today(session, tenant_id, recipient) >= limits["message_daily_cap"]:
-        return "skipped", "the recipient's daily cap of messages is reached", []
+    refused = await refusal(session, tenant_id, recipient, await memo.limits(tenant_id))
+    if refused is not None:
+        return "skipped", refused, []
     wording = rule.template_sw if facts["language"] == "sw" else rule.template_en
     body = templates.render(wording, _values(facts, row["details"]))
     queued, used = [], []
@@ -167,6 +165,20 @@ async def _decide(
     if not used:
         return "skipped", "the ISP has no account on its chosen channels", []
     return "done", ",".join(used), queued
+
+
+async def refusal(
+    session: AsyncSession, tenant_id: int, recipient: str, limits: RowMapping | None = None
+) -> str | None:
+    """Why the ISP's limits refuse a customer message to `recipient` now: a number outside its
+    country prefixes, or the recipient's daily cap reached; None when it may go. `limits`: the
+    ISP's, when the caller has read them already."""
+    limits = limits or await repository.limits(session, tenant_id)
+    if not recipient.startswith(tuple(limits["message_prefixes"].split(","))):
+        return f"{recipient[:5]}... is outside the ISP's country prefixes"
+    if await repository.sent_today(session, tenant_id, recipient) >= limits["message_daily_cap"]:
+        return "the recipient's daily cap of messages is reached"
+    return None
 
 
 async def _tell_staff(

@@ -172,6 +172,8 @@ async def start_purchase(body: PurchaseIn, tenant_id: TenantId, ip: ClientIP) ->
         promo_code=body.promo_code,
         client_mac=body.client_mac,
         client_ip=ip,
+        offers=body.offers,
+        language=body.language,
     )
     return await stk.status(tenant_id, public_id)
 

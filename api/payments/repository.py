@@ -133,19 +133,20 @@ async def pushes_since(session: AsyncSession, tenant_id: int, phone: str, window
 async def insert_request(
     session: AsyncSession, tenant_id: int, values: dict[str, Any]
 ) -> RowMapping:
-    """values: plan, voucher, phone, amount, list_price, promo, type, ref, mac, ip."""
+    """values: plan, voucher, phone, amount, list_price, promo, type, ref, mac, ip, offers,
+    language."""
     result = await session.execute(
         tenant_sql(
             tenant_id,
             """
             INSERT INTO stk_request (tenant_id, plan_id, voucher_id, phone, amount,
                                      list_price, promo_code_id, account_type, reference,
-                                     client_mac, client_ip)
+                                     client_mac, client_ip, offers_opt_in, language)
             VALUES (:tenant_id, :plan, :voucher, :phone, :amount, :list_price, :promo, :type,
-                    :ref, :mac, :ip)
+                    :ref, :mac, :ip, :offers, :language)
             RETURNING id, public_id, reference, amount""",
         ),
-        values,
+        {"offers": False, "language": None} | values,
     )
     return result.mappings().one()
 

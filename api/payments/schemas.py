@@ -67,6 +67,11 @@ class PurchaseIn(BaseModel):
         None, pattern=r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$", description="From the router."
     )
     promo_code: str | None = Field(None, max_length=40, description="An ISP promo code.")
+    offers: bool = Field(
+        False, description='"Send me offers" ticked: the phone agrees to the ISP\'s offers once '
+        "this purchase is paid (STOP by SMS opts out).",
+    )  # fmt: skip
+    language: Literal["en", "sw"] | None = Field(None, description="The portal's language.")
 
 
 class QuoteIn(BaseModel):

@@ -17,6 +17,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import config
+from api.messaging import consent
 from api.payments import grants, repository, wire
 from api.promos import service as promos
 
@@ -56,6 +57,11 @@ async def settle_success(
     await _mark_paid(session, req, receipt, desc)
     if req["promo_code_id"] is not None:  # once: a paid purchase returned above
         await promos.redeem(session, req["tenant_id"], req["promo_code_id"])
+    if req["offers_opt_in"]:  # "Send me offers" ticked; the PIN shows the phone is the payer's
+        await consent.opt_in(
+            session, req["tenant_id"], "+" + req["phone"], "purchase", str(req["public_id"]),
+            req["language"],
+        )  # fmt: skip
     if existing is not None and existing["status"] == "granted":
         # The C2B echo of this very payment was granted first (a till payment claimed on the
         # portal): the purchase is paid by it; the lock above makes the link unique.

@@ -70,10 +70,13 @@ async def start(
     promo_code: str | None = None,
     client_mac: str | None = None,
     client_ip: str | None = None,
+    offers: bool = False,
+    language: str | None = None,
 ) -> str:
     """Sends an STK push for a plan (or a repurchase onto a live voucher), at the price after
     `promo_code`; returns the purchase's public id. A repeat within the debounce window gets the
-    open purchase back."""
+    open purchase back. `offers`: "Send me offers" ticked (the phone's consent is recorded when
+    this purchase is paid), `language` the portal's."""
     try:
         msisdn = normalize_phone(phone)
     except ValueError as exc:
@@ -84,8 +87,9 @@ async def start(
         raise TooManyRequests("A payment request to this phone is being sent", retry_after=5)
     try:
         return await _start(
-            tenant_id, plan_id, msisdn, voucher_code, promo_code, client_mac, client_ip
-        )
+            tenant_id, plan_id, msisdn, voucher_code, promo_code, client_mac, client_ip,
+            (offers, language),
+        )  # fmt: skip
     finally:
         await redis.delete(lock)
 
@@ -98,13 +102,15 @@ async def _start(
     promo_code: str | None,
     client_mac: str | None,
     client_ip: str | None,
+    consent: tuple[bool, str | None] = (False, None),
 ) -> str:
     """Stores the purchase (committed), pushes it, records Daraja's answer, and judges again
     any callback that beat the push's own commit."""
     async with unit_of_work() as session:
         order = await _store(
-            session, tenant_id, plan_id, msisdn, voucher_code, promo_code, client_mac, client_ip
-        )
+            session, tenant_id, plan_id, msisdn, voucher_code, promo_code, client_mac, client_ip,
+            consent,
+        )  # fmt: skip
     if order.push is None:
         return order.public_id
     answer = await _push(tenant_id, msisdn, order)
@@ -134,6 +140,7 @@ async def _store(
     promo_code: str | None,
     client_mac: str | None,
     client_ip: str | None,
+    consent: tuple[bool, str | None],
 ) -> _Order:
     """The checks, the price and the purchase row, in one transaction."""
     row = await repository.settings_row(session, tenant_id)
@@ -162,6 +169,8 @@ async def _store(
             "ref": new_reference(),
             "mac": client_mac,
             "ip": client_ip,
+            "offers": consent[0],
+            "language": consent[1],
         },
     )
     return _Order(str(push["public_id"]), push, acct, row.callback_token_enc, plan["name"])

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
 from api.errors import NotFound
+from api.messaging import repository as messages
 from api.models import Tenant
 from api.settings import repository
 from api.settings.schemas import SettingsOut, SettingsUpdate
@@ -30,6 +31,8 @@ async def update_settings(
     values = data.model_dump(exclude_unset=True)
     before = audit.snapshot(tenant, *values)
     await repository.update(session, tenant, values)
+    if "quiet_hours_from" in values:  # held offers are judged again against the new hours
+        await messages.release_held(session, tenant.id)
     after = audit.snapshot(tenant, *values)
     await audit.changed(
         session, principal, "settings.update", "tenant", tenant.id, before, after, meta

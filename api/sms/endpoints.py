@@ -19,7 +19,7 @@ from api.config import get_settings
 from api.deps import ClientMeta, SessionDep, client_ip
 from api.netaddr import contains, networks
 from api.permissions import P
-from api.sms import service
+from api.sms import inbound, service
 from api.sms.schemas import SmsOut, SmsSettingsIn, SmsSettingsOut, SmsTestIn
 from api.tenancy import Principal, public, require
 
@@ -28,7 +28,7 @@ hooks_router = APIRouter(include_in_schema=False)
 
 Reader = Annotated[Principal, Depends(require(P.SETTINGS_READ))]
 Writer = Annotated[Principal, Depends(require(P.SETTINGS_WRITE))]
-MAX_REPORT = 4096  # a delivery report is a handful of short fields
+MAX_REPORT = 8192  # a handful of short fields; an incoming text is up to 1,600 characters
 
 
 @router.get("/settings", response_model=SmsSettingsOut)
@@ -78,17 +78,41 @@ async def delivery_report(request: Request) -> JSONResponse:
     allow = get_settings().sms_callback_allowlist
     if allow and not contains(networks(allow), client_ip(request)):
         return _refused(403, "delivery reports are not accepted from this address")
+    fields = await _form(request)
+    if isinstance(fields, JSONResponse):
+        return fields
+    moved = await service.apply_report(fields)
+    return JSONResponse({"status": "applied" if moved else "ignored"})
+
+
+async def _form(request: Request) -> dict[str, str] | JSONResponse:
+    """A small form-encoded (UTF-8) body as a dict, or the response refusing it."""
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_REPORT:
-            return _refused(413, "a delivery report is a few short form fields")
+            return _refused(413, "a callback is a few short form fields")
     try:
         text = raw.decode("utf-8")
         fields = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
     except (UnicodeDecodeError, ValueError):
-        return _refused(400, "a delivery report is a form-encoded (UTF-8) body")
+        return _refused(400, "a callback is a form-encoded (UTF-8) body")
     if any("\x00" in name + value for name, value in fields.items()):
-        return _refused(400, "a delivery report holds no NUL characters")
-    moved = await service.apply_report(fields)
-    return JSONResponse({"status": "applied" if moved else "ignored"})
+        return _refused(400, "a callback holds no NUL characters")
+    return fields
+
+
+@hooks_router.post(
+    "/hooks/{tenant_ref}/{token}/sms/inbound",
+    dependencies=[Depends(public("Africa's Talking incoming messages (the ISP's URL token)"))],
+)
+async def incoming_message(request: Request, tenant_ref: str, token: str) -> JSONResponse:
+    """A customer's SMS to the ISP's number: recorded once; STOP (or ACHA) opts them out of
+    offers. A URL whose token is not the ISP's: 404, nothing recorded."""
+    allow = get_settings().sms_callback_allowlist
+    if allow and not contains(networks(allow), client_ip(request)):
+        return _refused(403, "incoming messages are not accepted from this address")
+    fields = await _form(request)
+    if isinstance(fields, JSONResponse):
+        return fields
+    return JSONResponse(await inbound.receive(tenant_ref, token, fields))

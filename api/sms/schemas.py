@@ -22,6 +22,16 @@ SenderId = Annotated[
 ]
 
 
+Shortcode = Annotated[
+    str,
+    Field(
+        pattern=r"^\+?[0-9]{3,15}$",
+        description="The shortcode or number on this account that customers text (STOP to opt "
+        "out of offers): offers name it in their last line",
+    ),
+]
+
+
 class SmsSettingsIn(BaseModel):
     """The ISP's Africa's Talking account. The API key left out keeps the stored one (it is
     never shown, so a form cannot send it back); the first save needs it."""
@@ -31,6 +41,7 @@ class SmsSettingsIn(BaseModel):
     username: Username
     api_key: Annotated[SecretStr, Field(min_length=1, max_length=512)] | None = None
     sender_id: SenderId | None = None
+    shortcode: Shortcode | None = None
 
 
 class SmsSettingsOut(BaseModel):
@@ -41,6 +52,10 @@ class SmsSettingsOut(BaseModel):
     sends_with: Literal["isp", "platform", "none"]
     # To be set as the delivery reports callback on the Africa's Talking dashboard.
     delivery_report_url: str
+    shortcode: str | None = None
+    # To be set as the incoming messages callback on the Africa's Talking dashboard (the ISP's
+    # own account only: it holds this ISP's secret).
+    inbound_url: str | None = None
 
 
 class SmsTestIn(BaseModel):

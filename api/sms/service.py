@@ -40,7 +40,7 @@ from api.messaging import accounts, outbox
 from api.messaging import repository as outbox_repository
 from api.messaging.africastalking import Account
 from api.models import SmsSettings
-from api.sms import repository
+from api.sms import inbound, repository
 from api.sms.schemas import E164, SmsOut, SmsSettingsIn, SmsSettingsOut
 from api.tenancy import Principal
 
@@ -177,12 +177,15 @@ def report_url() -> str:
 
 def _out(row: SmsSettings | None) -> SmsSettingsOut:
     sends_with = "isp" if row else ("platform" if platform_account() else "none")
+    token = crypto.decrypt(row.inbound_token_enc) if row and row.inbound_token_enc else None
     return SmsSettingsOut(
         username=row.username if row else None,
         sender_id=row.sender_id if row else None,
         has_api_key=row is not None,
         sends_with=sends_with,  # type: ignore[arg-type]
         delivery_report_url=report_url(),
+        shortcode=row.shortcode if row else None,
+        inbound_url=inbound.inbound_url(row.tenant_id, token) if row and token else None,
     )
 
 
@@ -196,7 +199,9 @@ def _audited(row: SmsSettings | None) -> dict[str, Any]:
     if row is None:
         return {}
     key = crypto.decrypt(row.api_key_enc) if row.api_key_enc else None
-    return {"username": row.username, "sender_id": row.sender_id, "api_key": key}
+    token = crypto.decrypt(row.inbound_token_enc) if row.inbound_token_enc else None
+    return {"username": row.username, "sender_id": row.sender_id, "shortcode": row.shortcode,
+            "api_key": key, "inbound_token": token}  # fmt: skip
 
 
 async def save_settings(
@@ -212,6 +217,9 @@ async def save_settings(
         session.add(row)
     row.username = data.username
     row.sender_id = data.sender_id
+    row.shortcode = data.shortcode
+    if row.inbound_token_enc is None:  # also for accounts saved before incoming messages
+        row.inbound_token_enc = crypto.encrypt(secrets.token_hex(32))
     if data.api_key is not None:
         row.api_key_enc = crypto.encrypt(data.api_key.get_secret_value())
     await session.flush()

@@ -15,6 +15,12 @@ networkCode, failureReason, retryCount), POSTed ``dlr_delay_ms`` (300 ms) later 
 ``callback_url`` (env FAKE_AT_CALLBACK_URL, or POST /__fake__/config): the URL an ISP sets on
 AT's dashboard, here our API's /hooks/sms/delivery.
 
+Incoming messages: a subscriber texting the ISP. AT posts each SMS sent to a shortcode to the
+"Incoming messages" callback of the app that owns it, form-encoded: from, to, text, date, id,
+linkId, networkCode. Here a shortcode's callback is set with POST /__fake__/shortcodes (else
+the default, env FAKE_AT_INBOUND_URL or POST /__fake__/config {"inbound_url"}), and a test or a
+person at a demo plays the subscriber with POST /__fake__/inbound.
+
 Accounts (env FAKE_AT_ACCOUNTS, "username:apikey,..."; these by default, also after a reset):
   mnetifi-platform / demo-platform-api-key     the platform's account (MNETIFI_AT_*)
   demo-isp         / demo-isp-api-key          the dev stack's demo ISP
@@ -34,7 +40,14 @@ Control API (test only, prefix /__fake__)
                                           to, from, message, status, statusCode, cost, reports
   GET  /__fake__/requests                 every /version1/messaging request: username, form
                                           fields (the apiKey never), status code
-  POST /__fake__/config  {"callback_url"?, "dlr_delay_ms"?}
+  POST /__fake__/config  {"callback_url"?, "dlr_delay_ms"?, "inbound_url"?}
+  POST /__fake__/shortcodes {"shortcode", "inbound_url"}   where AT posts SMS sent to it
+  POST /__fake__/inbound {"from", "to", "text", "id"?, "repeat"?}
+                                          a subscriber texts `to`: the callback is POSTed
+                                          `repeat` times (1; more: AT retrying), the same id
+                                          each time (given, or a new ATXid_...); answers with
+                                          the id, the URL and each delivery's status and body
+  GET  /__fake__/inbound                  every incoming message posted, with the answers
   POST /__fake__/accounts {"username", "api_key"}   add or replace an account
   POST /__fake__/reset   forget everything, back to the default accounts and config
   GET  /__fake__/health
@@ -54,7 +67,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from deploy.fakes import callbacks
 
@@ -83,6 +96,9 @@ class State:
         text = os.environ.get("FAKE_AT_ACCOUNTS", DEFAULT_ACCOUNTS)
         self.accounts = dict(item.split(":", 1) for item in text.split(",") if ":" in item)
         self.callback_url: str | None = os.environ.get("FAKE_AT_CALLBACK_URL") or None
+        self.inbound_url: str | None = os.environ.get("FAKE_AT_INBOUND_URL") or None
+        self.shortcodes: dict[str, str] = {}
+        self.inbound: list[dict[str, Any]] = []
         self.dlr_delay_ms = 300
         self.messages: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
@@ -174,6 +190,23 @@ async def messaging(request: Request) -> Any:
 class ConfigIn(BaseModel):
     callback_url: str | None = None
     dlr_delay_ms: int | None = None
+    inbound_url: str | None = None
+
+
+class ShortcodeIn(BaseModel):
+    shortcode: str
+    inbound_url: str
+
+
+class InboundIn(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    sender: str = Field(alias="from")
+    to: str
+    text: str
+    id: str | None = None
+    link_id: str | None = Field(None, alias="linkId")
+    repeat: int = Field(1, ge=1, le=5)
 
 
 class AccountIn(BaseModel):
@@ -202,7 +235,46 @@ async def config(item: ConfigIn) -> dict[str, Any]:
         state.dlr_delay_ms = item.dlr_delay_ms
     if "callback_url" in item.model_fields_set:
         state.callback_url = item.callback_url
-    return {"callback_url": state.callback_url, "dlr_delay_ms": state.dlr_delay_ms}
+    if "inbound_url" in item.model_fields_set:
+        state.inbound_url = item.inbound_url
+    return {"callback_url": state.callback_url, "dlr_delay_ms": state.dlr_delay_ms,
+            "inbound_url": state.inbound_url}  # fmt: skip
+
+
+@app.post("/__fake__/shortcodes")
+async def add_shortcode(item: ShortcodeIn) -> dict[str, str]:
+    state.shortcodes[item.shortcode] = item.inbound_url
+    return {"shortcode": item.shortcode}
+
+
+@app.post("/__fake__/inbound")
+async def inbound(item: InboundIn) -> dict[str, Any]:
+    """A subscriber texts the shortcode `to`: AT's incoming-message callback, as AT posts it."""
+    url = state.shortcodes.get(item.to) or state.inbound_url
+    if not url:
+        raise HTTPException(422, f"no incoming-messages callback for {item.to}")
+    form = {
+        "from": item.sender, "to": item.to, "text": item.text,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "id": item.id or "ATXid_" + secrets.token_hex(16),
+        "linkId": item.link_id or secrets.token_hex(8), "networkCode": "63902",
+    }  # fmt: skip
+    deliveries = []
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(item.repeat):
+            try:
+                answer = await http.post(url, data=form)
+                deliveries.append({"status_code": answer.status_code, "answer": answer.text[:500]})
+            except httpx.HTTPError as exc:
+                deliveries.append({"error": type(exc).__name__})
+    entry = {"id": form["id"], "url": url, "form": form, "deliveries": deliveries}
+    state.inbound.append(entry)
+    return entry
+
+
+@app.get("/__fake__/inbound")
+async def inbound_log() -> list[dict[str, Any]]:
+    return state.inbound
 
 
 @app.post("/__fake__/accounts")

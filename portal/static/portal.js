@@ -180,6 +180,8 @@
     var promo = $("promo").value.trim();
     if (promo) body.promo_code = promo;
     if (router && router.mac) body.client_mac = router.mac;
+    if ($("offers").checked) body.offers = true;  // never pre-ticked: the customer's choice
+    body.language = document.documentElement.lang === "sw" ? "sw" : "en";
     api("POST", "/purchases", body).then(function (p) { watch(p, paid); })
       .catch(function (e) { $("status").hidden = false; $("status").dataset.status = "error"; show($("status-text"), e.message); $("retry").hidden = false; })
       .finally(function () { $("pay-button").disabled = false; });
