@@ -26,6 +26,7 @@ from tests.factories import (
 )
 from tests.payshop import make_shop, phone, shop_tenant, stk_body
 from tests.radius.conftest import sql
+from tests.test_admin_settings_pages import signed_in
 from tests.test_notifications import _dispatched
 from tests.test_payment_hooks import pending
 from tests.test_staff_login import PROVE, _enrol_totp
@@ -212,3 +213,21 @@ async def test_the_new_alerts_are_rules_by_e_mail_with_both_wordings(client, eve
                                                         headers=headers)).json()}  # fmt: skip
     assert rules[event]["channels"] == ["email"] and rules[event]["enabled"]
     assert "{isp}" in rules[event]["template_en"] and "{isp}" in rules[event]["template_sw"]
+
+
+async def test_the_messages_page_lists_them_and_saving_a_wording_keeps_the_e_mail(app):
+    isp = await make_tenant()
+    async with signed_in(app, isp) as page:
+        shown = await page.get("/admin/messages")
+        assert shown.status_code == 200
+        for event, says in (("staff.failed_logins", "a burst of failed staff sign-ins"),
+                            ("staff.failed_payments", "from one phone failed again")):  # fmt: skip
+            assert f'data-event="{event}"' in shown.text and says in shown.text
+        wording = "{isp}: {failures} failed sign-ins ({sources})"
+        body = {"event": "staff.failed_logins", "enabled": "on", "template_en": wording,
+                "template_sw": ""}  # fmt: skip
+        saved = await page.post("/admin/messages/rules", body)
+        assert saved.status_code == 303, saved.text
+    [rule] = await sql("SELECT * FROM notification_rule WHERE tenant_id = :t", t=isp.id)
+    assert (rule["event"], rule["template_en"], rule["channels"]) == (
+        "staff.failed_logins", wording, ["email"])  # fmt: skip
