@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import datetime
 
 import httpx
 import pytest
@@ -185,6 +186,13 @@ async def test_failed_payments_from_one_phone_alert_once_a_day_mailed_and_texted
     assert msisdn[3:] not in _text(mail)  # the number masked
     [text] = await _texts(owner_phone)
     assert shown in text and "The balance is insufficient." in text
+
+    # The next day (the day's alert moved to yesterday), the phone's next failure alerts again.
+    assert alert["key"].endswith(":" + datetime.now(payment_alerts.DAY_ZONE).date().isoformat())
+    await sql("UPDATE notification SET key = :k WHERE id = :i",
+              k=alert["key"].rsplit(":", 1)[0] + ":yesterday", i=alert["id"])  # fmt: skip
+    await _fail_payment(client, shop, msisdn)
+    assert len(await _alerts(shop.tenant_id, "staff.failed_payments")) == 2
 
 
 async def _texts(number: str) -> list[str]:
