@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from datetime import datetime
 
 import httpx
@@ -99,6 +100,17 @@ async def test_a_burst_of_failed_sign_ins_alerts_once_and_only_its_own_isp(app):
         "SELECT recipient FROM message WHERE tenant_id = :t AND purpose = 'staff-alert'",
         t=isp.id)}  # fmt: skip
     assert recipients == {owner.email, admin.email} and tech.email not in recipients
+
+    # A burst across the turn of the hour: its alert, keyed by the hour before, holds this one.
+    last_hour = f"staff.failed_logins:{isp.id}:{int(time.time()) // 3600 - 1}"
+    await sql("UPDATE notification SET key = :k WHERE id = :i", k=last_hour, i=alert["id"])
+    await _fail(app, isp.slug, emails[1], here[1])
+    assert len(await _alerts(isp.id, "staff.failed_logins")) == 1
+    # An hour after its alert, a burst still going on is told again.
+    await sql("UPDATE notification SET created_at = now() - interval '61 minutes' WHERE id = :i",
+              i=alert["id"])  # fmt: skip
+    await _fail(app, isp.slug, emails[1], here[1])
+    assert len(await _alerts(isp.id, "staff.failed_logins")) == 2
 
 
 async def test_wrong_second_factor_codes_are_failed_sign_ins_too(app):
