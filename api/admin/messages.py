@@ -96,8 +96,14 @@ async def save_rule(
     typed = {"template_en": template_en, "template_sw": template_sw}
 
     async def save() -> None:
+        # The page changes no channel: a staff alert stays by e-mail (RuleIn's default is SMS).
+        kept = (
+            (await rules.rule_for(session, principal.tenant_id, event)).channels
+            if event in templates.EVENTS else ["sms"]
+        )  # fmt: skip
         body = validated(RuleIn, {
             "enabled": enabled == "on",
+            "channels": kept,
             # Unchanged default wording is stored as none, so a better default reaches it.
             "template_en": _own(template_en, templates.DEFAULTS.get(event, {}).get("en")),
             "template_sw": _own(template_sw, templates.DEFAULTS.get(event, {}).get("sw")),

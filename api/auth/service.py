@@ -8,7 +8,7 @@ from secrets import token_hex
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit, staff_sessions
-from api.auth import limiter, repository, second_factor
+from api.auth import alerts, limiter, repository, second_factor
 from api.auth.schemas import TokenOut
 from api.config import get_settings
 from api.db import unit_of_work
@@ -111,6 +111,8 @@ async def prove_second_factor(
             await audit.record(
                 session, _principal(staff), action, "staff_user", staff.id, {"method": how}, meta
             )
+            if how is None:
+                await alerts.failed_login(session, found.tenant_id)
         if how is None:
             raise Unauthorized(second_factor.WRONG_CODE)
     rotated = await staff_sessions.rotate(session_id, "full")
@@ -151,6 +153,8 @@ async def _check(
                 meta,
                 tenant_id=tenant.id if tenant else None,
             )
+            if tenant is not None:  # the ISP's owners hear of a burst of these
+                await alerts.failed_login(session, tenant.id)
     return ok, tenant, staff
 
 

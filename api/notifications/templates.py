@@ -10,10 +10,13 @@ from collections.abc import Mapping
 
 PLACEHOLDERS = (
     "isp", "code", "package", "percent", "data_left", "time_left", "support", "minutes", "amount",
-    "message", "router", "since", "reason", "source",
+    "message", "router", "since", "reason", "source", "failures", "accounts", "sources", "phone",
+    "result",
 )  # fmt: skip
 # Events told to the ISP's owners and admins (by e-mail by default), not to a customer.
-STAFF_EVENTS = ("staff.router_silent", "staff.forged_callback")
+STAFF_EVENTS = (
+    "staff.router_silent", "staff.forged_callback", "staff.failed_logins", "staff.failed_payments",
+)  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 # What each event is, for the ISP's settings page.
@@ -25,6 +28,9 @@ EVENTS = {
     "outage": "Staff announced an outage or maintenance where the customer is online",
     "staff.router_silent": "To owners and admins: a router stopped reporting",
     "staff.forged_callback": "To owners and admins: a payment callback was refused as forged",
+    "staff.failed_logins": "To owners and admins: a burst of failed staff sign-ins",
+    "staff.failed_payments": "To owners and admins: M-Pesa payments from one phone failed again "
+    "and again",
 }
 
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -64,6 +70,22 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "repeats, check your M-Pesa settings.",
         "sw": "{isp}: taarifa ya malipo ilikataliwa kuwa ya kughushi ({reason}; kutoka {source}). "
         "Ikijirudia, kagua mipangilio yako ya M-Pesa.",
+    },
+    "staff.failed_logins": {
+        "en": "{isp}: {failures} failed staff sign-ins in {minutes} min, for {accounts} e-mail "
+        "addresses, from {sources}. If it was not your staff, see the audit log and require a "
+        "second factor.",
+        "sw": "{isp}: majaribio {failures} ya wafanyakazi kuingia yameshindwa ndani ya dakika "
+        "{minutes}, kwa anwani {accounts} za barua pepe, kutoka {sources}. Kama si wafanyakazi "
+        "wako, angalia kumbukumbu na uhitaji uthibitisho wa pili.",
+    },
+    "staff.failed_payments": {
+        "en": "{isp}: {failures} M-Pesa payments from {phone} failed or were cancelled within "
+        "{minutes} min (last: {result}). The customer may need help, or someone is sending "
+        "prompts to a phone that refuses them.",
+        "sw": "{isp}: malipo {failures} ya M-Pesa kutoka {phone} yameshindwa au kusitishwa ndani "
+        "ya dakika {minutes} (la mwisho: {result}). Mteja huenda anahitaji msaada, au mtu "
+        "anatuma maombi kwa simu inayoyakataa.",
     },
 }
 

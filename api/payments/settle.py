@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import config
 from api.messaging import consent
-from api.payments import grants, repository, wire
+from api.payments import alerts, grants, repository, wire
 from api.promos import service as promos
 
 log = logging.getLogger(__name__)
@@ -175,4 +175,6 @@ async def settle_failure(session: AsyncSession, req: RowMapping, code: str, desc
     await repository.mark_failed(session, req["tenant_id"], req["id"], code, desc)
     if code in wire.MISCONFIGURED:
         log.error("tenant %s: M-Pesa account misconfigured (%s %s)", req["tenant_id"], code, desc)
+    if alerts.is_the_phones(code):  # the ISP's staff hear of a phone failing again and again
+        await alerts.failed_payment(session, req["tenant_id"], req["phone"], desc)
     return Outcome("ok")
