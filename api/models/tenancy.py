@@ -44,6 +44,13 @@ class Tenant(CreatedAt, Base):
             r" AND message_prefixes ~ '^\+[1-9][0-9]{0,5}(,\+[1-9][0-9]{0,5}){0,9}$'",
             name="messages",
         ),
+        CheckConstraint(
+            "subscriber_grace_days BETWEEN 0 AND 60"
+            " AND subscriber_pool ~ '^[A-Za-z0-9._-]{1,64}$'"
+            " AND expired_pool ~ '^[A-Za-z0-9._-]{1,64}$'"
+            " AND expired_address_list ~ '^[A-Za-z0-9._-]{1,64}$'",
+            name="subscribers",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -76,6 +83,12 @@ class Tenant(CreatedAt, Base):
     # ("+254,+256"): what keeps SMS pumping off the ISP's balance.
     message_daily_cap: Mapped[int] = mapped_column(Integer, server_default="5")
     message_prefixes: Mapped[str] = mapped_column(Text, server_default="+254")
+    # Subscribers (migration 0019): days after the due date before the expired pool; the
+    # router's pool for subscribers without a fixed IP; the expired pool and address list.
+    subscriber_grace_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    subscriber_pool: Mapped[str] = mapped_column(Text, server_default="pppoe")
+    expired_pool: Mapped[str] = mapped_column(Text, server_default="expired")
+    expired_address_list: Mapped[str] = mapped_column(Text, server_default="expired")
 
 
 class StaffUser(CreatedAt, Base):
