@@ -60,8 +60,7 @@ async def pool_holding(session: AsyncSession, tenant_id: int, ip: str) -> int | 
             SELECT id FROM ip_pool
              WHERE {tenant} AND cidr >>= CAST(:ip AS inet)
                AND (masklen(cidr) >= 31
-                    OR (CAST(:ip AS inet) <> network(cidr)
-                        AND CAST(:ip AS inet) <> broadcast(cidr)))
+                    OR host(CAST(:ip AS inet)) NOT IN (host(cidr), host(broadcast(cidr))))
              ORDER BY masklen(cidr) DESC LIMIT 1"""),
         {"ip": ip},
     )  # fmt: skip
