@@ -41,8 +41,8 @@ async def _isp(client) -> dict[str, Any]:
 
 
 def _subscriber(isp: dict, **extra: Any) -> dict[str, Any]:
-    return {"username": "u-" + secrets.token_hex(4), "name": "Wanjiru", "plan_id": isp["plan"]["id"],
-            "zone_id": isp["kitengela"]["id"]} | extra  # fmt: skip
+    return {"username": "u-" + secrets.token_hex(4), "name": "Wanjiru",
+            "plan_id": isp["plan"]["id"], "zone_id": isp["kitengela"]["id"]} | extra  # fmt: skip
 
 
 async def test_plan_burst_and_generated_password(client):
