@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -81,6 +82,12 @@ class Settings(BaseSettings):
         description="Comma-separated Fernet keys for secrets at rest (Daraja keys, SMS keys), "
         "newest first; without it one is derived from secret_key. Rotation: put a new key first, "
         "run `mnetifi secrets rotate`, then drop the old one.",
+    )
+    radius_password_key: SecretStr | None = Field(
+        None,
+        description="64 hex characters (32 bytes): the key subscribers' passwords are encrypted "
+        "with at rest; FreeRADIUS holds the same key and decrypts in radius_authorize(). Unset: "
+        "derived from secret_key (development only; production refuses it).",
     )
     daraja_url: str | None = Field(
         None,
@@ -318,6 +325,13 @@ class Settings(BaseSettings):
             RadiusServer(self.radius_host, self.radius_auth_port, self.radius_acct_port),
         )
 
+    @field_validator("radius_password_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value.get_secret_value()):
+            raise ValueError("must be 64 hex characters (32 random bytes)")
+        return value
+
     @field_validator("callback_allowlist", "trusted_proxies", "sms_callback_allowlist")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -331,6 +345,10 @@ class Settings(BaseSettings):
             if key == DEV_SECRET or len(key) < 32:
                 raise ValueError(
                     "MNETIFI_SECRET_KEY must be set to 32+ random characters in production"
+                )
+            if self.radius_password_key is None:
+                raise ValueError(
+                    "MNETIFI_RADIUS_PASSWORD_KEY must be set in production (FreeRADIUS has it too)"
                 )
         return self
 

@@ -45,11 +45,15 @@ from api.sms.endpoints import hooks_router as sms_hooks_router
 from api.sms.endpoints import router as sms_router
 from api.staff.endpoints import router as staff_router
 from api.staff.endpoints import tokens_router
+from api.subscribers.endpoints import plans_router as subscriber_plans_router
+from api.subscribers.endpoints import pools_router as ip_pools_router
+from api.subscribers.endpoints import router as subscribers_router
 from api.tenancy import public
 from api.vouchers.endpoints import router as vouchers_router
 from api.whatsapp.endpoints import RedactVerifyTokens
 from api.whatsapp.endpoints import hooks_router as whatsapp_hooks_router
 from api.whatsapp.endpoints import router as whatsapp_router
+from api.zones.endpoints import router as zones_router
 
 
 @asynccontextmanager
@@ -109,6 +113,10 @@ def create_app() -> FastAPI:
         messages_router,
         hooks_router,
         audit_router,
+        zones_router,
+        subscribers_router,
+        subscriber_plans_router,
+        ip_pools_router,
     ):
         app.include_router(router)
     app.include_router(hotspot_router)  # branding, voucher sheets

@@ -4,7 +4,9 @@ for what is public by design); tests/test_permissions.py walks every route with 
 against this table.
 
 Besides the permission, a tech only ever sees the routers allocated to them (table
-`staff_router`) and what hangs off those routers: `api.tenancy.router_scope()`."""
+`staff_router`, or in a zone allocated to them, `staff_zone`, or below it) and what hangs off
+those routers: `api.tenancy.router_scope()`; and the zones and subscribers of their zones:
+`zone_scope()`, `subscriber_scope()`."""
 
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ class P(StrEnum):
     STAFF_POLICY = "staff:policy"  # require a second factor of all staff (owners only)
     TOKENS = "tokens:manage"  # API tokens for integrations: create, list, revoke
     OFFERS = "offers:send"  # offers to consenting customers: compose, send, see, opt a phone out
+    SUBSCRIBERS_READ = "subscribers:read"  # monthly subscribers (a tech: those in their zones)
+    SUBSCRIBERS_WRITE = "subscribers:write"  # add, change, suspend, remove subscribers
+    NETWORK_READ = "network:read"  # zones (a tech: theirs), IP pools, monthly plans
+    NETWORK_WRITE = "network:write"  # zones, IP pools and monthly plans: add, change, remove
     PLATFORM_SELF = "platform:self"  # an operator's own session and authenticator
     PLATFORM_TENANTS = "platform:tenants"  # the platform operators' view of every ISP
 
@@ -57,9 +63,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
     "owner":    _ISP_ALL,
     "admin":    _ISP_ALL - {P.STAFF_POLICY},
     "tech":     frozenset({P.SELF, P.ROUTERS_READ, P.ROUTERS_WRITE, P.SESSIONS_READ,
-                           P.SESSIONS_WRITE}),
+                           P.SESSIONS_WRITE, P.SUBSCRIBERS_READ, P.SUBSCRIBERS_WRITE,
+                           P.NETWORK_READ}),
     "support":  frozenset({P.SELF, P.VOUCHERS_READ, P.VOUCHERS_GENERATE, P.SESSIONS_READ,
-                           P.PAYMENTS_READ, P.PLANS_READ}),
+                           P.PAYMENTS_READ, P.PLANS_READ, P.SUBSCRIBERS_READ, P.NETWORK_READ}),
 }  # fmt: skip
 
 

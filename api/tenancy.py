@@ -13,14 +13,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import ColumnElement, Select, TextClause, select, text, true
+from sqlalchemy import ColumnElement, Select, TextClause, or_, select, text, true
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import csrf, staff_sessions
 from api.config import get_settings
 from api.deps import SessionDep, client_ip
 from api.errors import Forbidden, Unauthorized
-from api.models import ApiToken, PlatformOperator, StaffRouter, StaffUser, Tenant
+from api.models import (
+    ApiToken,
+    PlatformOperator,
+    Router,
+    StaffRouter,
+    StaffUser,
+    StaffZone,
+    Tenant,
+    Zone,
+)
 from api.permissions import P, allows
 from api.staff_sessions import StaffSession
 
@@ -90,10 +100,16 @@ class Principal:
 
 # ------------------------------------------------------------------ router scope (techs)
 
-# A tech's routers: those allocated to them, in their own tenant.
+# A tech's routers: those allocated to them, and those in a zone allocated to them or below one,
+# in their own tenant.
 _ALLOCATED = (
     "SELECT sr.router_id FROM staff_router sr"
     " WHERE sr.staff_id = :scope_staff_id AND sr.tenant_id = :tenant_id"
+    " UNION SELECT zr.id FROM router zr"
+    " JOIN zone zz ON zz.id = zr.zone_id AND zz.tenant_id = :tenant_id"
+    " JOIN staff_zone sz ON zz.path @> ARRAY[sz.zone_id]"
+    " WHERE sz.staff_id = :scope_staff_id AND sz.tenant_id = :tenant_id"
+    " AND zr.tenant_id = :tenant_id"
 )
 _ROUTER_SCOPE = re.compile(r"\{routers:([A-Za-z_][A-Za-z0-9_.]*)\}")
 
@@ -108,7 +124,41 @@ def router_scope(principal: Principal, router_id: Any) -> ColumnElement[bool]:
     allocated = select(StaffRouter.router_id).where(
         StaffRouter.staff_id == principal.staff_id, StaffRouter.tenant_id == principal.tenant_id
     )
-    return router_id.in_(allocated)  # type: ignore[no-any-return]
+    in_zones = select(Router.id).where(
+        Router.tenant_id == principal.tenant_id, Router.zone_id.in_(_allocated_zones(principal))
+    )
+    return router_id.in_(allocated.union(in_zones))  # type: ignore[no-any-return]
+
+
+def _allocated_zones(principal: Principal) -> Select[int]:
+    """The zones allocated to a tech and every zone below them (a zone's path holds its
+    ancestors, so one containment test per allocation)."""
+    return (
+        select(Zone.id)
+        .join(StaffZone, Zone.path.contains(array([StaffZone.zone_id])))
+        .where(
+            StaffZone.staff_id == principal.staff_id,
+            StaffZone.tenant_id == principal.tenant_id,
+            Zone.tenant_id == principal.tenant_id,
+        )
+    )
+
+
+def zone_scope(principal: Principal, zone_id: Any) -> ColumnElement[bool]:
+    """The condition "this zone is the principal's to see": for a tech, a zone allocated to
+    them or below one; for everyone else, always true."""
+    if not principal.allocated_only:
+        return true()
+    return zone_id.in_(_allocated_zones(principal))  # type: ignore[no-any-return]
+
+
+def subscriber_scope(principal: Principal, zone_id: Any, router_id: Any) -> ColumnElement[bool]:
+    """The condition "this subscriber is the principal's to see": for a tech, one in their
+    zones (and below), or on one of their routers (what hangs off it); for everyone else, always
+    true. Like router_scope, the rest of the ISP is then 404 to them."""
+    if not principal.allocated_only:
+        return true()
+    return or_(zone_scope(principal, zone_id), router_scope(principal, router_id))
 
 
 def principal_sql(principal: Principal, sql: str) -> TextClause:

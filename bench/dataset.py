@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -34,6 +35,7 @@ from common import OURS_ROUTER
 from sqlalchemy import Table
 
 from api.models import Base
+from api.subscribers.secrets import encrypt
 
 STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -319,5 +321,49 @@ async def load_stock(dsn: dict, users: list[User], sessions: int, label: str) ->
         await _radacct(conn, sessions, len(users), None)
         await conn.execute("VACUUM (ANALYZE)")
         await conn.execute(f"COMMENT ON DATABASE {STOCK_DB} IS '{label}'")
+    finally:
+        await conn.close()
+
+
+async def load_subscribers(dsn: dict, count: int, key: bytes) -> list[tuple[str, str]]:
+    """`count` PPPoE subscribers of the bench ISP (paid up, on one monthly plan, no fixed IP),
+    their passwords encrypted under the stack's RADIUS password key as the API does; made
+    afresh each run (a few thousand rows). Returns (username, password) pairs."""
+    conn = await asyncpg.connect(**dsn)
+    try:
+        tenant = await conn.fetchval("SELECT id FROM tenant WHERE slug = 'bench'")
+        await conn.execute("DELETE FROM subscriber WHERE tenant_id = $1", tenant)
+        await conn.execute("DELETE FROM subscriber_plan WHERE tenant_id = $1", tenant)
+        plan = await conn.fetchval(
+            "INSERT INTO subscriber_plan (tenant_id, name, price, upload_kbps, download_kbps, "
+            "rate_limit) VALUES ($1, 'Home 10M', 2500, 5000, 10000, '5M/10M') RETURNING id",
+            tenant,
+        )
+        pairs = [(f"pppoe{i:06d}@bench", f"pw-{i:06d}-x") for i in range(count)]
+        await conn.copy_records_to_table(
+            "subscriber",
+            columns=[
+                "tenant_id",
+                "username",
+                "kind",
+                "encrypted_password",
+                "name",
+                "plan_id",
+                "due_at",
+            ],  # fmt: skip
+            records=[
+                (
+                    tenant,
+                    u,
+                    "pppoe",
+                    encrypt(p, with_key=key),
+                    "Bench",
+                    plan,
+                    datetime.now(UTC) + timedelta(days=20),
+                )  # fmt: skip
+                for u, p in pairs
+            ],
+        )
+        return pairs
     finally:
         await conn.close()

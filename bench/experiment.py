@@ -157,6 +157,7 @@ def start_scratch(patches: list[Path], port: int, dsn: dict, name: str) -> subpr
             "AUTH_PORT": str(port),
             "ACCT_PORT": str(port + 1),
             "STATUS_SECRET": "x",
+            "RADIUS_PASSWORD_KEY": "",  # vouchers only: no subscriber password to decrypt
         }
         render(run / "raddb", values, Path(tmp) / SOURCE.name)
     proc = subprocess.Popen(

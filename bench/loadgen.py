@@ -30,6 +30,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from radius.mschap import mschap2
+
 ACCESS_REQUEST, ACCESS_ACCEPT, ACCESS_REJECT = 1, 2, 3
 ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE = 4, 5
 CODE_NAMES = {ACCESS_ACCEPT: "accept", ACCESS_REJECT: "reject", ACCOUNTING_RESPONSE: "ack"}
@@ -43,6 +45,7 @@ ACCT_INPUT_PACKETS, ACCT_OUTPUT_PACKETS, ACCT_INPUT_GIGAWORDS = 47, 48, 52
 ACCT_OUTPUT_GIGAWORDS, NAS_PORT_TYPE, MESSAGE_AUTHENTICATOR, NAS_PORT_ID = 53, 61, 80, 87
 VENDOR_SPECIFIC, MIKROTIK, MIKROTIK_HOST_IP = 26, 14988, 10
 START, STOP, INTERIM_UPDATE = 1, 2, 3
+FRAMED_PROTOCOL, MICROSOFT, MS_CHAP_CHALLENGE, MS_CHAP2_RESPONSE = 7, 311, 11, 25
 
 
 def attr(kind: int, value: bytes | str | int) -> bytes:
@@ -74,11 +77,14 @@ def encrypt_password(password: str, secret: bytes, authenticator: bytes) -> byte
     return out
 
 
-def access_request(ident: int, secret: bytes, password: str, attrs: list[bytes]) -> bytes:
-    """Access-Request with PAP and a Message-Authenticator (RouterOS sends one, and a server
-    that requires it, as Blast-RADIUS mitigations do, pays the HMAC on every request)."""
+def access_request(ident: int, secret: bytes, password: str | None, attrs: list[bytes]) -> bytes:
+    """Access-Request with PAP (unless `password` is None: the attributes carry the method) and
+    a Message-Authenticator (RouterOS sends one, and a server that requires it, as Blast-RADIUS
+    mitigations do, pays the HMAC on every request)."""
     authenticator = os.urandom(16)
-    body = attr(USER_PASSWORD, encrypt_password(password, secret, authenticator))
+    body = b""
+    if password is not None:
+        body = attr(USER_PASSWORD, encrypt_password(password, secret, authenticator))
     body += b"".join(attrs) + attr(MESSAGE_AUTHENTICATOR, bytes(16))
     header = struct.pack("!BBH", ACCESS_REQUEST, ident, 20 + len(body)) + authenticator
     mac = hmac.new(secret, header + body, "md5").digest()
@@ -275,6 +281,35 @@ def hotspot_login(ident: int, secret: bytes, router: str, code: str, mac: str, n
             vsa(MIKROTIK, MIKROTIK_HOST_IP, ipv4(f"10.5.{n >> 8 & 255}.{n & 255}")),
             attr(NAS_IDENTIFIER, "MikroTik"),
             attr(NAS_IP_ADDRESS, ipv4(router)),
+        ],
+    )
+
+
+def pppoe_mschap2_login(
+    ident: int, secret: bytes, router: str, username: str, password: str, n: int
+) -> bytes:
+    """An Access-Request shaped like RouterOS's PPPoE server's with MS-CHAPv2 (its first choice):
+    the challenge and response computed per RFC 2759 (radius/mschap.py)."""
+    chap = mschap2(username, password)
+    return access_request(
+        ident,
+        secret,
+        None,
+        [
+            attr(USER_NAME, username),
+            attr(SERVICE_TYPE, 2),  # Framed-User
+            attr(FRAMED_PROTOCOL, 1),  # PPP
+            attr(NAS_PORT_TYPE, 15),  # Ethernet
+            attr(NAS_PORT, 0x00F00000 + n % 65536),
+            attr(NAS_PORT_ID, "ether2"),
+            attr(
+                CALLING_STATION_ID, f"4C:5E:0C:{n >> 16 & 255:02X}:{n >> 8 & 255:02X}:{n & 255:02X}"
+            ),
+            attr(CALLED_STATION_ID, "pppoe-service"),
+            attr(NAS_IDENTIFIER, "MikroTik"),
+            attr(NAS_IP_ADDRESS, ipv4(router)),
+            vsa(MICROSOFT, MS_CHAP_CHALLENGE, bytes.fromhex(chap["MS-CHAP-Challenge"][2:])),
+            vsa(MICROSOFT, MS_CHAP2_RESPONSE, bytes.fromhex(chap["MS-CHAP2-Response"][2:])),
         ],
     )
 

@@ -8,6 +8,10 @@ same thread and connection pools, on this machine. They differ only in schema an
             radius_post_auth() only for first logins, new devices and rejects
   baseline  the package's stock schema.sql and queries.conf: radcheck + radusergroup +
             radgroupcheck + radgroupreply + radreply lookups, then a radpostauth insert
+  mnetifi-mix  mnetifi's server again, half the requests PPPoE subscribers' MS-CHAPv2 logins
+            (--subscribers of them; the password decrypted in radius_authorize(), the
+            NT-Response checked by rlm_mschap), half voucher logins as above: the PPPoE mix
+            against voucher-only in the same run (target: at least 0.9x)
 
 Both databases hold the full-policy data set of bench/dataset.py (--vouchers vouchers and
 --sessions radacct rows each). Every request is a returning customer's PAP login from one of
@@ -74,6 +78,8 @@ class Target:
     port: int
     router: str
     radius_pid: int
+    # PPPoE subscribers (username, password) whose MS-CHAPv2 logins make every other request
+    subscribers: list[tuple[str, str]] | None = None
 
 
 @dataclass
@@ -88,7 +94,7 @@ class Result:
         return seconds / self.run.sent * 1e6
 
 
-def start_baseline(dsn: dict, secret: str) -> subprocess.Popen:
+def start_baseline(dsn: dict, secret: str, port: int = BASELINE_PORT) -> subprocess.Popen:
     run = RUN / "baseline"
     raddb = run / "raddb"
     shutil.rmtree(run, ignore_errors=True)
@@ -99,9 +105,10 @@ def start_baseline(dsn: dict, secret: str) -> subprocess.Popen:
         "DB_USER": dsn["user"],
         "DB_PASSWORD": dsn["password"],
         "DB_NAME": dataset.STOCK_DB,
-        "AUTH_PORT": str(BASELINE_PORT),
-        "ACCT_PORT": "32813",
+        "AUTH_PORT": str(port),
+        "ACCT_PORT": str(port + 1),
         "STATUS_SECRET": "x",
+        "RADIUS_PASSWORD_KEY": "",  # its queries are replaced below
         "ROUTER_IP": BASE_ROUTER,
         "ROUTER_SECRET": secret,
     }
@@ -113,6 +120,7 @@ def start_baseline(dsn: dict, secret: str) -> subprocess.Popen:
         "mods-enabled/sql",
         "mods-enabled/mnetifi_authorize",
         "mods-enabled/mnetifi_spool",
+        "mods-enabled/mschap",
         "clients.conf",
         "mods-config",
     ]:
@@ -146,11 +154,20 @@ def machine_busy_s() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def login_packets(users: list[dataset.User], router: str, secret: bytes, sockets: int) -> list:
-    return [
-        loadgen.hotspot_login(loadgen.ident_of(i, sockets), secret, router, u.code, u.macs[0], i)
-        for i, u in enumerate(users)
-    ]
+def login_packets(
+    users: list[dataset.User], router: str, secret: bytes, sockets: int,
+    subscribers: list[tuple[str, str]] | None = None,
+) -> list:  # fmt: skip
+    """Voucher logins; with `subscribers`, every other one a subscriber's MS-CHAPv2 login."""
+    packets = []
+    for i, u in enumerate(users):
+        ident = loadgen.ident_of(i, sockets)
+        if subscribers and i % 2:
+            name, password = random.choice(subscribers)
+            packets.append(loadgen.pppoe_mschap2_login(ident, secret, router, name, password, i))
+        else:
+            packets.append(loadgen.hotspot_login(ident, secret, router, u.code, u.macs[0], i))
+    return packets
 
 
 def radclient_run(
@@ -211,12 +228,12 @@ def one_round(
         parallel = args.sockets * args.window
         go = partial(radclient_run, target, sample, secret.decode(), parallel)
     else:
-        packets = login_packets(sample, target.router, secret, args.sockets)
+        packets = login_packets(sample, target.router, secret, args.sockets, target.subscribers)
         go = partial(blaster.run, packets, window=args.window)
     results = [Result(target.name, "saturation", *measure(target, postmaster, go))]
     if fixed:
         sample = random.choices(users, k=int(args.rate * args.seconds))
-        packets = login_packets(sample, target.router, secret, args.sockets)
+        packets = login_packets(sample, target.router, secret, args.sockets, target.subscribers)
         go = partial(blaster.run, packets, window=256, rate=args.rate)
         results.append(Result(target.name, "fixed", *measure(target, postmaster, go)))
     return results
@@ -264,10 +281,17 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
                 f"{m.run.generator_us:>9.0f}"
                 + ("  OVERLOADED: cannot sustain it" if overloaded else "")
             )
+    voucher_only, mix = best.get(("mnetifi", "saturation")), best.get(("mnetifi-mix", "saturation"))
+    if voucher_only and mix:
+        print(
+            f"\nPPPoE mix (half MS-CHAPv2 subscribers)/voucher-only at saturation: auth/s "
+            f"{mix.run.per_s / voucher_only.run.per_s:.2f}x ({mix.run.per_s:.0f} vs "
+            f"{voucher_only.run.per_s:.0f}; target >= 0.9x)"
+        )
     base = best.get(("baseline", "saturation"))
     for name in names:
         ours = best.get((name, "saturation"))
-        if name == "baseline" or not (ours and base):
+        if name in ("baseline", "mnetifi-mix") or not (ours and base):
             continue
         print(
             f"\n{name}/baseline at saturation: auth/s {ours.run.per_s / base.run.per_s:.2f}x, "
@@ -294,7 +318,11 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=4)
     parser.add_argument("--window", type=int, default=8, help="outstanding per socket")
     parser.add_argument("--generator", choices=["loadgen", "radclient"], default="loadgen")
-    parser.add_argument("--only", choices=["mnetifi", "baseline"], help="drive one server")
+    parser.add_argument("--only", choices=["mnetifi", "mnetifi-mix", "baseline"],
+                        help="drive one target")  # fmt: skip
+    parser.add_argument("--subscribers", type=int, default=5000, help="PPPoE subscribers (mix)")
+    parser.add_argument("--baseline-port", type=int, default=BASELINE_PORT,
+                        help="the stock server's auth port (acct: the next one)")  # fmt: skip
     parser.add_argument("--reload", action="store_true", help="rebuild the data set")
     args = parser.parse_args()
 
@@ -307,12 +335,21 @@ def main() -> None:
         dataset.load_ours(dsn, args.vouchers, args.sessions, secret, args.reload)
     )
     asyncio.run(dataset.load_stock(dsn, users, args.sessions, label))
+    key = bytes.fromhex(env["MNETIFI_RADIUS_PASSWORD_KEY"])
+    subscribers = asyncio.run(dataset.load_subscribers(dsn, args.subscribers, key))
     print(f"  ready in {time.perf_counter() - started:.0f} s ({label})", flush=True)
-    baseline = start_baseline(dsn, secret)
+    baseline = start_baseline(dsn, secret, args.baseline_port)
     postmaster = postmaster_pid(dsn["port"])
     targets = [
         Target("mnetifi", int(env["MNETIFI_RADIUS_AUTH_PORT"]), OURS_ROUTER, ours_radius_pid()),
-        Target("baseline", BASELINE_PORT, BASE_ROUTER, baseline.pid),
+        Target("baseline", args.baseline_port, BASE_ROUTER, baseline.pid),
+        Target(
+            "mnetifi-mix",
+            int(env["MNETIFI_RADIUS_AUTH_PORT"]),
+            OURS_ROUTER,
+            ours_radius_pid(),
+            subscribers,
+        ),  # fmt: skip
     ]
     if args.only:
         targets = [t for t in targets if t.name == args.only]

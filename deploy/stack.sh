@@ -106,6 +106,12 @@ db_password() {
 
 # FreeRADIUS's own database role (mnetifi_radius, created by migration 0008 with EXECUTE on the
 # radius_* functions and SELECT on the nas view only); its password lives beside the owner's.
+# The key that encrypts subscribers' passwords (api/subscribers/secrets.py): the API encrypts
+# with it, FreeRADIUS decrypts with it; the database never holds it.
+radius_password_key() {
+  [ -s "$RUN/secrets/radius-password-key" ] || { umask 077; "$PY" -c 'import secrets; print(secrets.token_hex(32))' >"$RUN/secrets/radius-password-key"; }
+  cat "$RUN/secrets/radius-password-key"
+}
 radius_db_password() {
   [ -s "$RUN/secrets/radius-db-password" ] || { umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$RUN/secrets/radius-db-password"; }
   cat "$RUN/secrets/radius-db-password"
@@ -206,6 +212,7 @@ start_freeradius() {
   "$PY" -m radius.render --out "$raddb" \
     --set RUN_DIR="$dir" --set DB_PORT="$PG_PORT" --set DB_USER=mnetifi_radius \
     --set DB_PASSWORD="$(radius_db_password)" --set DB_NAME=mnetifi \
+    --set RADIUS_PASSWORD_KEY="$(radius_password_key)" \
     --set AUTH_PORT="$auth" --set ACCT_PORT="$acct" \
     --set STATUS_CLIENT_IP="$STATUS_CLIENT_IP" --set STATUS_SECRET="$(status_secret)"
   freeradius -C -d "$raddb" >/dev/null 2>&1 || { freeradius -XC -d "$raddb" | tail -20; die "$name configuration check failed"; }
@@ -266,6 +273,7 @@ export MNETIFI_TRUSTED_PROXIES=$TRUSTED_PROXIES
 export MNETIFI_RUN_DIR=$RUN
 export MNETIFI_RADIUS_DB_USER=mnetifi_radius
 export MNETIFI_RADIUS_DB_PASSWORD=$(radius_db_password)
+export MNETIFI_RADIUS_PASSWORD_KEY=$(radius_password_key)
 export PATH=$VENV/bin:\$PATH
 EOF
 }

@@ -308,6 +308,19 @@ AUDITED = {
     ("DELETE", "/api/v1/me/sessions/{session_key}"): "auth.session_end",
     ("POST", "/api/v1/auth/password-reset"): "auth.password_reset_request",
     ("POST", "/api/v1/auth/password-reset/confirm"): "auth.password_reset",
+    ("POST", "/api/v1/zones"): "zone.create",
+    ("PATCH", "/api/v1/zones/{zone_id}"): "zone.update",
+    ("DELETE", "/api/v1/zones/{zone_id}"): "zone.delete",
+    ("PUT", "/api/v1/staff/{staff_id}/zones"): "staff.zones",
+    ("POST", "/api/v1/ip-pools"): "ip_pool.create",
+    ("PATCH", "/api/v1/ip-pools/{pool_id}"): "ip_pool.update",
+    ("DELETE", "/api/v1/ip-pools/{pool_id}"): "ip_pool.delete",
+    ("POST", "/api/v1/subscriber-plans"): "subscriber_plan.create",
+    ("PATCH", "/api/v1/subscriber-plans/{subscriber_plan_id}"): "subscriber_plan.update",
+    ("DELETE", "/api/v1/subscriber-plans/{subscriber_plan_id}"): "subscriber_plan.delete",
+    ("POST", "/api/v1/subscribers"): "subscriber.create",
+    ("PATCH", "/api/v1/subscribers/{subscriber_id}"): "subscriber.update",
+    ("DELETE", "/api/v1/subscribers/{subscriber_id}"): "subscriber.delete",
 }
 
 
@@ -416,6 +429,7 @@ async def test_walking_every_staff_route_leaves_its_audit_row(client):
     await call("DELETE", "/api/v1/email/settings")
     ids["staff_id"] = (await make_staff(tenant=tenant, role="tech")).id
     await call("PUT", "/api/v1/staff/{staff_id}/routers", {"router_ids": [nas.id]})
+    await _walk_subscribers(call, ids)
     await call("PUT", "/api/v1/staff/{staff_id}/role", {"role": "support"})
     await call("POST", "/api/v1/staff/{staff_id}/second-factor/reset")
     await call("POST", "/api/v1/staff/{staff_id}/deactivate")
@@ -602,3 +616,26 @@ async def test_bad_filters_are_4xx_with_a_sentence(client, params):
         messages = [d["msg"] for d in detail] if isinstance(detail, list) else [detail]
         assert all(len(m) > 5 for m in messages), detail
     assert await events(tenant.id, "audit.export") == []
+
+
+async def _walk_subscribers(call: Any, ids: dict[str, Any]) -> None:
+    """Zones, their allocation to a tech, IP pools, monthly plans and subscribers."""
+    ids["zone_id"] = (await call("POST", "/api/v1/zones", {"name": "Kitengela"})).json()["id"]
+    await call("PATCH", "/api/v1/zones/{zone_id}", {"latitude": -1.47, "longitude": 36.96})
+    await call("PUT", "/api/v1/staff/{staff_id}/zones", {"zone_ids": [ids["zone_id"]]})
+    pool = {"name": "static", "cidr": "10.30.0.0/24"}
+    ids["pool_id"] = (await call("POST", "/api/v1/ip-pools", pool)).json()["id"]
+    await call("PATCH", "/api/v1/ip-pools/{pool_id}", {"name": "static clients"})
+    plan = {"name": "Home 10M", "price": 2500, "upload_kbps": 5000, "download_kbps": 10000}
+    created = await call("POST", "/api/v1/subscriber-plans", plan)
+    ids["subscriber_plan_id"] = created.json()["id"]
+    await call("PATCH", "/api/v1/subscriber-plans/{subscriber_plan_id}", {"price": 2600})
+    subscriber = {"username": "walk@home", "name": "Walk", "plan_id": ids["subscriber_plan_id"],
+                  "zone_id": ids["zone_id"], "ip_address": "10.30.0.9"}  # fmt: skip
+    ids["subscriber_id"] = (await call("POST", "/api/v1/subscribers", subscriber)).json()["id"]
+    await call("PATCH", "/api/v1/subscribers/{subscriber_id}", {"name": "Walk Two"})
+    await call("DELETE", "/api/v1/subscribers/{subscriber_id}")
+    await call("DELETE", "/api/v1/subscriber-plans/{subscriber_plan_id}")
+    await call("DELETE", "/api/v1/ip-pools/{pool_id}")
+    await call("PUT", "/api/v1/staff/{staff_id}/zones", {"zone_ids": []})
+    await call("DELETE", "/api/v1/zones/{zone_id}")

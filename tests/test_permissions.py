@@ -47,7 +47,8 @@ FRAMEWORK_PUBLIC = {
     "/admin/static",
 }
 # Path parameters naming a router or something on one: a tech without the allocation gets 404.
-ROUTER_BOUND = {"router_id", "session_id", "outage_id"}
+# A zone and a subscriber likewise: the world's are in the zone allocated to "tech A" only.
+ROUTER_BOUND = {"router_id", "session_id", "outage_id", "zone_id", "subscriber_id"}
 # The dashboard's pages: asked on an ISP's own address; where a JSON route answers 401, a page
 # leads to its sign-in page (303 to /admin/login), which the walk reads as 401.
 PAGES = "/admin"
@@ -68,6 +69,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/staff/{staff_id}/routers"): {"router_ids": []},  # the router id is added
     ("POST", "/api/v1/vouchers/{code}/extend"): {"minutes": 1, "reason": "the permission walk"},
     ("PUT", "/api/v1/notifications/rules/{event}"): {"enabled": True},
+    ("PUT", "/api/v1/staff/{staff_id}/zones"): {"zone_ids": []},
+    ("PATCH", "/api/v1/zones/{zone_id}"): {"latitude": -1.2, "longitude": 36.9},
+    ("PATCH", "/api/v1/ip-pools/{pool_id}"): {"name": "walked pool"},
+    ("PATCH", "/api/v1/subscriber-plans/{subscriber_plan_id}"): {"price": 1999},
+    ("PATCH", "/api/v1/subscribers/{subscriber_id}"): {"phone": "0712345678"},
 }
 
 
@@ -180,6 +186,9 @@ async def _callers(client, a: World) -> tuple[list[Caller], int, int]:
     put = await client.put(f"/api/v1/staff/{allocated}/routers", headers=a.headers,
                            json={"router_ids": [a.router.id]})  # fmt: skip
     assert put.status_code == 200, put.text
+    zones = await client.put(f"/api/v1/staff/{allocated}/zones", headers=a.headers,
+                             json={"zone_ids": [a.network["zone"]["id"]]})  # fmt: skip
+    assert zones.status_code == 200, zones.text
     subject, _ = await _staff_headers(client, tenant_a, "tech")  # the staff routes' object
     return callers, allocated, subject
 
@@ -224,6 +233,24 @@ async def _fresh_object(client, a: World, param: str, allocated: int) -> str:
     if param == "token_id":
         body = {"name": f"walk {secrets.token_hex(4)}", "permissions": ["plans:read"]}
         response = await client.post("/api/v1/tokens", headers=a.headers, json=body)
+        return str(response.json()["id"])
+    if param == "zone_id":
+        response = await client.post("/api/v1/zones", headers=a.headers,
+                                     json={"name": "walk " + secrets.token_hex(4)})  # fmt: skip
+        return str(response.json()["id"])
+    if param == "pool_id":
+        body = {"name": "walk " + secrets.token_hex(4), "cidr": "10.250.0.0/24"}
+        response = await client.post("/api/v1/ip-pools", headers=a.headers, json=body)
+        return str(response.json()["id"])
+    if param == "subscriber_plan_id":
+        body = {"name": "walk " + secrets.token_hex(4), "price": 1, "upload_kbps": 100,
+                "download_kbps": 100}  # fmt: skip
+        response = await client.post("/api/v1/subscriber-plans", headers=a.headers, json=body)
+        return str(response.json()["id"])
+    if param == "subscriber_id":  # in the zone allocated to "tech A"
+        body = {"username": "walk-" + secrets.token_hex(4), "name": "Walk",
+                "plan_id": a.network["plan"]["id"], "zone_id": a.network["zone"]["id"]}  # fmt: skip
+        response = await client.post("/api/v1/subscribers", headers=a.headers, json=body)
         return str(response.json()["id"])
     raise AssertionError(f"no fresh {param} for a DELETE; teach this test")
 

@@ -54,6 +54,11 @@ PATCH_BODIES = {
     "/api/v1/promos/{promo_id}": {"value": 90, "max_uses": 1, "active": False},
     "/api/v1/staff/{staff_id}/role": {"role": "admin"},
     "/api/v1/staff/{staff_id}/routers": {"router_ids": []},
+    "/api/v1/staff/{staff_id}/zones": {"zone_ids": []},
+    "/api/v1/zones/{zone_id}": {"name": "hijacked", "latitude": 0.5, "longitude": 35.0},
+    "/api/v1/ip-pools/{pool_id}": {"name": "hijacked"},
+    "/api/v1/subscriber-plans/{subscriber_plan_id}": {"price": 1, "active": False},
+    "/api/v1/subscribers/{subscriber_id}": {"status": "suspended", "name": "hijacked"},
 }
 # Valid bodies for POSTs on one of A's objects.
 POST_BODIES = {
@@ -90,6 +95,10 @@ LIST_IDS = {
     "/api/v1/broadcasts": "broadcast_ids",
     "/api/v1/broadcasts/audience": "broadcast_ids",
     "/api/v1/broadcasts/consent": "broadcast_ids",
+    "/api/v1/zones": "zone_ids",
+    "/api/v1/ip-pools": "pool_ids",
+    "/api/v1/subscriber-plans": "subscriber_plan_ids",
+    "/api/v1/subscribers": "subscriber_ids",
 }
 # The audit log as CSV: B's export must not hold any of A's markers.
 AUDIT_CSV = "/api/v1/audit.csv"
@@ -137,10 +146,14 @@ CREATE_REFERENCING = {
 }
 # Create routes naming one of A's routers.
 CREATE_AT_ROUTER = {"/api/v1/outages": {"message": "A hijacked outage"}}
+# Create routes naming A's zone, A's monthly plan or an address in A's pool: a valid body for B
+# but for the one reference of A's each carries (see _subscriber_attacks).
+CREATE_SUBSCRIBERS = {"/api/v1/subscribers", "/api/v1/zones"}
 # Resolving money by its receipt: A's receipt must be unknown to B.
 RESOLVE = "/api/v1/payments/resolve"
 CREATE_OWN_ONLY = {"/api/v1/routers", "/api/v1/plans", "/api/v1/tokens", "/api/v1/staff/invites",
-                   "/api/v1/broadcasts"}  # fmt: skip
+                   "/api/v1/broadcasts", "/api/v1/ip-pools",
+                   "/api/v1/subscriber-plans"}  # fmt: skip
 
 
 @dataclass
@@ -168,6 +181,8 @@ class World:
     wording: str = ""  # its own wording of the usage warning
     outage: dict[str, Any] = field(default_factory=dict)  # an outage announced at its router
     offer: dict[str, Any] = field(default_factory=dict)  # an offer sent, an SMS it received
+    # its zone (the router is in it), IP pool, monthly plan and a static subscriber
+    network: dict[str, Any] = field(default_factory=dict)
 
     @property
     def host(self) -> dict[str, str]:
@@ -188,6 +203,10 @@ class World:
             "token_id": str(self.token["id"]),
             "outage_id": str(self.outage["id"]),
             "broadcast_id": str(self.offer["id"]),
+            "zone_id": str(self.network["zone"]["id"]),
+            "pool_id": str(self.network["pool"]["id"]),
+            "subscriber_plan_id": str(self.network["plan"]["id"]),
+            "subscriber_id": str(self.network["subscriber"]["id"]),
         }
 
     def ids(self, kind: str) -> set[int]:
@@ -209,6 +228,10 @@ class World:
             "notification_ids": set(self.notification_ids),
             "outage_ids": {self.outage["id"]},
             "broadcast_ids": {self.offer["id"]},
+            "zone_ids": {self.network["zone"]["id"]},
+            "pool_ids": {self.network["pool"]["id"]},
+            "subscriber_plan_ids": {self.network["plan"]["id"]},
+            "subscriber_ids": {self.network["subscriber"]["id"]},
         }[kind]
 
     @property
@@ -221,6 +244,9 @@ class World:
             self.invite["email"], self.token["name"], self.token["prefix"], self.wording,
             self.outage["message"], *self.channels.get("markers", []), self.offer["text"],
             self.offer["inbound"],
+            self.network["zone"]["name"], self.network["pool"]["name"],
+            self.network["plan"]["name"], self.network["subscriber"]["username"],
+            self.network["subscriber"]["mac"],
         }  # fmt: skip
 
 
@@ -329,9 +355,59 @@ async def make_world(client) -> World:
         f"Rule-{tenant.slug}",
         outage.json(),
         await _offer(client, tenant, headers, saved_sms.json()),
+        await _network(client, tenant, headers, router),
     )
     await _quiet(tenant.id)
     return world
+
+
+async def _network(client, tenant, headers: dict[str, str], router: Router) -> dict[str, Any]:
+    """A zone holding the router, an IP pool, a monthly plan and a static subscriber in them."""
+    marker = tenant.slug
+    net = f"10.{40 + tenant.id % 200}.0"  # each ISP's own network, so B's pool never holds A's
+    made: dict[str, Any] = {"net": net}
+    for key, path, body in (
+        ("zone", "zones", {"name": f"Zone-{marker}", "latitude": -1.3, "longitude": 36.8}),
+        ("pool", "ip-pools", {"name": f"Pool-{marker}", "cidr": f"{net}.0/24"}),
+        ("plan", "subscriber-plans", {"name": f"Monthly-{marker}", "price": 2000,
+                                      "upload_kbps": 2000, "download_kbps": 4000}),
+    ):  # fmt: skip
+        response = await client.post(f"{PREFIX}/{path}", headers=headers, json=body)
+        assert response.status_code == 201, response.text
+        made[key] = response.json()
+    moved = await client.patch(f"{PREFIX}/routers/{router.id}", headers=headers,
+                               json={"zone_id": made["zone"]["id"]})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    mac = ":".join(f"{b:02X}" for b in secrets.token_bytes(6))
+    body = {"username": f"sub-{marker}", "kind": "static", "name": "A subscriber",
+            "zone_id": made["zone"]["id"], "router_id": router.id, "plan_id": made["plan"]["id"],
+            "ip_address": f"{net}.10", "mac": mac}  # fmt: skip
+    subscriber = await client.post(f"{PREFIX}/subscribers", headers=headers, json=body)
+    assert subscriber.status_code == 201, subscriber.text
+    made["subscriber"] = subscriber.json()
+    return made
+
+
+async def _subscriber_attacks(client, path: str, a: World, b: World) -> str | None:
+    """B creates a zone under A's zone, and subscribers in A's zone, on A's monthly plan, at
+    A's router, or with an address only A's pool holds: each refused."""
+    if path == "/api/v1/zones":
+        body = {"name": "hijacked", "parent_id": a.network["zone"]["id"]}
+        bodies = [body]
+    else:
+        own = {"username": "hijacker-" + secrets.token_hex(3), "name": "B's",
+               "plan_id": b.network["plan"]["id"]}  # fmt: skip
+        bodies = [
+            own | {"zone_id": a.network["zone"]["id"]},
+            own | {"plan_id": a.network["plan"]["id"]},
+            own | {"router_id": a.router.id},
+            own | {"ip_address": f"{a.network['net']}.77"},
+        ]
+    for body in bodies:
+        response = await client.post(path, headers=b.headers, json=body)
+        if response.status_code not in (400, 403, 404, 422):
+            return f"with A's reference {body}: {response.status_code} {response.text}"
+    return None
 
 
 async def _quiet(tenant_id: int, seconds: float = 15) -> None:
@@ -453,6 +529,11 @@ async def snapshot(client, world: World) -> dict[str, Any]:
         f"{PREFIX}/broadcasts/{world.offer['id']}",
         f"{PREFIX}/broadcasts/consent",
         f"{PREFIX}/broadcasts/audience",
+        f"{PREFIX}/zones",
+        f"{PREFIX}/ip-pools",
+        f"{PREFIX}/subscriber-plans",
+        f"{PREFIX}/subscribers",
+        f"{PREFIX}/subscribers/{world.network['subscriber']['id']}",
     ]
     state: dict[str, Any] = {}
     for url in urls:
@@ -570,6 +651,8 @@ async def _attack(client, method: str, path: str, a: World, b: World) -> str | N
         response = await client.post(path, headers=b.headers, json=body)
         if response.status_code not in (403, 404):
             return f"at A's router: {response.status_code} {response.text}"
+    elif method == "POST" and path in CREATE_SUBSCRIBERS:
+        return await _subscriber_attacks(client, path, a, b)
     elif method == "POST" and path in CREATE_REFERENCING:
         body = CREATE_REFERENCING[path] | {"plan_id": a.plan.id}
         response = await client.post(path, headers=b.headers, json=body)

@@ -23,6 +23,7 @@ from api.models.radius import (
     RadReply,
     RadUserGroup,
 )
+from api.models.subscribers import IpPool, StaffZone, Subscriber, SubscriberPlan, Zone
 from api.models.tenancy import (
     AuditEvent,
     OperatorRecoveryCode,
@@ -33,6 +34,11 @@ from api.models.tenancy import (
 )
 
 __all__ = [
+    "Zone",
+    "SubscriberPlan",
+    "Subscriber",
+    "StaffZone",
+    "IpPool",
     "ApiToken",
     "AuditEvent",
     "AuthFailure",

@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Text,
@@ -34,6 +35,9 @@ class Router(CreatedAt, Base):
         UniqueConstraint("tenant_id", "id"),
         CheckConstraint("coa_port BETWEEN 1 AND 65535", name="coa_port"),
         CheckConstraint("length(secret) BETWEEN 16 AND 128", name="secret_length"),
+        # Its zone is one of its own ISP's (a tech allocated the zone sees the router).
+        ForeignKeyConstraint(["tenant_id", "zone_id"], ["zone.tenant_id", "zone.id"]),
+        Index("ix_router_zone_id", "zone_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -45,6 +49,7 @@ class Router(CreatedAt, Base):
     coa_port: Mapped[int] = mapped_column(Integer, server_default="3799")
     nas_identifier: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    zone_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Plan(CreatedAt, Base):

@@ -110,6 +110,14 @@ class RadAcct(Base):
             ],
             postgresql_where=text("voucher_id IS NOT NULL"),
         ),
+        # a subscriber's sessions and usage (migration 0020)
+        Index(
+            "ix_radacct_subscriber_sessions",
+            "subscriber_id",
+            "acctstarttime",
+            postgresql_include=["acctinputoctets", "acctoutputoctets", "acctstoptime"],
+            postgresql_where=text("subscriber_id IS NOT NULL"),
+        ),
         # a voucher's open sessions (a Start closes the same device's previous one)
         Index(
             "ix_radacct_open_by_voucher",
@@ -178,6 +186,10 @@ class RadAcct(Base):
     class_: Mapped[str | None] = mapped_column("class", Text)
     # The voucher this session used (NULL for non-voucher users); set by radius_accounting().
     voucher_id: Mapped[int | None] = mapped_column(ForeignKey("voucher.id", ondelete="SET NULL"))
+    # The subscriber this session used (NULL for vouchers); set by radius_accounting().
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL")
+    )
     # The rate a live session has now, as far as fair usage knows (NULL: not evaluated yet).
     applied_rate: Mapped[str | None] = mapped_column(Text)
 

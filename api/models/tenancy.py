@@ -48,6 +48,13 @@ class Tenant(CreatedAt, Base):
         CheckConstraint(
             "message_rate_per_minute BETWEEN 1 AND 60000", name="message_rate_per_minute"
         ),
+        CheckConstraint(
+            "subscriber_grace_days BETWEEN 0 AND 60"
+            " AND subscriber_pool ~ '^[A-Za-z0-9._-]{1,64}$'"
+            " AND expired_pool ~ '^[A-Za-z0-9._-]{1,64}$'"
+            " AND expired_address_list ~ '^[A-Za-z0-9._-]{1,64}$'",
+            name="subscribers",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +90,12 @@ class Tenant(CreatedAt, Base):
     # At most this many messages a minute on each channel (one-time codes apart): a burst waits
     # its turn instead of draining the balance at once (api/messaging/pacing.py).
     message_rate_per_minute: Mapped[int] = mapped_column(Integer, server_default="600")
+    # Subscribers (migration 0020): days after the due date before the expired pool; the
+    # router's pool for subscribers without a fixed IP; the expired pool and address list.
+    subscriber_grace_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    subscriber_pool: Mapped[str] = mapped_column(Text, server_default="pppoe")
+    expired_pool: Mapped[str] = mapped_column(Text, server_default="expired")
+    expired_address_list: Mapped[str] = mapped_column(Text, server_default="expired")
 
 
 class StaffUser(CreatedAt, Base):

@@ -56,6 +56,7 @@ class RouterCreate(BaseModel):
     coa_port: CoaPort = 3799
     nas_identifier: NasIdentifier | None = None
     enabled: bool = True
+    zone_id: int | None = Field(None, ge=1, description="The zone it serves (GET /api/v1/zones)")
 
 
 class RouterUpdate(BaseModel):
@@ -67,10 +68,12 @@ class RouterUpdate(BaseModel):
     coa_port: CoaPort | None = None
     nas_identifier: NasIdentifier | None = None
     enabled: bool | None = None
+    zone_id: int | None = Field(None, ge=1, description="Its zone; null: none")
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> RouterUpdate:
-        nulls = [f for f in self.model_fields_set - {"nas_identifier"} if getattr(self, f) is None]
+        optional = {"nas_identifier", "zone_id"}
+        nulls = [f for f in self.model_fields_set - optional if getattr(self, f) is None]
         if nulls:
             raise ValueError(f"cannot be null: {', '.join(sorted(nulls))}")
         return self
@@ -85,6 +88,7 @@ class RouterOut(BaseModel):
     coa_port: int
     nas_identifier: str | None
     enabled: bool
+    zone_id: int | None = None
     created_at: datetime
 
 

@@ -14,6 +14,7 @@ from api.models import Router
 from api.routers import repository
 from api.routers.schemas import RouterCreate, RouterUpdate
 from api.tenancy import Principal
+from api.zones import service as zones_service
 
 GENERATED_SECRET_LENGTH = 24
 # Letters and digits only: safe unquoted in RouterOS scripts and FreeRADIUS config.
@@ -40,6 +41,8 @@ async def create_router(
 ) -> Router:
     values = data.model_dump()
     values["secret"] = data.secret or generate_secret()
+    if data.zone_id is not None:
+        await zones_service.visible_zone(session, principal, data.zone_id)
     router = await repository.insert(session, principal.tenant_id, values)
     after = audit.snapshot(router)
     await audit.changed(session, principal, "router.create", "router", router.id, {}, after, meta)
@@ -56,6 +59,9 @@ async def update_router(
     """Returns the router and whether its secret changed (then it is shown once)."""
     router = await get_router(session, principal, router_id)
     values = data.model_dump(exclude_unset=True)
+    if values.get("zone_id") is not None:
+        # A tech puts a router only in one of their zones (else they would lose it).
+        await zones_service.visible_zone(session, principal, values["zone_id"])
     secret_changed = "secret" in values and values["secret"] != router.secret
     before = audit.snapshot(router)
     await repository.update(session, router, values)

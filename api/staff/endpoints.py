@@ -26,6 +26,7 @@ from api.staff.schemas import (
     TokenInfo,
 )
 from api.tenancy import Principal, public, require, subdomain_slug
+from api.zones.schemas import ZonesIn
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 
@@ -105,6 +106,15 @@ async def set_routers(
 ) -> StaffOut:
     """The tech's routers from now on; they see nothing else of the ISP's network."""
     return await service.set_routers(session, principal, staff_id, body.router_ids, meta)
+
+
+@router.put("/{staff_id}/zones", response_model=StaffOut)
+async def set_zones(
+    staff_id: IdPath, body: ZonesIn, principal: Writer, session: SessionDep, meta: ClientMeta
+) -> StaffOut:
+    """The tech's zones from now on (with every zone below them); their routers allocated one
+    by one stay theirs too."""
+    return await service.set_zones(session, principal, staff_id, body.zone_ids, meta)
 
 
 @router.post("/{staff_id}/second-factor/reset", response_model=StaffOut)

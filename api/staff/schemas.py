@@ -20,6 +20,11 @@ class StaffOut(BaseModel):
     role: Role
     active: bool
     router_ids: list[int] = Field(description="Routers allocated (what a tech sees)")
+    zone_ids: list[int] = Field(
+        default_factory=list,
+        description="Zones allocated: a tech sees their routers and "
+        "subscribers, and those of every zone below them",
+    )
     second_factor: Literal["totp", "sms"] | None = Field(
         None, description="The second factor the person signs in with; None: none"
     )

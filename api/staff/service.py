@@ -24,6 +24,7 @@ from api.security import hash_password
 from api.staff import repository
 from api.staff.schemas import NewTokenOut, PolicyOut, StaffOut, TokenInfo
 from api.tenancy import Principal
+from api.zones import repository as zones_repository
 
 
 async def create_staff(
@@ -45,10 +46,11 @@ async def create_staff(
 
 async def list_staff(session: AsyncSession, actor: Principal) -> list[StaffOut]:
     allocated = await repository.allocations(session, actor.tenant_id)
+    zones = await zones_repository.allocations(session, actor.tenant_id)
     methods = await auth_repository.second_factor_methods(session, actor.tenant_id)
     return [
         StaffOut(id=s.id, email=s.email, role=s.role, active=s.active,  # type: ignore[arg-type]
-                 router_ids=allocated.get(s.id, []),
+                 router_ids=allocated.get(s.id, []), zone_ids=zones.get(s.id, []),
                  second_factor=methods.get(s.id))  # type: ignore[arg-type]
         for s in await repository.list_(session, actor.tenant_id)
     ]  # fmt: skip
@@ -192,11 +194,39 @@ async def set_routers(
     return await _out(session, actor, target)
 
 
+async def set_zones(
+    session: AsyncSession,
+    actor: Principal,
+    staff_id: int,
+    zone_ids: list[int],
+    meta: audit.Meta = None,
+) -> StaffOut:
+    """A tech's zones become exactly `zone_ids` (each of this ISP): the tech then sees the
+    routers and subscribers of those zones and of every zone below them."""
+    target = await _target(session, actor, staff_id)
+    if target.role != "tech":
+        raise BadRequest(f"{target.email} is {target.role}: only techs are limited to zones")
+    wanted = sorted(set(zone_ids))
+    known = await zones_repository.existing_ids(session, actor.tenant_id, wanted)
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise BadRequest(f"No zone of this ISP has id {', '.join(map(str, unknown))}")
+    before = (await zones_repository.allocations(session, actor.tenant_id)).get(target.id, [])
+    await zones_repository.replace_allocation(session, actor.tenant_id, target.id, wanted)
+    await audit.changed(
+        session, actor, "staff.zones", "staff_user", target.id,
+        {"zone_ids": before}, {"zone_ids": wanted}, meta,
+    )  # fmt: skip
+    return await _out(session, actor, target)
+
+
 async def _out(session: AsyncSession, actor: Principal, staff: StaffUser) -> StaffOut:
+    zones = await zones_repository.allocations(session, actor.tenant_id)
     allocated = await repository.allocations(session, actor.tenant_id)
     methods = await auth_repository.second_factor_methods(session, actor.tenant_id)
     return StaffOut(id=staff.id, email=staff.email, role=staff.role,  # type: ignore[arg-type]
                     active=staff.active, router_ids=allocated.get(staff.id, []),
+                    zone_ids=zones.get(staff.id, []),
                     second_factor=methods.get(staff.id))  # type: ignore[arg-type]  # fmt: skip
 
 

@@ -34,7 +34,19 @@ def test_the_stack_runs_freeradius_as_the_radius_role():
 
 @pytest.mark.parametrize(
     "table",
-    ["voucher", "payment", "tenant", "staff_user", "router", "radacct", "auth_failure"],
+    [
+        "voucher",
+        "payment",
+        "tenant",
+        "staff_user",
+        "router",
+        "radacct",
+        "auth_failure",
+        "subscriber",
+        "subscriber_plan",
+        "zone",
+        "ip_pool",
+    ],  # fmt: skip
 )
 async def test_it_cannot_read_tables(radius_conn, table):
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -50,6 +62,9 @@ async def test_it_cannot_read_tables(radius_conn, table):
         "UPDATE auth_failure SET blocked_until = NULL",
         "SELECT auth_failure_count(1, 1, 'x', 1, 60, 60)",
         "SELECT close_stale_sessions()",
+        # a subscriber's password only ever comes out of radius_authorize(), for its router
+        "SELECT subscriber_password('\\x00')",
+        "SELECT * FROM radius_authorize_subscriber(1, '127.0.0.1', 'x', 'ppp')",
         "CREATE TABLE mine (id integer)",
     ],
 )
@@ -62,6 +77,6 @@ async def test_it_can_do_what_freeradius_needs(radius_conn):
     assert await radius_conn.fetchval("SELECT count(*) FROM nas") >= 0
     # An unregistered router: one empty row, nothing written.
     row = await radius_conn.fetchrow(
-        "SELECT * FROM radius_authorize(0, '192.0.2.1', 'NOCODE', 'AA:BB:CC:DD:EE:FF')"
+        "SELECT * FROM radius_authorize(0, '192.0.2.1', 'NOCODE', 'AA:BB:CC:DD:EE:FF', 'hotspot')"
     )
     assert row["o_tenant_id"] is None

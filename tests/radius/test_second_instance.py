@@ -85,6 +85,8 @@ def second(tmp_path_factory) -> Iterator[Instance]:
         "STATUS_SECRET": os.environ["MNETIFI_RADIUS_STATUS_SECRET"],
         "LISTEN_ADDR": "127.0.0.1",
         "THREADS": "2",
+        # The key subscribers' passwords are decrypted with, as the first instance has it.
+        "RADIUS_PASSWORD_KEY": os.environ["MNETIFI_RADIUS_PASSWORD_KEY"],
     }
     render(raddb, values)
     check = subprocess.run(["freeradius", "-XC", "-d", str(raddb)], capture_output=True, text=True)
