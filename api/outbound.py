@@ -16,7 +16,7 @@ import httpx
 
 # Connections per provider and process. More do not send faster here: httpcore walks every
 # connection of its pool for each request, so a pool of 64 spent a fifth of a burst's CPU there.
-CONNECTIONS = 16
+CONNECTIONS = 8
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )

@@ -19,5 +19,9 @@ def callbacks() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     found = _clients.get(loop)
     if found is None or found.is_closed:
-        found = _clients[loop] = httpx.AsyncClient(timeout=5)
+        found = _clients[loop] = httpx.AsyncClient(
+            # Few connections: httpcore checks each pooled connection on every request.
+            timeout=5,
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+        )
     return found
