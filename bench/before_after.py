@@ -45,6 +45,8 @@ BEFORE_PORTS = {
     "MNETIFI_DARAJA_PORT": "18212",
     "MNETIFI_SMTP_PORT": "18412",
     "MNETIFI_AT_PORT": "18312",
+    "MNETIFI_META_PORT": "18512",  # the fake WhatsApps (ignored by commits before them)
+    "MNETIFI_ATWA_PORT": "18612",
 }
 TINY = {
     "radius_auth": [
