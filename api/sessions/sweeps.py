@@ -93,14 +93,25 @@ async def due_requests(session: AsyncSession) -> list[tuple[int, int]]:
     return [(int(i), int(r)) for i, r in due]
 
 
-async def fair_usage_tenants(session: AsyncSession) -> Sequence[int]:
-    """ISPs with fair-usage rules, or state left from removed ones."""
-    return (
-        await session.scalars(
-            text("""SELECT tenant_id FROM fair_usage_rule WHERE active
-                    UNION SELECT tenant_id FROM fair_usage_state""")
-        )
-    ).all()
+async def fair_usage_tenants(session: AsyncSession) -> dict[int, tuple[Any, ...]]:
+    """ISPs with fair-usage rules, or state left from removed ones, each with what its
+    evaluation depends on: its sessions online (how many, the newest) and its rules. While
+    that signature stays the same, evaluating the ISP again would change nothing."""
+    result = await session.execute(
+        text("""
+            SELECT t.tenant_id, o.online, o.newest, r.rules
+              FROM (SELECT tenant_id FROM fair_usage_rule WHERE active
+                    UNION SELECT tenant_id FROM fair_usage_state) t
+             CROSS JOIN LATERAL (
+                   SELECT count(*) AS online, max(a.radacctid) AS newest FROM radacct a
+                    WHERE a.tenant_id = t.tenant_id AND a.acctstoptime IS NULL) o
+             CROSS JOIN LATERAL (
+                   SELECT md5(string_agg(concat_ws(':', f.id, f.scope, f.threshold, f.rate_limit,
+                                                   f.active, f.plan_id), ',' ORDER BY f.id))
+                          AS rules
+                     FROM fair_usage_rule f WHERE f.tenant_id = t.tenant_id) r""")
+    )
+    return {row[0]: tuple(row[1:]) for row in result}
 
 
 async def close_stale(session: AsyncSession) -> int:

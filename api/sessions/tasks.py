@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,13 +148,31 @@ async def _sweep_coa(ctx: dict[str, Any]) -> int:
 # ------------------------------------------------------------------ fair usage
 
 
-async def evaluate_fair_usage(ctx: dict[str, Any] | None = None) -> int:
-    """Every few seconds: each ISP with fair-usage rules (or state left from removed ones), one
-    transaction per ISP (fairuse.evaluate)."""
+FULL_EVERY = 60.0  # seconds between passes over every ISP, changed or not
+# This process's last evaluation of each ISP: what it depended on (sweeps.fair_usage_tenants).
+_evaluated: dict[int, tuple[Any, ...]] = {}
+_last_full = [0.0]
+
+
+async def evaluate_fair_usage(ctx: dict[str, Any] | None = None) -> dict[str, int]:
+    """Every few seconds: each ISP with fair-usage rules (or state left from removed ones) whose
+    sessions online or rules changed since this process last evaluated it, one transaction per
+    ISP (fairuse.evaluate); every ISP once a minute whatever (a plan's rate changed, another
+    worker evaluated it meanwhile). One read tells which: a thousand ISPs with rules and nobody
+    logging in or out cost one query every two seconds, not a thousand transactions."""
     async with unit_of_work() as session:
         tenants = await sweeps.fair_usage_tenants(session)
-    planned = 0
-    for tenant_id in tenants:
+    full = time.monotonic() - _last_full[0] >= FULL_EVERY
+    if full:
+        _last_full[0] = time.monotonic()
+    counts = {"evaluated": 0, "planned": 0}
+    for tenant_id, signature in tenants.items():
+        if not full and _evaluated.get(tenant_id) == signature:
+            continue
         async with unit_of_work() as session:
-            planned += len(await fairuse.evaluate(session, tenant_id))
-    return planned
+            counts["planned"] += len(await fairuse.evaluate(session, tenant_id))
+        _evaluated[tenant_id] = signature
+        counts["evaluated"] += 1
+    for gone in _evaluated.keys() - tenants.keys():
+        del _evaluated[gone]
+    return counts

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 
 from api.db import unit_of_work
-from api.sessions import fairuse
+from api.sessions import fairuse, tasks
 from tests.factories import accounting, make_user_headers, make_voucher
 from tests.payshop import add_plan, make_shop, shop_plan, shop_tenant
 from tests.radius.conftest import sql
@@ -165,3 +166,49 @@ async def test_rules_are_validated(client):
         "ORDER BY id", t=shop.tenant_id,
     )  # fmt: skip
     assert [a["action"] for a in actions] == ["fair_usage.create", "fair_usage.delete"]
+
+
+async def test_the_sweep_evaluates_an_isp_again_only_when_its_sessions_or_rules_change(
+    client, new_address, monkeypatch
+):
+    """The worker's pass every 2 s reads each ISP's signature (sessions online, the newest, its
+    rules) and evaluates only those that changed, and every ISP once a minute: a thousand ISPs
+    with rules and nobody logging in or out are one query, not a thousand transactions."""
+    shop = await make_shop()
+    sim = await router_with_sim(shop, new_address())
+    try:
+        _, headers = await make_user_headers(client, tenant=await shop_tenant(shop))
+        rule = await client.post("/api/v1/fair-usage", headers=headers, json={
+            "scope": "router", "threshold": 5, "rate_limit": THROTTLED})  # fmt: skip
+        assert rule.status_code == 201, rule.text
+        plan = await shop_plan(shop)
+        await _start(shop, sim, await make_voucher(plan=plan), "a")
+        seen: list[int] = []
+        real = fairuse.evaluate
+
+        async def spy(session, tenant_id):  # the real evaluation, noted
+            seen.append(tenant_id)
+            return await real(session, tenant_id)
+
+        monkeypatch.setattr(fairuse, "evaluate", spy)
+        monkeypatch.setattr(tasks, "_last_full", [time.monotonic()])  # no full pass meanwhile
+
+        async def evaluated() -> bool:
+            seen.clear()
+            await tasks.evaluate_fair_usage()
+            return shop.tenant_id in seen
+
+        assert await evaluated()  # first seen
+        assert not await evaluated()  # nothing changed
+        await _start(shop, sim, await make_voucher(plan=plan), "b")
+        assert await evaluated()  # a login
+        assert not await evaluated()
+        await sql("UPDATE fair_usage_rule SET threshold = 1 WHERE tenant_id = :t",
+                  t=shop.tenant_id)  # fmt: skip
+        assert await evaluated()  # a rule changed: 2 online > 1, both throttled
+        assert len(await _coas(sim, 2)) == 2
+        assert not await evaluated()
+        monkeypatch.setattr(tasks, "_last_full", [0.0])
+        assert await evaluated()  # the minute's pass over every ISP
+    finally:
+        await sim.stop()
