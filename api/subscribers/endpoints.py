@@ -10,10 +10,8 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import ClientMeta, IdPath, SessionDep
 from api.permissions import P
-from api.subscribers import bills, catalogue, service
+from api.subscribers import catalogue, service
 from api.subscribers.schemas import (
-    BillPushIn,
-    BillPushOut,
     PlanCreate,
     PlanOut,
     PlanUpdate,
@@ -22,7 +20,6 @@ from api.subscribers.schemas import (
     PoolUpdate,
     SubscriberCreate,
     SubscriberOut,
-    SubscriberPaymentOut,
     SubscriberUpdate,
     SubscriberWithPassword,
 )
@@ -82,29 +79,6 @@ async def update_subscriber(
     as a suspension or a resumption). A suspended subscriber is refused at its next login."""
     updated = await service.update_subscriber(session, principal, subscriber_id, body, meta)
     return SubscriberOut.model_validate(updated)
-
-
-@router.get("/{subscriber_id}/payments", response_model=list[SubscriberPaymentOut])
-async def list_subscriber_payments(
-    subscriber_id: IdPath, principal: Reader, session: SessionDep
-) -> list[SubscriberPaymentOut]:
-    """Payments credited to the subscriber, newest first: amount, months renewed, the due date
-    and balance before and after, the M-Pesa receipt."""
-    rows = await bills.payments(session, principal, subscriber_id)
-    return [SubscriberPaymentOut.model_validate(r) for r in rows]
-
-
-@router.post("/{subscriber_id}/bill", status_code=202, response_model=BillPushOut)
-async def push_bill(
-    subscriber_id: IdPath, body: BillPushIn, principal: Writer, session: SessionDep,
-    meta: ClientMeta,
-) -> BillPushOut:  # fmt: skip
-    """An M-Pesa prompt (STK push) for the subscriber's bill, to their phone or `phone`: the
-    plan's price less their balance, or `amount`. Follow it at GET
-    /api/v1/portal/purchases/{purchase_id} on the ISP's address; paid, it renews them."""
-    public_id = await bills.staff_push(session, principal, subscriber_id, body.phone,
-                                       body.amount, meta)  # fmt: skip
-    return BillPushOut(purchase_id=public_id)
 
 
 @router.delete("/{subscriber_id}", status_code=204)

@@ -274,3 +274,15 @@ async def test_suspending_disconnects_the_live_session(client, new_address):
         assert reply.code == "Access-Reject"
     finally:
         await sim.stop()
+
+
+async def test_the_expired_page_says_how_to_pay_and_what_https_does(client):
+    shop = await make_shop()
+    page = await client.get("/expired", headers=shop.host)
+    assert page.status_code == 200
+    assert "174379" in page.text or 'id="paybill"' in page.text  # the sandbox paybill
+    assert "Account number: your PPPoE username" in page.text
+    assert "https://" in page.text and 'href="/account"' in page.text
+    swahili = await client.get("/expired?lang=sw", headers=shop.host)
+    assert "Nambari ya akaunti" in swahili.text
+    assert (await client.get("/expired", headers={"host": "nobody.example"})).status_code == 404
