@@ -17,6 +17,8 @@ from api.account.endpoints import router as account_router
 from api.admin import pages as admin
 from api.audit.endpoints import router as audit_router
 from api.auth.endpoints import router as auth_router
+from api.bills.endpoints import router as bills_router
+from api.bills.pages import router as expired_page
 from api.db import get_engine
 from api.errors import install_error_handlers
 from api.health import health
@@ -115,11 +117,13 @@ def create_app() -> FastAPI:
         audit_router,
         zones_router,
         subscribers_router,
+        bills_router,
         subscriber_plans_router,
         ip_pools_router,
     ):
         app.include_router(router)
     app.include_router(hotspot_router)  # branding, voucher sheets
+    app.include_router(expired_page)
     hotspot.install(app)
     admin.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow

@@ -20,6 +20,7 @@ from api.offers import tasks as offer_tasks
 from api.payments.tasks import repair_events, verify_due
 from api.sessions import tasks as session_tasks
 from api.sessions.tasks import close_stale_sessions, prune_auth_failures
+from api.subscribers import tasks as subscriber_tasks
 from radius.coa import CoAClient
 
 
@@ -82,6 +83,11 @@ class WorkerSettings:
         cron(decide_silent_routers, second=52, unique=True),
         # Pending CoA/Disconnect requests and sessions outliving their voucher.
         cron(session_tasks.sweep_coa, second=set(range(0, 60, 2)), unique=True),
+        # Expired subscribers still online in the normal state: Disconnect, once per expiry.
+        cron(subscriber_tasks.sweep_expiries, second=set(range(1, 60, 5)), unique=True),
+        cron(
+            subscriber_tasks.decide_reminders, minute=set(range(0, 60, 5)), second=22, unique=True
+        ),
         # Fair usage follows the number of users online (sessions start and stop via RADIUS).
         cron(session_tasks.evaluate_fair_usage, second=set(range(1, 60, 2)), unique=True),
     ]

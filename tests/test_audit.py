@@ -321,6 +321,7 @@ AUDITED = {
     ("POST", "/api/v1/subscribers"): "subscriber.create",
     ("PATCH", "/api/v1/subscribers/{subscriber_id}"): "subscriber.update",
     ("DELETE", "/api/v1/subscribers/{subscriber_id}"): "subscriber.delete",
+    ("POST", "/api/v1/subscribers/{subscriber_id}/bill"): "subscriber.bill_push",
 }
 
 
@@ -634,6 +635,7 @@ async def _walk_subscribers(call: Any, ids: dict[str, Any]) -> None:
                   "zone_id": ids["zone_id"], "ip_address": "10.30.0.9"}  # fmt: skip
     ids["subscriber_id"] = (await call("POST", "/api/v1/subscribers", subscriber)).json()["id"]
     await call("PATCH", "/api/v1/subscribers/{subscriber_id}", {"name": "Walk Two"})
+    await call("POST", "/api/v1/subscribers/{subscriber_id}/bill", {"phone": "0712345678"})
     await call("DELETE", "/api/v1/subscribers/{subscriber_id}")
     await call("DELETE", "/api/v1/subscriber-plans/{subscriber_plan_id}")
     await call("DELETE", "/api/v1/ip-pools/{pool_id}")

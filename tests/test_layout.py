@@ -45,6 +45,8 @@ CROSS_TENANT = {
     "api.notifications.repository": "the notification queue: the worker claims every ISP's new "
     "notifications at once and marks each by its id",
     "api.notifications.sweeps": "the expiry warning's sweep over every ISP's sold vouchers",
+    "api.subscribers.sweeps": "the worker's sweeps over every ISP's subscribers: expiries with a "
+    "live session, reminders and dunning",
     "api.offers.queue": "the broadcasts' queue: a worker takes the oldest offer still expanding, "
     "of every ISP",
 }

@@ -74,6 +74,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/ip-pools/{pool_id}"): {"name": "walked pool"},
     ("PATCH", "/api/v1/subscriber-plans/{subscriber_plan_id}"): {"price": 1999},
     ("PATCH", "/api/v1/subscribers/{subscriber_id}"): {"phone": "0712345678"},
+    ("POST", "/api/v1/subscribers/{subscriber_id}/bill"): {"phone": "0712345678", "amount": 5},
 }
 
 

@@ -122,7 +122,7 @@ def expected_commands(router, slug: str, servers: str, scheme: str = "http") -> 
     portal = f"{scheme}://{host}/hotspotportal/mikrotik"
     radius = [
         ("/radius add", {
-            "service": "hotspot", "address": s.host, "secret": router.secret,
+            "service": "hotspot,ppp,dhcp", "address": s.host, "secret": router.secret,
             "src-address": str(router.ip_address), "authentication-port": str(s.auth_port),
             "accounting-port": str(s.acct_port), "timeout": "3s", "comment": "mnetifi",
         })
@@ -143,6 +143,37 @@ def expected_commands(router, slug: str, servers: str, scheme: str = "http") -> 
          {"action": "accept", "dst-host": host, "comment": "mnetifi"}),
         ("/tool fetch", {"url": f"{portal}/login.html", "dst-path": "hotspot/login.html"}),
         ("/tool fetch", {"url": f"{portal}/alogin.html", "dst-path": "hotspot/alogin.html"}),
+        *expected_subscriber_commands(host),
+    ]  # fmt: skip
+
+
+def expected_subscriber_commands(host: str, pool="expired", listed="expired") -> list:
+    """PPPoE on RADIUS; the expired pool, address list and plain-HTTP redirect to /expired."""
+    t = {"comment": "mnetifi"}
+    return [
+        ("/ppp aaa set", {"use-radius": "yes", "accounting": "yes", "interim-update": "0s"}),
+        ("/ip pool remove [find comment=mnetifi]", {}),
+        ("/ip pool add", {"name": pool, "ranges": "100.64.255.2-100.64.255.254"} | t),
+        ("/ip firewall address-list remove [find comment=mnetifi]", {}),
+        ("/ip firewall address-list add", {"list": "mnetifi-portal", "address": host} | t),
+        ("/ip proxy set", {"enabled": "yes", "port": "8089"}),
+        ("/ip proxy access remove [find comment=mnetifi]", {}),
+        ("/ip proxy access add", {"dst-host": host, "action": "allow"} | t),
+        ("/ip proxy access add", {"action": "redirect", "action-data": f"{host}/expired"} | t),
+        ("/ip firewall nat remove [find comment=mnetifi]", {}),
+        ("/ip firewall nat add", {
+            "chain": "dstnat", "src-address-list": listed, "dst-address-list": "!mnetifi-portal",
+            "protocol": "tcp", "dst-port": "80", "action": "redirect", "to-ports": "8089"} | t),
+        ("/ip firewall filter remove [find comment=mnetifi]", {}),
+        ("/ip firewall filter add", {"chain": "input", "protocol": "tcp", "dst-port": "8089",
+                                     "src-address-list": f"!{listed}", "action": "drop"} | t),
+        ("/ip firewall filter add", {"chain": "forward", "src-address-list": listed,
+                                     "dst-address-list": "mnetifi-portal", "action": "accept"} | t),
+        ("/ip firewall filter add", {"chain": "forward", "src-address-list": listed,
+                                     "protocol": "udp", "dst-port": "53", "action": "accept"} | t),
+        ("/ip firewall filter add", {"chain": "forward", "src-address-list": listed,
+                                     "action": "reject", "reject-with": "icmp-admin-prohibited"}
+         | t),
     ]  # fmt: skip
 
 

@@ -63,6 +63,7 @@ PATCH_BODIES = {
 # Valid bodies for POSTs on one of A's objects.
 POST_BODIES = {
     "/api/v1/vouchers/{code}/extend": {"minutes": 600, "reason": "hijacked time"},
+    "/api/v1/subscribers/{subscriber_id}/bill": {"phone": "0712345678", "amount": 10},
 }
 # B's own rule for an event: B saves its own; A's (its marker wording) stays as it was.
 OWN_RULE = "/api/v1/notifications/rules/{event}"

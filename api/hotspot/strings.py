@@ -46,6 +46,14 @@ EN: dict[str, str] = {
     "login_failed": "The router did not accept the login:",
     "support": "Help",
     "offers": "Send me offers (text STOP any time to stop them)",
+    "expired_title": "Your internet subscription has expired",
+    "expired_why": "Your monthly payment is overdue, so your connection only reaches this page.",
+    "expired_paybill": "Pay with M-Pesa: Lipa na M-Pesa, Pay Bill, business number",
+    "expired_account": "Account number: your PPPoE username",
+    "expired_login": "Or log in to your account and pay from there",
+    "expired_back": "Within seconds of your payment you are back online at full speed.",
+    "expired_https": "Secure (https://) sites show a connection error until you pay: the router "
+    "cannot redirect them. To see this page, open any http:// address.",
 }
 
 SW: dict[str, str] = {
@@ -93,6 +101,15 @@ SW: dict[str, str] = {
     "login_failed": "Ruta haikukubali kuingia:",
     "support": "Msaada",
     "offers": "Nitumie ofa (tuma ACHA wakati wowote kuzisitisha)",
+    "expired_title": "Kifurushi chako cha intaneti kimekwisha",
+    "expired_why": "Malipo yako ya mwezi yamepitwa na wakati, kwa hivyo muunganisho wako "
+    "unafikia ukurasa huu pekee.",
+    "expired_paybill": "Lipa kwa M-Pesa: Lipa na M-Pesa, Pay Bill, nambari ya biashara",
+    "expired_account": "Nambari ya akaunti: jina lako la mtumiaji la PPPoE",
+    "expired_login": "Au ingia kwenye akaunti yako ulipe kutoka hapo",
+    "expired_back": "Sekunde chache baada ya kulipa unarudi mtandaoni kwa kasi kamili.",
+    "expired_https": "Tovuti salama (https://) zinaonyesha hitilafu ya muunganisho hadi ulipe: "
+    "ruta haiwezi kuzielekeza. Ili kuona ukurasa huu, fungua anwani yoyote ya http://.",
 }
 
 LANGUAGES = {"en": EN, "sw": SW}

@@ -23,7 +23,15 @@ from api.models.radius import (
     RadReply,
     RadUserGroup,
 )
-from api.models.subscribers import IpPool, StaffZone, Subscriber, SubscriberPlan, Zone
+from api.models.subscribers import (
+    IpPool,
+    StaffZone,
+    Subscriber,
+    SubscriberExpiry,
+    SubscriberPayment,
+    SubscriberPlan,
+    Zone,
+)
 from api.models.tenancy import (
     AuditEvent,
     OperatorRecoveryCode,
@@ -37,6 +45,8 @@ __all__ = [
     "Zone",
     "SubscriberPlan",
     "Subscriber",
+    "SubscriberExpiry",
+    "SubscriberPayment",
     "StaffZone",
     "IpPool",
     "ApiToken",

@@ -36,12 +36,19 @@ class CoaRequest(Base):
         PrimaryKeyConstraint("id", name="coa_request_pkey"),
         CheckConstraint("kind IN ('disconnect', 'coa')", name="kind"),
         CheckConstraint(
-            "reason IN ('admin', 'revoked', 'expired', 'extended', 'fair_usage')", name="reason"
+            "reason IN ('admin', 'revoked', 'expired', 'extended', 'fair_usage', 'renewed',"
+            " 'suspended', 'resumed')",
+            name="reason",
         ),
         CheckConstraint("status IN ('pending', 'ack', 'nak', 'timeout')", name="status"),
         Index("ix_coa_request_tenant_id_created_at", "tenant_id", text("created_at DESC")),
         Index("ix_coa_request_router_id_created_at", "router_id", text("created_at DESC")),
         Index("ix_coa_request_radacct_id", "radacct_id"),
+        Index(
+            "ix_coa_request_subscriber_id",
+            "subscriber_id",
+            postgresql_where=text("subscriber_id IS NOT NULL"),
+        ),
         # what the worker still has to send
         Index("ix_coa_request_due", "next_try_at", postgresql_where=text("status = 'pending'")),
     )
@@ -58,6 +65,10 @@ class CoaRequest(Base):
     )
     voucher_id: Mapped[int | None] = mapped_column(
         ForeignKey("voucher.id", ondelete="SET NULL", name="coa_request_voucher_id_fkey")
+    )
+    # a subscriber's session moved in or out of the expired state, or suspended
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL")
     )
     kind: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)

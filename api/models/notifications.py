@@ -43,6 +43,10 @@ class Notification(CreatedAt, Base):
     event: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(Text, unique=True)
     voucher_id: Mapped[int | None] = mapped_column(ForeignKey("voucher.id", ondelete="SET NULL"))
+    # a subscriber's reminder or dunning (their phone is the recipient)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL")
+    )
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     status: Mapped[str] = mapped_column(Text, server_default="new")
     outcome: Mapped[str | None] = mapped_column(Text)

@@ -96,6 +96,11 @@ class StkRequest(Base):
             "promo_code_id",
             postgresql_where=text("promo_code_id IS NOT NULL"),
         ),
+        Index(
+            "ix_stk_request_subscriber_id",
+            "subscriber_id",
+            postgresql_where=text("subscriber_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -105,8 +110,12 @@ class StkRequest(Base):
     tenant_id: Mapped[int] = mapped_column(
         ForeignKey("tenant.id", ondelete="CASCADE", name="stk_request_tenant_id_fkey")
     )
-    plan_id: Mapped[int] = mapped_column(
+    # a hotspot package; None for a subscriber's bill (subscriber_id)
+    plan_id: Mapped[int | None] = mapped_column(
         ForeignKey("plan.id", ondelete="RESTRICT", name="stk_request_plan_id_fkey")
+    )
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL")
     )
     # a repurchase names the voucher it extends
     voucher_id: Mapped[int | None] = mapped_column(

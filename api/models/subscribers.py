@@ -168,6 +168,8 @@ class Subscriber(CreatedAt, Base):
         CheckConstraint("(ip_address IS NULL) = (ip_pool_id IS NULL)", name="pool"),
         CheckConstraint(_CENTRE, name="location"),
         CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="name"),
+        CheckConstraint("balance >= 0", name="balance"),
+        Index("ix_subscriber_due_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -185,11 +187,69 @@ class Subscriber(CreatedAt, Base):
     plan_id: Mapped[int] = mapped_column(Integer)
     # Paid up to here; past it and the ISP's grace, the subscriber is in the expired pool.
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Paid but not yet a whole month (smallest currency unit): renews when it reaches the price.
+    balance: Mapped[int] = mapped_column(Integer, server_default="0")
     status: Mapped[str] = mapped_column(Text, server_default="active")
     ip_address: Mapped[str | None] = mapped_column(INET)
     ip_pool_id: Mapped[int | None] = mapped_column(Integer)
     # Upper-case with colons, as RouterOS's DHCP server sends it as User-Name.
     mac: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class SubscriberPayment(Base):
+    """One payment credited to a subscriber: how much, how many months it renewed, the due date
+    and balance before and after. `payment_id` is unique: a payment renews once, however often
+    its confirmation arrives."""
+
+    __tablename__ = "subscriber_payment"
+    __table_args__ = (
+        CheckConstraint(
+            "amount > 0 AND months >= 0 AND balance_before >= 0 AND balance_after >= 0"
+            " AND due_after >= due_before",
+            name="amounts",
+        ),
+        Index("ix_subscriber_payment_subscriber", "tenant_id", "subscriber_id", text("id DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL")
+    )
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payment.id", name="fk_subscriber_payment_payment_id_payment"), unique=True
+    )
+    receipt: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[int] = mapped_column(Integer)
+    months: Mapped[int] = mapped_column(Integer)
+    balance_before: Mapped[int] = mapped_column(Integer)
+    balance_after: Mapped[int] = mapped_column(Integer)
+    due_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class SubscriberExpiry(Base):
+    """An expiry the worker acted on: the subscriber's live sessions were sent a Disconnect (the
+    router logs them in again into the expired pool). Unique per subscriber and due date, so
+    two sweeps, or two workers, act on one expiry once."""
+
+    __tablename__ = "subscriber_expiry"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "due_at"),
+        Index("ix_subscriber_expiry_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sessions: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -55,6 +55,11 @@ class Tenant(CreatedAt, Base):
             " AND expired_address_list ~ '^[A-Za-z0-9._-]{1,64}$'",
             name="subscribers",
         ),
+        CheckConstraint(
+            "subscriber_reminder_days BETWEEN 0 AND 30"
+            " AND subscriber_dunning_days ~ '^([1-9][0-9]?(,[1-9][0-9]?){0,9})?$'",
+            name="subscriber_billing",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -96,6 +101,11 @@ class Tenant(CreatedAt, Base):
     subscriber_pool: Mapped[str] = mapped_column(Text, server_default="pppoe")
     expired_pool: Mapped[str] = mapped_column(Text, server_default="expired")
     expired_address_list: Mapped[str] = mapped_column(Text, server_default="expired")
+    # Billing (migration 0021): a reminder this many days before the due date (0: none), dunning
+    # on these days after it ("1,3,7"; empty: none), with an STK push to the subscriber's phone.
+    subscriber_reminder_days: Mapped[int] = mapped_column(Integer, server_default="3")
+    subscriber_dunning_days: Mapped[str] = mapped_column(Text, server_default="1,3,7")
+    subscriber_dunning_stk: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
 
 class StaffUser(CreatedAt, Base):

@@ -1,7 +1,9 @@
 """C2B: payments a customer makes from the M-Pesa menu to the ISP's paybill or till.
 
 Paybill payments name an account: our STK reference (the C2B echo of a push), a voucher code
-(a top-up) or a phone number (a new voucher for that phone); those grant at once. Till payments
+(a top-up), a subscriber's username (whatever its case: their monthly bill, any amount, see
+api/subscribers/billing.py) or a phone number (a new voucher for that phone); those grant at
+once. Till payments
 name nothing and show a masked phone, so the customer claims them on the portal with the M-Pesa
 code from their SMS. Money that buys nothing we sell is kept as "held" for the ISP to resolve;
 a confirmation is never dropped.
@@ -24,6 +26,7 @@ from api.payments.service import account, callback_url
 from api.payments.settle import Outcome, settle_success
 from api.phones import normalize_phone
 from api.security import get_redis
+from api.subscribers import billing
 from api.tenancy import Principal
 
 INVALID_ACCOUNT = ("C2B00012", "Rejected: unknown account number")
@@ -34,13 +37,14 @@ ACCEPTED = ("0", "Accepted")
 
 @dataclass
 class Target:
-    kind: str  # stk | voucher | phone | till | spent | unknown
+    kind: str  # stk | voucher | subscriber | phone | till | spent | unknown
     plan: RowMapping | None = None
     choices: int = 0  # active packages that cost the amount (till and paybill accounts)
     request: RowMapping | None = None
     voucher: RowMapping | None = None
     phone: str | None = None
     note: str | None = None
+    subscriber: RowMapping | None = None
 
 
 def shortcodes(row: PaymentSettings) -> set[str]:
@@ -95,13 +99,18 @@ async def resolve(
     else:
         request = await repository.request_by_reference(session, tenant_id, ref)
     if request is not None:
-        plan = await grants.plan_for(session, tenant_id, request["plan_id"])
+        plan = None
+        if request["plan_id"] is not None:  # None: a subscriber's bill
+            plan = await grants.plan_for(session, tenant_id, request["plan_id"])
         if payment.amount != Decimal(request["amount"]):
             return Target("stk", request=request, note="amount differs from the push")
         return Target("stk", plan=plan, request=request)
     voucher = await _voucher(session, tenant_id, payment, ref, lock=lock)
     if voucher is not None:
         return voucher
+    subscriber = await billing.by_username(session, tenant_id, payment.bill_ref.strip())
+    if subscriber is not None:  # any amount: what is short of a month waits as balance
+        return Target("subscriber", subscriber=subscriber)
     try:
         phone = normalize_phone(ref)
     except ValueError:
@@ -120,6 +129,10 @@ async def validate(
     target = await resolve(session, tenant_id, payment, lock=False)
     if target.kind in ("unknown", "spent"):
         return INVALID_ACCOUNT
+    if target.kind == "subscriber" or (
+        target.request is not None and target.request["subscriber_id"] is not None
+    ):
+        return ACCEPTED
     if target.plan is None and target.choices == 0:
         return INVALID_AMOUNT
     return ACCEPTED
@@ -136,7 +149,8 @@ async def confirm(
         note = f"paid to {payment.shortcode}, not one of this ISP's numbers"
         return await _record(session, tenant_id, row, payment, "held", note)
     target = await resolve(session, tenant_id, payment, lock=True)
-    if target.kind == "stk" and target.request is not None and target.plan is not None:
+    bill = target.request is not None and target.request["subscriber_id"] is not None
+    if target.kind == "stk" and target.request is not None and (target.plan or bill):
         paid_by = target.request["receipt"]
         if target.request["status"] == "paid" and paid_by not in (None, payment.receipt):
             # A second payment naming a purchase already paid: its own money, never dropped.
@@ -153,6 +167,8 @@ async def confirm(
             if outcome.verdict != "mismatch":
                 return outcome
             target.note = outcome.reason
+    if target.kind == "subscriber" and target.subscriber is not None:
+        return await _pay_bill(session, tenant_id, row, payment, target.subscriber)
     if target.kind == "till" and target.choices > 0:
         return await _record(session, tenant_id, row, payment, "unclaimed", None)
     if target.plan is None or target.kind not in ("voucher", "phone"):
@@ -169,6 +185,21 @@ async def confirm(
         extend=target.voucher,
         phone=target.phone,
     )
+    return outcome
+
+
+async def _pay_bill(
+    session: AsyncSession, tenant_id: int, row: PaymentSettings, payment: wire.C2BPayment,
+    subscriber: RowMapping,
+) -> Outcome:  # fmt: skip
+    """A subscriber's bill paid from the M-Pesa menu: recorded once (by receipt), credited once
+    (the payment's id is unique among renewals)."""
+    outcome = await _record(session, tenant_id, row, payment, "granted", None)
+    if outcome.verdict == "duplicate":  # a concurrent delivery of it committed first
+        return outcome
+    assert outcome.payment_id is not None  # noqa: S101
+    await billing.renew(session, tenant_id, subscriber["id"], payment_id=outcome.payment_id,
+                        amount=payment.amount, receipt=payment.receipt)  # fmt: skip
     return outcome
 
 

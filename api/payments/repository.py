@@ -134,19 +134,20 @@ async def insert_request(
     session: AsyncSession, tenant_id: int, values: dict[str, Any]
 ) -> RowMapping:
     """values: plan, voucher, phone, amount, list_price, promo, type, ref, mac, ip, offers,
-    language."""
+    language, subscriber (a subscriber's bill: plan and voucher None)."""
     result = await session.execute(
         tenant_sql(
             tenant_id,
             """
             INSERT INTO stk_request (tenant_id, plan_id, voucher_id, phone, amount,
                                      list_price, promo_code_id, account_type, reference,
-                                     client_mac, client_ip, offers_opt_in, language)
+                                     client_mac, client_ip, offers_opt_in, language,
+                                     subscriber_id)
             VALUES (:tenant_id, :plan, :voucher, :phone, :amount, :list_price, :promo, :type,
-                    :ref, :mac, :ip, :offers, :language)
+                    :ref, :mac, :ip, :offers, :language, :subscriber)
             RETURNING id, public_id, reference, amount""",
         ),
-        {"offers": False, "language": None} | values,
+        {"offers": False, "language": None, "subscriber": None} | values,
     )
     return result.mappings().one()
 

@@ -20,6 +20,7 @@ from api import config
 from api.messaging import consent
 from api.payments import alerts, grants, repository, wire
 from api.promos import service as promos
+from api.subscribers import billing
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ async def settle_success(
         await repository.bind_payment(session, req["tenant_id"], existing["id"], req["id"])
         return Outcome("duplicate", "granted already through C2B", existing["id"])
     payment_id = await _payment_row(session, req, existing, receipt, paid_at)
-    await _grant(session, req, payment_id)
+    await _grant(session, req, payment_id, receipt)
     return Outcome("ok", None, payment_id)
 
 
@@ -137,8 +138,15 @@ async def _payment_row(
     return await repository.insert_stk_payment(session, req, receipt, paid_at)
 
 
-async def _grant(session: AsyncSession, req: RowMapping, payment_id: int) -> None:
+async def _grant(
+    session: AsyncSession, req: RowMapping, payment_id: int, receipt: str | None
+) -> None:
     tenant_id = req["tenant_id"]
+    if req["plan_id"] is None:  # a subscriber's bill: renews them, once (payment_id is unique)
+        if req["subscriber_id"] is not None:
+            await billing.renew(session, tenant_id, req["subscriber_id"], payment_id=payment_id,
+                                amount=req["amount"], receipt=receipt)  # fmt: skip
+        return
     plan = await grants.plan_for(session, tenant_id, req["plan_id"])
     assert plan is not None  # noqa: S101 - plan_id is a RESTRICT foreign key
     target = None

@@ -176,6 +176,64 @@ async def _store(
     return _Order(str(push["public_id"]), push, acct, row.callback_token_enc, plan["name"])
 
 
+async def start_bill(tenant_id: int, subscriber_id: int, phone: str, amount: int) -> str:
+    """An STK push for a subscriber's bill (`amount`, whole shillings); returns the purchase's
+    public id. Debounced and limited per phone like a package; its success renews the
+    subscriber (settle.py) exactly once."""
+    try:
+        msisdn = normalize_phone(phone)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    if not 1 <= amount <= 250_000:
+        raise BadRequest("An M-Pesa payment is 1 to 250,000 shillings")
+    redis = get_redis()
+    lock = f"stk:pushing:{tenant_id}:{msisdn}"
+    if not await redis.set(lock, "1", nx=True, ex=30):
+        raise TooManyRequests("A payment request to this phone is being sent", retry_after=5)
+    try:
+        async with unit_of_work() as session:
+            order = await _store_bill(session, tenant_id, subscriber_id, msisdn, amount)
+        if order.push is None:
+            return order.public_id
+        answer = await _push(tenant_id, msisdn, order)
+    finally:
+        await redis.delete(lock)
+    if answer is not None:
+        await _sent(tenant_id, order, answer)
+    return order.public_id
+
+
+async def _store_bill(
+    session: AsyncSession, tenant_id: int, subscriber_id: int, msisdn: str, amount: int
+) -> _Order:
+    row = await repository.settings_row(session, tenant_id)
+    if row is None:
+        raise ServiceUnavailable("This ISP does not take M-Pesa payments yet")
+    open_id = await _open_purchase(session, tenant_id, msisdn, (None, None, amount))
+    if open_id is not None:
+        return _Order(open_id)
+    acct = account(row)
+    push = await repository.insert_request(
+        session, tenant_id,
+        {"plan": None, "voucher": None, "phone": msisdn, "amount": amount, "list_price": amount,
+         "promo": None, "type": acct.account_type, "ref": new_reference(), "mac": None,
+         "ip": None, "subscriber": subscriber_id},
+    )  # fmt: skip
+    return _Order(str(push["public_id"]), push, acct, row.callback_token_enc, "Monthly bill")
+
+
+async def _sent(tenant_id: int, order: _Order, answer: dict[str, Any]) -> None:
+    assert order.push is not None  # noqa: S101
+    checkout = str(answer.get("CheckoutRequestID", ""))
+    async with unit_of_work() as session:
+        await repository.push_sent(
+            session, tenant_id, order.push["id"],
+            str(answer.get("MerchantRequestID", ""))[:80] or None, checkout[:80] or None,
+            config.get_settings().stk_query_after,
+        )  # fmt: skip
+    await events.replay_unknown(tenant_id, checkout)
+
+
 async def _plan_on_sale(session: AsyncSession, tenant_id: int, plan_id: int) -> RowMapping:
     plan = await grants.plan_for(session, tenant_id, plan_id)
     if plan is None or not plan["active"]:

@@ -73,6 +73,7 @@ async def plan(
             "routers": [r["router_id"] for r in rows],
             "accts": [r["radacctid"] for r in rows],
             "vouchers": [r["voucher_id"] for r in rows],
+            "subscribers": [r.get("subscriber_id") for r in rows],
             "attrs": [json.dumps(session_attributes(r) | (change or {})) for r in rows],
         },
     )  # fmt: skip
@@ -85,6 +86,16 @@ async def disconnect_voucher(
     session: AsyncSession, tenant_id: int, voucher_id: int, *, reason: str, actor: str
 ) -> list[int]:
     rows = await repository.open_sessions(session, tenant_id, voucher_id=voucher_id)
+    return await plan(session, tenant_id, rows, kind="disconnect", reason=reason, actor=actor)
+
+
+async def disconnect_subscriber(
+    session: AsyncSession, tenant_id: int, subscriber_id: int, *, reason: str, actor: str
+) -> list[int]:
+    """A subscriber's live sessions, in or out of the expired state (renewed, expired) or
+    suspended: RouterOS cannot change a PPP session's pool or address by CoA, so each gets a
+    Disconnect and the router's next Access-Request gets the new answer."""
+    rows = await repository.open_sessions(session, tenant_id, subscriber_id=subscriber_id)
     return await plan(session, tenant_id, rows, kind="disconnect", reason=reason, actor=actor)
 
 

@@ -99,7 +99,7 @@ async def list_(
 
 # Open sessions, with the router that holds each (by its address within the ISP).
 _OPEN = """
-    SELECT a.radacctid, a.voucher_id, a.username, a.acctsessionid,
+    SELECT a.radacctid, a.voucher_id, a.subscriber_id, a.username, a.acctsessionid,
            host(a.framedipaddress) AS framed_ip, a.callingstationid, r.id AS router_id
       FROM radacct a
       JOIN router r ON r.tenant_id = a.tenant_id AND r.ip_address = a.nasipaddress
@@ -113,6 +113,7 @@ async def open_sessions(
     *,
     voucher_id: int | None = None,
     radacct_id: int | None = None,
+    subscriber_id: int | None = None,
     viewer: Principal | None = None,
 ) -> Sequence[RowMapping]:
     """Open sessions of the tenant; with `viewer`, only on routers they see (a staff action)."""
@@ -120,6 +121,9 @@ async def open_sessions(
     if voucher_id is not None:
         where += " AND a.voucher_id = :v"
         params["v"] = voucher_id
+    if subscriber_id is not None:
+        where += " AND a.subscriber_id = :sub"
+        params["sub"] = subscriber_id
     if radacct_id is not None:
         where += " AND a.radacctid = :s"
         params["s"] = radacct_id
@@ -138,16 +142,17 @@ async def insert_requests(
     session: AsyncSession, tenant_id: int, values: dict[str, Any]
 ) -> list[int]:
     """One pending coa_request per session in one statement (the lists in `values` are
-    parallel: routers, accts, vouchers, attrs); returns their ids, sorted."""
+    parallel: routers, accts, vouchers, subscribers, attrs); returns their ids, sorted."""
     result = await session.execute(
         tenant_sql(tenant_id, """
-            INSERT INTO coa_request (tenant_id, router_id, radacct_id, voucher_id, kind, reason,
-                                     attributes, actor)
-            SELECT :tenant_id, u.router, u.acct, u.voucher, :kind, :reason,
+            INSERT INTO coa_request (tenant_id, router_id, radacct_id, voucher_id, subscriber_id,
+                                     kind, reason, attributes, actor)
+            SELECT :tenant_id, u.router, u.acct, u.voucher, u.subscriber, :kind, :reason,
                    CAST(u.attrs AS jsonb), :actor
               FROM unnest(CAST(:routers AS integer[]), CAST(:accts AS bigint[]),
-                          CAST(:vouchers AS bigint[]), CAST(:attrs AS text[]))
-                   AS u(router, acct, voucher, attrs)
+                          CAST(:vouchers AS bigint[]), CAST(:subscribers AS bigint[]),
+                          CAST(:attrs AS text[]))
+                   AS u(router, acct, voucher, subscriber, attrs)
             RETURNING id"""),
         values,
     )  # fmt: skip

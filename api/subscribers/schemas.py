@@ -162,6 +162,7 @@ class SubscriberOut(BaseModel):
     router_id: int | None
     plan_id: int
     due_at: datetime
+    balance: int = Field(0, description="Paid towards the next month, not yet a whole one")
     status: str
     ip_address: Annotated[str | None, BeforeValidator(_text)]
     ip_pool_id: int | None
@@ -253,3 +254,30 @@ class PoolOut(BaseModel):
     name: str
     cidr: Annotated[str, BeforeValidator(str)]
     created_at: datetime
+
+
+class SubscriberPaymentOut(BaseModel):
+    id: int
+    receipt: str | None
+    amount: int
+    months: int
+    balance_before: int
+    balance_after: int
+    due_before: datetime
+    due_after: datetime
+    created_at: datetime
+    source: str
+    phone: str | None
+
+
+class BillPushIn(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    phone: str | None = Field(None, max_length=20, description="Default: the subscriber's")
+    amount: int | None = Field(
+        None, ge=1, le=250_000, description="Default: the plan's price less the balance"
+    )
+
+
+class BillPushOut(BaseModel):
+    purchase_id: str

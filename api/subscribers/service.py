@@ -15,6 +15,7 @@ from api import audit
 from api.errors import BadRequest, NotFound
 from api.models import Subscriber, SubscriberPlan
 from api.routers import repository as routers_repository
+from api.sessions import control
 from api.subscribers import repository, secrets
 from api.subscribers.schemas import SubscriberCreate, SubscriberUpdate
 from api.tenancy import Principal
@@ -116,7 +117,15 @@ async def update_subscriber(
     action = "subscriber.update"
     if set(values) == {"status"}:
         action = "subscriber.suspend" if values["status"] == "suspended" else "subscriber.resume"
-    details = {"fields": sorted(values)}
+    details: dict[str, Any] = {"fields": sorted(values)}
+    if before.get("status") != subscriber.status:
+        # A suspension ends the live session now (its next login is refused); a resumption
+        # drops whatever the router still holds, so the next login gets the current answer.
+        reason = "suspended" if subscriber.status == "suspended" else "resumed"
+        sent = await control.disconnect_subscriber(
+            session, principal.tenant_id, subscriber.id, reason=reason, actor=principal.email
+        )
+        details["sessions_disconnected"] = len(sent)
     await audit.changed(session, principal, action, "subscriber", subscriber.id, before,
                         audit.snapshot(subscriber), meta, details=details)  # fmt: skip
     return subscriber

@@ -1,0 +1,36 @@
+"""arq jobs for subscribers: acting on expiries (a Disconnect to each live session still in the
+normal state, so the router logs it in again into the expired pool) and deciding reminders and
+dunning. Both are decided by unique keys in their own transaction: running a job twice, or on
+two workers at once, acts once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from api.db import unit_of_work
+from api.sessions import control
+from api.subscribers import sweeps
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_expiries(ctx: dict[str, Any] | None = None) -> int:
+    """Every few seconds: the Disconnects planned (sent by the CoA machinery after commit)."""
+    planned = 0
+    async with unit_of_work() as session:
+        for row in await sweeps.decide_expiries(session):
+            ids = await control.disconnect_subscriber(
+                session, row["tenant_id"], row["subscriber_id"], reason="expired", actor="worker"
+            )
+            await sweeps.record_sessions(session, row["id"], len(ids))
+            planned += len(ids)
+    if planned:
+        log.info("expired subscribers: %d session(s) disconnected", planned)
+    return planned
+
+
+async def decide_reminders(ctx: dict[str, Any] | None = None) -> int:
+    """Every few minutes: reminders before the due date and dunning after it."""
+    async with unit_of_work() as session:
+        return await sweeps.decide_reminders(session)
