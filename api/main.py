@@ -41,6 +41,7 @@ from api.promos.endpoints import router as promos_router
 from api.routers.endpoints import router as routers_router
 from api.routers.onboarding import router as onboarding_router
 from api.security import get_redis
+from api.selfcare.pages import router as selfcare_pages
 from api.sessions.endpoints import router as sessions_router
 from api.settings.endpoints import router as settings_router
 from api.sms.endpoints import hooks_router as sms_hooks_router
@@ -124,6 +125,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.include_router(hotspot_router)  # branding, voucher sheets
     app.include_router(expired_page)
+    app.include_router(selfcare_pages)
     hotspot.install(app)
     admin.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=600)  # a hotspot's link is slow

@@ -10,6 +10,7 @@ from arq import cron, func
 from arq.connections import RedisSettings
 
 from api import outbound
+from api.bills import tasks as bill_tasks
 from api.config import get_settings
 from api.health import HEARTBEAT_KEY
 from api.messaging.tasks import sweep_messages
@@ -85,9 +86,8 @@ class WorkerSettings:
         cron(session_tasks.sweep_coa, second=set(range(0, 60, 2)), unique=True),
         # Expired subscribers still online in the normal state: Disconnect, once per expiry.
         cron(subscriber_tasks.sweep_expiries, second=set(range(1, 60, 5)), unique=True),
-        cron(
-            subscriber_tasks.decide_reminders, minute=set(range(0, 60, 5)), second=22, unique=True
-        ),
+        # Subscribers' reminders before the due date, dunning (SMS, STK prompts) after it.
+        cron(bill_tasks.remind_and_dun, minute=set(range(0, 60, 5)), second=22, unique=True),
         # Fair usage follows the number of users online (sessions start and stop via RADIUS).
         cron(session_tasks.evaluate_fair_usage, second=set(range(1, 60, 2)), unique=True),
     ]

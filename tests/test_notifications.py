@@ -60,7 +60,8 @@ async def test_the_rules_list_every_event_and_save_audited(client):
     events = {r["event"]: r for r in listed.json()}
     assert set(events) == {"usage.data", "usage.time", "expiry", "payment", "outage",
                            "staff.router_silent", "staff.forged_callback", "staff.failed_logins",
-                           "staff.failed_payments"}  # fmt: skip
+                           "staff.failed_payments", "subscriber.due_soon",
+                           "subscriber.overdue"}  # fmt: skip
     assert events["usage.data"]["enabled"] and events["usage.data"]["channels"] == ["sms"]
     assert "{percent}" in events["usage.data"]["template_en"]
     body = {"enabled": True, "channels": ["sms"], "template_en": "{isp}: {percent}% used of {code}",

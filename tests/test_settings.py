@@ -20,6 +20,9 @@ DEFAULTS = {
     "message_daily_cap": 5,
     "message_prefixes": "+254",
     "message_rate_per_minute": 600,
+    "subscriber_reminder_days": 3,
+    "subscriber_dunning_days": "1,3,7",
+    "subscriber_dunning_stk": False,
 }
 
 
@@ -103,6 +106,15 @@ async def test_other_roles_are_403(client, role):
         {"message_prefixes": "+0"},
         {"message_prefixes": ",".join(["+1"] * 11)},
         {"message_prefixes": None},
+        {"subscriber_reminder_days": 31},
+        {"subscriber_reminder_days": -1},
+        {"subscriber_dunning_days": "3,1"},
+        {"subscriber_dunning_days": "0,3"},
+        {"subscriber_dunning_days": "1,1"},
+        {"subscriber_dunning_days": "one"},
+        {"subscriber_dunning_days": "1;3"},
+        {"subscriber_dunning_days": ",".join(str(d) for d in range(1, 12))},
+        {"subscriber_dunning_stk": "maybe"},
         {},
         {"slug": "other"},
     ],
@@ -142,3 +154,16 @@ async def test_the_message_limits_are_set_and_quiet_hours_cleared(client):
     response = await client.patch(URL, headers=headers, json=cleared)
     assert response.status_code == 200, response.text
     assert await _stored(tenant.id) == DEFAULTS | limits | cleared
+
+
+async def test_the_subscriber_reminder_and_dunning_settings_are_set(client):
+    tenant, headers = await make_user_headers(client)
+    body = {"subscriber_reminder_days": 5, "subscriber_dunning_days": " 2, 4,10",
+            "subscriber_dunning_stk": True}  # fmt: skip
+    response = await client.patch(URL, headers=headers, json=body)
+    assert response.status_code == 200, response.text
+    stored = await _stored(tenant.id)
+    assert (stored["subscriber_reminder_days"], stored["subscriber_dunning_days"],
+            stored["subscriber_dunning_stk"]) == (5, "2,4,10", True)  # fmt: skip
+    none = await client.patch(URL, headers=headers, json={"subscriber_dunning_days": ""})
+    assert none.status_code == 200 and none.json()["subscriber_dunning_days"] == ""

@@ -17,7 +17,7 @@ async def claim_new(session: AsyncSession, limit: int) -> list[RowMapping]:
     """The oldest new notifications of every ISP, locked for this transaction; another worker
     skips them (and takes the next ones) instead of waiting."""
     result = await session.execute(
-        text("""SELECT id, tenant_id, event, key, voucher_id, details
+        text("""SELECT id, tenant_id, event, key, voucher_id, subscriber_id, details
                   FROM notification WHERE status = 'new'
                  ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"""),
         {"n": limit},
@@ -53,6 +53,33 @@ async def voucher_facts(
                 WHERE {tenant:v} AND v.id = :v""",
         ),
         {"v": voucher_id},
+    )
+    row = result.mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def subscriber_facts(
+    session: AsyncSession, tenant_id: int, subscriber_id: int
+) -> dict[str, Any] | None:
+    """What a reminder or dunning message says about a subscriber's bill now: the amount due is
+    the plan's price less the balance already paid (as api/bills charges), the paybill is the
+    ISP's M-Pesa business number when it takes paybill payments (the account is the username)."""
+    result = await session.execute(
+        tenant_sql(
+            tenant_id,
+            """SELECT s.name, s.username, s.phone, s.status, s.due_at, s.balance, p.name AS plan,
+                      p.price, COALESCE(ps.display_name, t.name) AS isp,
+                      COALESCE(ps.language, 'en') AS language, ps.support_phone AS support,
+                      CASE WHEN m.account_type = 'paybill'
+                           THEN COALESCE(m.c2b_shortcode, m.shortcode) END AS paybill
+                 FROM subscriber s
+                 JOIN tenant t ON t.id = s.tenant_id
+                 JOIN subscriber_plan p ON p.id = s.plan_id
+                 LEFT JOIN portal_settings ps ON ps.tenant_id = s.tenant_id
+                 LEFT JOIN payment_settings m ON m.tenant_id = s.tenant_id
+                WHERE {tenant:s} AND s.id = :s""",
+        ),
+        {"s": subscriber_id},
     )
     row = result.mappings().first()
     return dict(row) if row is not None else None

@@ -13,6 +13,7 @@ import logging
 import re
 import weakref
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,10 @@ PURPOSES = {
     "expiry": "expiry-warning",
     "payment": "payment",
     "outage": "outage",
+    "subscriber.due_soon": "subscriber-reminder",
+    "subscriber.overdue": "subscriber-dunning",
 }
+NAIROBI = ZoneInfo("Africa/Nairobi")
 # A voucher keeps its buyer's phone, not an e-mail address: these channels reach a customer.
 CUSTOMER_CHANNELS = ("sms", "whatsapp")
 SENDING = 16  # provider calls at once per process (api/outbound.py keeps 16 connections)
@@ -128,6 +132,8 @@ async def _decide(
     if event not in templates.EVENTS:
         return "skipped", f"no wording for {event}", []
     rule = await memo.rule(tenant_id, event)
+    if event in templates.SUBSCRIBER_EVENTS:
+        return await _tell_subscriber(session, row, rule, memo)
     if not rule.enabled:
         return "skipped", "the ISP turned this event off", []
     if event in templates.STAFF_EVENTS:
@@ -157,6 +163,67 @@ async def _decide(
             continue  # chosen, but the ISP has no WhatsApp account (yet)
         message_id, created = await outbox.decide(
             session, tenant_id, channel, recipient, body, PURPOSES.get(event, "notification"),
+            f"notification:{row['id']}:{channel}",
+        )  # fmt: skip
+        used.append(channel)
+        if created:
+            queued.append(message_id)
+    if not used:
+        return "skipped", "the ISP has no account on its chosen channels", []
+    return "done", ",".join(used), queued
+
+
+async def _tell_subscriber(
+    session: AsyncSession, row: RowMapping, rule: RuleOut, memo: _Memo
+) -> tuple[str, str, list[int]]:
+    """A reminder or a dunning day's SMS for a subscriber, unless they paid (their due date
+    moved) or were suspended since it was decided. (A dunning day's M-Pesa prompt is sent by the
+    sweep that decided it: api/bills/tasks.py.)"""
+    tenant_id, details = row["tenant_id"], row["details"]
+    facts = None
+    if row["subscriber_id"] is not None:
+        facts = await repository.subscriber_facts(session, tenant_id, row["subscriber_id"])
+    if facts is None:
+        return "skipped", "the subscriber is gone", []
+    if facts["status"] != "active":
+        return "skipped", "the subscriber is suspended", []
+    due_date = facts["due_at"].astimezone(NAIROBI).strftime("%Y-%m-%d")
+    if due_date != details.get("due"):
+        return "skipped", "paid since: the due date moved", []
+    return await _text_subscriber(session, row, rule, memo, facts, due_date)
+
+
+async def _text_subscriber(
+    session: AsyncSession, row: RowMapping, rule: RuleOut, memo: _Memo, facts: dict[str, Any],
+    due_date: str,
+) -> tuple[str, str, list[int]]:  # fmt: skip
+    tenant_id, event = row["tenant_id"], row["event"]
+    if not rule.enabled:
+        return "skipped", "the ISP turned this event off", []
+    channels = [c for c in rule.channels if c in CUSTOMER_CHANNELS]
+    if not channels:
+        return "skipped", "no channel reaches a subscriber (they have a phone, no e-mail)", []
+    if not facts["phone"]:
+        return "skipped", "no phone number on the subscriber", []
+    recipient = "+" + facts["phone"].lstrip("+")
+    refused = await refusal(session, tenant_id, recipient, await memo.limits(tenant_id))
+    if refused is not None:
+        return "skipped", refused, []
+    price, balance = facts["price"], facts["balance"]
+    values = {
+        "isp": facts["isp"], "name": facts["name"], "username": facts["username"],
+        "account": facts["username"], "plan": facts["plan"], "due_date": due_date,
+        "amount": max(price - balance, 1) if price > 0 else 0, "days": row["details"]["days"],
+        "paybill": facts["paybill"] or "-", "support": facts["support"] or "",
+    }  # fmt: skip
+    wording = rule.template_sw if facts["language"] == "sw" else rule.template_en
+    body = templates.render(wording, values)
+    queued, used = [], []
+    for channel in channels:
+        if channel == "whatsapp" and not await memo.has_whatsapp(tenant_id):
+            continue
+        message_id, created = await outbox.decide(
+            session, tenant_id, channel, recipient, body, PURPOSES[event],
             f"notification:{row['id']}:{channel}",
         )  # fmt: skip
         used.append(channel)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 PLACEHOLDERS = (
     "isp", "code", "package", "percent", "data_left", "time_left", "support", "minutes", "amount",
     "message", "router", "since", "reason", "source", "failures", "accounts", "sources", "phone",
-    "result",
+    "result", "name", "username", "plan", "due_date", "days", "paybill", "account",
 )  # fmt: skip
 # Events told to the ISP's owners and admins (by e-mail by default), not to a customer.
 STAFF_EVENTS = (
@@ -19,6 +19,8 @@ STAFF_EVENTS = (
 )  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
+# Events told to a subscriber (PPPoE or static) about their monthly bill, by SMS to their phone.
+SUBSCRIBER_EVENTS = ("subscriber.due_soon", "subscriber.overdue")
 # What each event is, for the ISP's settings page.
 EVENTS = {
     "usage.data": "A voucher crossed the usage threshold of its data",
@@ -26,6 +28,8 @@ EVENTS = {
     "expiry": "A sold voucher ends soon (the ISP's minutes before)",
     "payment": "A payment bought a voucher or more time",
     "outage": "Staff announced an outage or maintenance where the customer is online",
+    "subscriber.due_soon": "A subscriber's monthly payment is due soon (the ISP's days before)",
+    "subscriber.overdue": "A subscriber's monthly payment is overdue (on the ISP's dunning days)",
     "staff.router_silent": "To owners and admins: a router stopped reporting",
     "staff.forged_callback": "To owners and admins: a payment callback was refused as forged",
     "staff.failed_logins": "To owners and admins: a burst of failed staff sign-ins",
@@ -59,6 +63,21 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "unganisha na WiFi kisha uiweke.",
     },
     "outage": {"en": "{isp}: {message}", "sw": "{isp}: {message}"},
+    "subscriber.due_soon": {
+        "en": "{isp}: Hello {name}, your internet ({plan}) is due on {due_date}. Pay KES {amount} "
+        "by M-Pesa Paybill {paybill}, account {account}, to stay online.",
+        "sw": "{isp}: Habari {name}, malipo ya intaneti yako ({plan}) yanafika tarehe {due_date}. "
+        "Lipa KES {amount} kwa M-Pesa Paybill {paybill}, akaunti {account}, ili uendelee "
+        "kuwa mtandaoni.",
+    },
+    "subscriber.overdue": {
+        "en": "{isp}: Hello {name}, your internet ({plan}) was due on {due_date}, {days} day(s) "
+        "ago. Pay KES {amount} by M-Pesa Paybill {paybill}, account {account}, and you are back "
+        "online within seconds.",
+        "sw": "{isp}: Habari {name}, malipo ya intaneti yako ({plan}) yalifika tarehe {due_date}, "
+        "siku {days} zilizopita. Lipa KES {amount} kwa M-Pesa Paybill {paybill}, akaunti "
+        "{account}, nawe utarudi mtandaoni baada ya sekunde chache.",
+    },
     "staff.router_silent": {
         "en": "{isp}: router {router} has reported nothing since {since} UTC; customers there "
         "may be offline.",

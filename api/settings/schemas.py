@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 UnusedVoucherDays = Annotated[
     int,
@@ -55,6 +55,38 @@ RatePerMinute = Annotated[
     Field(ge=1, le=60000, description="Most messages a minute on each channel; the rest wait "
                                       "their turn (one-time codes never wait)."),
 ]  # fmt: skip
+ReminderDays = Annotated[
+    int,
+    Field(ge=0, le=30, description="Days before a subscriber's due date to remind them by SMS "
+                                   "(0: never)."),
+]  # fmt: skip
+
+
+def _dunning_days(value: str) -> str:
+    """Days after the due date like "1,3,7" (1-99, at most 10, ascending); "" for none."""
+    text = value.replace(" ", "")
+    if not text:
+        return ""
+    try:
+        days = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError('must be days after the due date, comma-separated: "1,3,7"') from None
+    if not all(1 <= d <= 99 for d in days) or len(days) > 10:
+        raise ValueError("each day is 1 to 99, at most 10 days")
+    if days != sorted(set(days)):
+        raise ValueError('give each day once, smallest first, like "1,3,7"')
+    return ",".join(str(d) for d in days)
+
+
+DunningDays = Annotated[
+    str,
+    Field(
+        max_length=40,
+        description="Days after a subscriber's due date to remind them again, "
+        'comma-separated ("1,3,7"; "" none).',
+    ),
+    AfterValidator(_dunning_days),
+]
 # Fields that may be set to null (no quiet hours); the others may not.
 NULLABLE = {"quiet_hours_from", "quiet_hours_to"}
 
@@ -71,6 +103,11 @@ class SettingsOut(BaseModel):
     message_daily_cap: int
     message_prefixes: str
     message_rate_per_minute: int
+    subscriber_reminder_days: int
+    subscriber_dunning_days: str
+    subscriber_dunning_stk: bool = Field(
+        description="On each dunning day, also an M-Pesa prompt for the amount due"
+    )
 
 
 class SettingsUpdate(BaseModel):
@@ -85,6 +122,9 @@ class SettingsUpdate(BaseModel):
     message_daily_cap: DailyCap | None = None
     message_prefixes: Prefixes | None = None
     message_rate_per_minute: RatePerMinute | None = None
+    subscriber_reminder_days: ReminderDays | None = None
+    subscriber_dunning_days: DunningDays | None = None
+    subscriber_dunning_stk: bool | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> SettingsUpdate:

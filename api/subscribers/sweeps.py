@@ -70,8 +70,9 @@ _REMINDERS = text("""
      WHERE (d.days_left > 0 AND d.days_left = d.remind)
         OR (d.days_left < 0 AND (-d.days_left)::text = ANY(string_to_array(d.dunning, ',')))
     ON CONFLICT (key) DO NOTHING
-    RETURNING id""")
+    RETURNING id, tenant_id, subscriber_id, event, (details->>'stk')::boolean AS stk""")
 
 
-async def decide_reminders(session: AsyncSession) -> int:
-    return len((await session.execute(_REMINDERS)).all())
+async def decide_reminders(session: AsyncSession) -> Sequence[RowMapping]:
+    """The notifications this call decided (a key decided before is not among them)."""
+    return (await session.execute(_REMINDERS)).mappings().all()

@@ -1,7 +1,7 @@
 """arq jobs for subscribers: acting on expiries (a Disconnect to each live session still in the
-normal state, so the router logs it in again into the expired pool) and deciding reminders and
-dunning. Both are decided by unique keys in their own transaction: running a job twice, or on
-two workers at once, acts once."""
+normal state, so the router logs it in again into the expired pool), decided by a unique key in
+its own transaction: running the job twice, or on two workers at once, acts once. (Reminders
+and dunning: api/bills/tasks.py, since a dunning day may send an M-Pesa prompt.)"""
 
 from __future__ import annotations
 
@@ -28,9 +28,3 @@ async def sweep_expiries(ctx: dict[str, Any] | None = None) -> int:
     if planned:
         log.info("expired subscribers: %d session(s) disconnected", planned)
     return planned
-
-
-async def decide_reminders(ctx: dict[str, Any] | None = None) -> int:
-    """Every few minutes: reminders before the due date and dunning after it."""
-    async with unit_of_work() as session:
-        return await sweeps.decide_reminders(session)
