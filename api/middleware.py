@@ -40,6 +40,7 @@ FRAMED_BY_SELF = {
 # JSON, images (SVG can carry script), manifests: nothing in them may load or run anything.
 OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
 ADMIN = "/admin"
+FORMS = (ADMIN, "/account")  # pages that post forms to themselves
 HSTS = "max-age=31536000"
 
 
@@ -93,11 +94,12 @@ class SecurityHeaders(HttpMiddleware):
                 # Never framed, but by the one page that says otherwise (FRAMED_BY_SELF).
                 headers.setdefault("X-Frame-Options", "DENY")
                 # The portal's URLs carry voucher codes (?voucher=, /v/<code>): no page of ours
-                # tells another site where the visitor came from. The dashboard's pages tell
-                # only their own site: under no-referrer a browser sends its forms' POSTs with
-                # "Origin: null", which the CSRF check (api.csrf) must refuse.
+                # tells another site where the visitor came from. The pages with forms (the
+                # dashboard, the subscriber's /account) tell only their own site: under
+                # no-referrer a browser sends its forms' POSTs with "Origin: null", which the
+                # CSRF check (api.csrf) must refuse.
                 headers["Referrer-Policy"] = (
-                    "same-origin" if scope["path"].startswith(ADMIN) else "no-referrer"
+                    "same-origin" if scope["path"].startswith(FORMS) else "no-referrer"
                 )
                 if hsts:
                     headers["Strict-Transport-Security"] = HSTS
