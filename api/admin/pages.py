@@ -27,6 +27,7 @@ from api.admin import (
     language,
     live,
     messages,
+    network,
     offers,
     payments,
     plans,
@@ -36,8 +37,10 @@ from api.admin import (
     settings,
     signin,
     staff,
+    subscribers,
     tokens,
     vouchers,
+    zones,
 )
 from api.admin.guard import EnrolFirst, PageRefused, SignInFirst
 from api.admin.web import NO_STORE, NoIsp, static, templates
@@ -51,6 +54,9 @@ PAGES = (
     staff,
     tokens,
     routers,
+    subscribers,
+    zones,
+    network,
     vouchers,
     plans,
     promos,
