@@ -40,9 +40,12 @@ class FormProblem(BadRequest):
 
 def values(form: dict[str, str], *, editing: bool) -> dict[str, Any]:
     """The API's fields from the form's text: empty is none (on a change: cleared, for the
-    fields that may be empty; a blank password keeps the current one)."""
+    fields that may be empty; a blank password keeps the current one, and a field the form did
+    not send at all stays as it is)."""
     out: dict[str, Any] = {}
     for key in FIELDS:
+        if editing and key not in form:
+            continue  # not on this form: left as it is
         text = form.get(key, "").strip()
         if key == "password" and not text:
             continue
@@ -60,8 +63,10 @@ def values(form: dict[str, str], *, editing: bool) -> dict[str, Any]:
                 out["due_at"] = _due(text)
         else:
             out[key] = text or None
-    if out.get("kind") is None:
+    if out.get("kind") is None and not editing:
         out["kind"] = "pppoe"
+    if editing and not out:
+        raise FormProblem("form", "Nothing to save: change a field first")
     if out.get("plan_id") is None and not editing:
         raise FormProblem("plan_id", "Choose a monthly plan")
     return out

@@ -34,6 +34,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 Reader = Annotated[Principal, Depends(require_page(P.SUBSCRIBERS_READ))]
 Writer = Annotated[Principal, Depends(require_page(P.SUBSCRIBERS_WRITE))]
 Field = Annotated[str, Form(max_length=200)]
+OptionalField = Annotated[str | None, Form(max_length=200)]
 
 
 async def zone_choices(session: SessionDep, principal: Principal) -> list[tuple[int, str]]:
@@ -150,8 +151,9 @@ async def create_subscriber(
 
 
 async def _posted(request: Request) -> dict[str, str]:
+    """The form's fields that were sent (a change leaves the others as they are)."""
     data = await request.form()
-    return {k: str(data.get(k, ""))[:200] for k in subscriber_form.FIELDS}
+    return {k: str(data[k])[:200] for k in subscriber_form.FIELDS if k in data}
 
 
 @router.get("/subscribers/{subscriber_id}/edit")
@@ -249,13 +251,16 @@ async def suspend_or_resume(
 @router.post("/subscribers/{subscriber_id}/move")
 async def move_subscriber(
     request: Request, isp: Isp, principal: Writer, session: SessionDep, meta: ClientMeta,
-    subscriber_id: IdPath, router_id: Field = "", zone_id: Field = "",
+    subscriber_id: IdPath, router_id: OptionalField = None, zone_id: OptionalField = None,
 ) -> Response:  # fmt: skip
+    """Where to: the router and the zone chosen from lists (one left out stays as it is)."""
+
     async def move() -> None:
-        picked = subscriber_form.values({"router_id": router_id, "zone_id": zone_id},
-                                        editing=True)  # fmt: skip
-        await roster.move(session, principal, subscriber_id, picked["router_id"],
-                          picked["zone_id"], meta)  # fmt: skip
+        sent = {k: v for k, v in (("router_id", router_id), ("zone_id", zone_id)) if v is not None}
+        if not sent:
+            raise FormProblem("form", "Choose the router or zone to move the subscriber to")
+        picked = subscriber_form.values(sent, editing=True)
+        await roster.move(session, principal, subscriber_id, picked, meta)
 
     return await _act(request, isp, principal, session, subscriber_id, move, "moved")
 

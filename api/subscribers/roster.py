@@ -101,16 +101,17 @@ async def change(
 
 
 async def move(
-    session: AsyncSession, principal: Principal, subscriber_id: int, router_id: int | None,
-    zone_id: int | None, meta: audit.Meta = None,
+    session: AsyncSession, principal: Principal, subscriber_id: int, to: dict[str, int | None],
+    meta: audit.Meta = None,
 ) -> Subscriber:  # fmt: skip
-    """To another router and/or zone; what stays as it was is not sent (nothing retyped)."""
+    """To another router and/or zone (`to`: router_id, zone_id, either left out to keep it);
+    only what differs is changed (nothing retyped)."""
     current = await service.get_subscriber(session, principal, subscriber_id)
-    values: dict[str, Any] = {}
-    if router_id != current.router_id:
-        values["router_id"] = router_id
-    if zone_id != current.zone_id:
-        values["zone_id"] = zone_id
+    values: dict[str, Any] = {
+        key: to[key]
+        for key in ("router_id", "zone_id")
+        if key in to and to[key] != getattr(current, key)
+    }
     if not values:
         raise BadRequest("Choose another router or zone: this is where the subscriber is now")
     return await change(session, principal, subscriber_id, values, meta)
