@@ -6,10 +6,26 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from tests.factories import make_tenant
+import pytest
+
+from tests.factories import PASSWORD, make_router, make_staff, make_tenant
 from tests.radius.conftest import sql
-from tests.test_admin_settings_pages import signed_in
+from tests.test_admin_pages import _form
+from tests.test_admin_settings_pages import Dashboard, signed_in
+from tests.test_staff_login import _from
+
+
+@asynccontextmanager
+async def _as(app, tenant, staff) -> AsyncIterator[Dashboard]:
+    """`staff` signed in to their ISP's dashboard (signed_in() makes a new person)."""
+    host = {"host": f"{tenant.slug}.mnetifi.com"}
+    async with _from(app) as client:
+        body = {"email": staff.email, "password": PASSWORD, "csrf_token": await _form(client, host)}
+        assert (await client.post("/admin/login", data=body, headers=host)).status_code == 303
+        yield Dashboard(client, host)
 
 
 async def _network(dash) -> dict[str, int]:
@@ -70,3 +86,203 @@ async def test_each_page_shows_for_an_owner_and_a_tech_reads_zones_and_plans(app
         assert zones.status_code == 200 and 'id="add-zone"' not in zones.text
         network = await tech.get("/admin/network")
         assert network.status_code == 200 and 'id="add-plan"' not in network.text
+
+
+async def _snapshot(tenant_id: int) -> list:
+    out = []
+    for table in ("subscriber", "zone", "ip_pool", "subscriber_plan", "outage", "staff_zone"):
+        rows = await sql(f"SELECT * FROM {table} WHERE tenant_id = :t ORDER BY id", t=tenant_id)  # noqa: S608
+        out.append([dict(r) for r in rows])
+    return out
+
+
+def _said(page, *words: str) -> None:
+    """A 4xx page that says what to fix (and marks the field when it is one)."""
+    assert 400 <= page.status_code < 500, (page.status_code, page.text[:500])
+    text = page.text
+    assert all(w in text for w in words), (words, re.findall(r"alert-danger[^>]*>([^<]+)", text))
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"username": "a b"}, ["3 to 64 characters", 'id="e-username"']),
+        ({"username": "ab"}, ["3 to 64 characters"]),
+        ({"password": "short"}, ["6 to 64 characters", 'id="e-password"']),
+        ({"phone": "12345"}, ["Kenyan mobile number", 'id="e-phone"']),
+        ({"plan_id": ""}, ["Choose a monthly plan", 'id="e-plan_id"']),
+        ({"zone_id": "x"}, ["Choose one from the list", 'id="e-zone_id"']),
+        ({"zone_id": "999999"}, ["No zone 999999", 'id="e-zone_id"']),
+        ({"latitude": "-1.3"}, ["both latitude and longitude"]),
+        ({"latitude": "abc", "longitude": "36.8"}, ["must be a number", 'id="e-latitude"']),
+        ({"kind": "static"}, ["a static client needs ip_address and mac", 'id="e-ip_address"']),
+        ({"kind": "static", "ip_address": "10.99.0.5", "mac": "AA:BB:CC:DD:EE:FF"},
+         ["none of your IP pools", 'id="e-ip_address"']),
+        ({"mac": "not-a-mac", "kind": "static", "ip_address": "10.1.1.1"},
+         ["MAC address like", 'id="e-mac"']),
+        ({"due_on": "31/01/2026"}, ["a date like", 'id="e-due_on"']),
+        ({"kind": "dsl"}, ["kind"]),
+    ],
+)  # fmt: skip
+async def test_a_wrong_subscriber_form_says_what_to_fix_and_stores_nothing(app, change, words):
+    tenant = await make_tenant()
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        before = await _snapshot(tenant.id)
+        page = await dash.post("/admin/subscribers", _pppoe(net, name="Typed Name") | change)
+        _said(page, *words)
+        assert "Typed Name" in page.text, "the form comes back with what was typed"
+        assert await _snapshot(tenant.id) == before
+
+
+async def test_a_taken_username_and_a_wrong_change_are_refused(app):
+    tenant = await make_tenant()
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        first = _pppoe(net)
+        assert (await dash.post("/admin/subscribers", first)).status_code == 201
+        again = await dash.post(
+            "/admin/subscribers", _pppoe(net, username=first["username"].upper())
+        )
+        _said(again, "Another subscriber of yours has this username", 'id="e-username"')
+        [row] = await sql("SELECT id FROM subscriber WHERE tenant_id = :t", t=tenant.id)
+        url = f"/admin/subscribers/{row['id']}"
+        before = await _snapshot(tenant.id)
+        for path, form, words in [
+            (url, {"name": ""}, ["name"]),
+            (url, {}, ["Nothing to save"]),
+            (url, {"phone": "07"}, ["Kenyan mobile number"]),
+            (url + "/status", {"status": "gone"}, ["Choose suspend or resume"]),
+            (url + "/move", {}, ["Choose the router or zone"]),
+            (url + "/move", {"zone_id": str(net["zone"])}, ["this is where the subscriber is now"]),
+            (url + "/move", {"router_id": "12x"}, ["Choose one from the list"]),
+            (url + "/plan", {"plan_id": ""}, ["Choose a monthly plan"]),
+            (url + "/plan", {"plan_id": "999999"}, ["No monthly plan 999999"]),
+        ]:  # fmt: skip
+            _said(await dash.post(path, form), *words)
+        assert await _snapshot(tenant.id) == before
+
+
+async def test_suspend_resume_move_and_plan_are_audited_and_change_only_that(app):
+    tenant = await make_tenant()
+    router = await make_router(tenant=tenant)
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        assert (await dash.post("/admin/subscribers", _pppoe(net))).status_code == 201
+        [row] = await sql("SELECT * FROM subscriber WHERE tenant_id = :t", t=tenant.id)
+        url = f"/admin/subscribers/{row['id']}"
+        move = {"router_id": str(router.id), "zone_id": str(net["zone"])}
+        steps = [(url + "/status", {"status": "suspended"}),
+                 (url + "/status", {"status": "active"}), (url + "/move", move)]  # fmt: skip
+        for path, form in steps:
+            done = await dash.post(path, form)
+            assert done.status_code == 303, done.text[:500]
+        [after] = await sql("SELECT * FROM subscriber WHERE id = :s", s=row["id"])
+        assert after["router_id"] == router.id and after["zone_id"] == row["zone_id"]
+        assert after["encrypted_password"] == row["encrypted_password"]
+        assert (after["username"], after["plan_id"], after["status"]) == (
+            row["username"],
+            row["plan_id"],
+            "active",
+        )
+        reset = await dash.post(url + "/password")
+        assert reset.status_code == 200 and 'id="new-password"' in reset.text
+        [last] = await sql("SELECT encrypted_password FROM subscriber WHERE id = :s", s=row["id"])
+        assert last["encrypted_password"] != row["encrypted_password"]
+    actions = await sql("SELECT action FROM audit_event WHERE tenant_id = :t AND object_type = "
+                        "'subscriber' ORDER BY id", t=tenant.id)  # fmt: skip
+    assert [a["action"] for a in actions] == ["subscriber.create", "subscriber.suspend",
+                                              "subscriber.resume", "subscriber.update",
+                                              "subscriber.update"]  # fmt: skip
+
+
+async def test_a_tech_lists_and_opens_only_their_zones_subscribers(app):
+    tenant = await make_tenant()
+    async with signed_in(app, tenant) as dash:
+        net_a = await _network(dash)
+        net_b = await _network(dash)
+        ours = _pppoe(net_a, name="In zone A")
+        theirs = _pppoe(net_b, name="In zone B")
+        for body in (ours, theirs):
+            assert (await dash.post("/admin/subscribers", body)).status_code == 201
+    tech = await make_staff(tenant=tenant, role="tech")
+    await sql("INSERT INTO staff_zone (tenant_id, staff_id, zone_id) VALUES (:t, :s, :z)",
+              t=tenant.id, s=tech.id, z=net_a["zone"])  # fmt: skip
+    [b] = await sql("SELECT id FROM subscriber WHERE username = :u", u=theirs["username"])
+    async with _as(app, tenant, tech) as techs:
+        listed = await techs.get("/admin/subscribers")
+        assert ours["username"] in listed.text and theirs["username"] not in listed.text
+        assert (await techs.get(f"/admin/subscribers/{b['id']}")).status_code == 404
+        moved = await techs.post(f"/admin/subscribers/{b['id']}/status", {"status": "suspended"})
+        assert moved.status_code == 404
+        searched = await techs.get("/admin/subscribers", params={"zone": net_b["zone"]})
+        assert theirs["username"] not in searched.text
+    [row] = await sql("SELECT status FROM subscriber WHERE id = :s", s=b["id"])
+    assert row["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "words"),
+    [
+        ("/admin/zones", {"name": ""}, ["Name: 1 to 100 characters"]),
+        ("/admin/zones", {"name": "Soko", "latitude": "95", "longitude": "36"}, ["Latitude"]),
+        ("/admin/zones", {"name": "Soko", "outline": "{not json"}, ["not GeoJSON text"]),
+        ("/admin/zones", {"name": "Soko", "outline": '{"type": "Point", "coordinates": [1, 2]}'},
+         ["Polygon"]),
+        ("/admin/zones", {"name": "Soko", "outline": '{"type": "Polygon", "coordinates": '
+                          '[[[36.7, -1.3], [36.8, -1.3], [36.8, -1.4], [36.7, -1.2]]]}'},
+         ["is not closed"]),
+        ("/admin/zones", {"name": "Soko", "parent_id": "999999"}, ["No zone 999999"]),
+        ("/admin/network/pools", {"name": "Static", "cidr": "10.0.0.1/24"}, ["host bits zero"]),
+        ("/admin/network/pools", {"name": "", "cidr": "10.0.0.0/24"}, ["Name"]),
+        ("/admin/network/plans", {"name": "Home", "price": "2000", "download": "fast",
+                                  "upload": "5M"}, ["Download: invalid rate"]),
+        ("/admin/network/plans", {"name": "Home", "price": "-1", "download": "10M",
+                                  "upload": "5M"}, ["Price a month"]),
+        ("/admin/network/plans", {"name": "Home", "price": "2000", "download": "10M",
+                                  "upload": "5M", "burst_download": "20M"}, ["a burst needs"]),
+        ("/admin/network/plans", {"name": "Home", "price": "2000", "upload": "5M"},
+         ["Download: enter a speed"]),
+        ("/admin/outages", {"place": "everywhere", "message": "Fibre cut"}, ["Where: choose"]),
+        ("/admin/outages", {"place": "isp", "message": "no"}, ["Message"]),
+        ("/admin/outages", {"place": "zone:999999", "message": "Fibre cut"}, ["Zone not found"]),
+        ("/admin/outages", {"place": "isp", "message": "Fibre cut", "ends_at": "tonight"},
+         ["Expected back"]),
+    ],
+)  # fmt: skip
+async def test_wrong_zone_network_and_outage_forms_say_what_to_fix(app, path, form, words):
+    tenant = await make_tenant()
+    async with signed_in(app, tenant) as dash:
+        before = await _snapshot(tenant.id)
+        _said(await dash.post(path, form), *words)
+        assert await _snapshot(tenant.id) == before
+
+
+async def test_what_is_still_used_is_not_deleted_and_the_page_says_why(app):
+    tenant = await make_tenant()
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        child = await dash.post("/admin/zones", {"name": "Below", "parent_id": str(net["zone"])})
+        assert child.status_code == 303
+        [below] = await sql("SELECT id FROM zone WHERE tenant_id = :t AND name = 'Below'",
+                            t=tenant.id)  # fmt: skip
+        assert (await dash.post("/admin/subscribers", _pppoe(net))).status_code == 201
+        before = await _snapshot(tenant.id)
+        _said(await dash.post(f"/admin/zones/{net['zone']}/delete"), "still holds", "subscribers")
+        _said(await dash.post(f"/admin/zones/{net['zone']}", {"name": "Loop",
+                                                              "parent_id": str(below["id"])}),
+              "would make a circle")  # fmt: skip
+        _said(await dash.post(f"/admin/network/plans/{net['plan']}/delete"),
+              "Subscribers are on this plan")  # fmt: skip
+        assert await _snapshot(tenant.id) == before
+        staff = await make_staff(tenant=tenant, role="tech")
+        other = await make_tenant()
+        async with signed_in(app, other) as elsewhere:
+            foreign = await _network(elsewhere)
+        _said(await dash.post(f"/admin/staff/{staff.id}/zones", {"zone_ids": [foreign["zone"]]}),
+              "No zone of this ISP")  # fmt: skip
+        assert await _snapshot(tenant.id) == before
+        saved = await dash.post(f"/admin/staff/{staff.id}/zones", {"zone_ids": [net["zone"]]})
+        assert saved.status_code == 303
+        page = await dash.get("/admin/staff")
+        assert re.search(r'class="tech-zones">[^<]*Kibera', page.text)

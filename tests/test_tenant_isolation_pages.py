@@ -92,8 +92,13 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
 REFERENCES: dict[str, Callable[[World, dict[str, Any]], list[dict[str, Any]]]] = {
     "/admin/zones": lambda a, _: [{"name": "hijacked", "parent_id": a.network["zone"]["id"]}],
     "/admin/subscribers": lambda a, own: [
-        {"username": "hijacker-" + secrets.token_hex(3), "name": "B's", "kind": "pppoe",
-         "plan_id": own["plan_id"]} | ref
+        {
+            "username": "hijacker-" + secrets.token_hex(3),
+            "name": "B's",
+            "kind": "pppoe",
+            "plan_id": own["plan_id"],
+        }
+        | ref
         for ref in (
             {"zone_id": a.network["zone"]["id"]},
             {"plan_id": a.network["plan"]["id"]},
