@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -286,3 +287,43 @@ async def test_what_is_still_used_is_not_deleted_and_the_page_says_why(app):
         assert saved.status_code == 303
         page = await dash.get("/admin/staff")
         assert re.search(r'class="tech-zones">[^<]*Kibera', page.text)
+
+
+async def _ppp(tenant_id: int, nas: str, username: str, unique: str, kind: str,
+               bytes_in: int = 0, bytes_out: int = 0) -> None:  # fmt: skip
+    """A PPPoE session's accounting, as RouterOS's PPPoE server sends it (Framed-Protocol PPP)
+    through the SQL FreeRADIUS calls."""
+    await sql(
+        "SELECT radius_accounting(:kind, :t, :nas, :u, :u, :name, :ts, '', :i, :o, "
+        "'AA:BB:CC:DD:EE:09', 'pppoe1', '', '', '10.30.0.9', '15', 'Virtual', 'Framed-User', "
+        "'PPP', 'RADIUS', '')",
+        kind=kind, t=str(tenant_id), nas=nas, u=unique, name=username,
+        ts=str(int(time.time())), i=bytes_in, o=bytes_out,
+    )  # fmt: skip
+
+
+async def test_the_list_shows_who_is_online_their_last_session_and_this_months_usage(app):
+    tenant = await make_tenant()
+    router = await make_router(tenant=tenant, name="olympic-hap")
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        online, offline = _pppoe(net), _pppoe(net)
+        for body in (online, offline):
+            assert (await dash.post("/admin/subscribers", body)).status_code == 201
+        unique = secrets.token_hex(6)
+        await _ppp(tenant.id, str(router.ip_address), online["username"], unique, "start")
+        await _ppp(tenant.id, str(router.ip_address), online["username"], unique,
+                   "interim-update", 3 * 2**30, 2**29)  # fmt: skip
+        listed = await dash.get("/admin/subscribers", params={"online": "1"})
+        assert online["username"] in listed.text and offline["username"] not in listed.text
+        assert "olympic-hap" in listed.text
+        [row] = await sql("SELECT id FROM subscriber WHERE username = :u", u=online["username"])
+        page = await dash.get(f"/admin/subscribers/{row['id']}")
+        assert 'id="usage">3.5 GB' in page.text, re.findall(r'id="usage">[^<]*', page.text)
+        assert "Online now" in page.text
+        searched = await dash.get("/admin/subscribers", params={"q": "+254 712 345 678"})
+        assert online["username"] in searched.text and offline["username"] in searched.text
+        nobody = await dash.get("/admin/subscribers", params={"q": "%"})
+        assert "No subscriber matches" in nobody.text
+        bad = await dash.get("/admin/subscribers", params={"zone": "x"})
+        assert bad.status_code == 422 and "whole number" in bad.text

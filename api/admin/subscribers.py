@@ -111,9 +111,10 @@ async def _form_page(
     default_zone = choices[0][0] if principal.allocated_only and choices else None
     return render(
         request, "subscriber_form.html", isp, status=error.status_code if error else 200,
-        error=error.detail if error else None, me=principal, csrf=await form_token(request),
+        me=principal, csrf=await form_token(request),
         subscriber=subscriber, form=form or subscriber_form.typed(subscriber, default_zone),
         wrong=subscriber_form.field_of(error) if error else None, zones=choices,
+        problem=error.detail if error else None,
         router_options=[(r.id, r.name) for r in await routers.list_routers(session, principal)],
         plan_options=[(p.id, f"{p.name} · KES {p.price:,}") for p in plans
                       if p.active or (subscriber and p.id == subscriber.plan_id)],
