@@ -102,6 +102,9 @@ def _said(page, *words: str) -> None:
     assert 400 <= page.status_code < 500, (page.status_code, page.text[:500])
     text = page.text
     assert all(w in text for w in words), (words, re.findall(r"alert-danger[^>]*>([^<]+)", text))
+    for marker in (w for w in words if w.startswith('id="e-')):
+        said = re.search(re.escape(marker) + r">([^<]*)<", text)
+        assert said and said.group(1).strip(), f"{marker} says nothing beside its field"
 
 
 @pytest.mark.parametrize(
@@ -327,3 +330,40 @@ async def test_the_list_shows_who_is_online_their_last_session_and_this_months_u
         assert "No subscriber matches" in nobody.text
         bad = await dash.get("/admin/subscribers", params={"zone": "x"})
         assert bad.status_code == 422 and "whole number" in bad.text
+
+
+async def test_a_zone_filter_takes_the_zones_below_it_and_the_search_box_gets_the_results(app):
+    tenant = await make_tenant()
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        made = await dash.post("/admin/zones", {"name": "Estate", "parent_id": str(net["zone"])})
+        assert made.status_code == 303
+        [estate] = await sql("SELECT id FROM zone WHERE tenant_id = :t AND name = 'Estate'",
+                             t=tenant.id)  # fmt: skip
+        other = await _network(dash)
+        below = _pppoe(net, zone_id=str(estate["id"]))
+        elsewhere = _pppoe(other)
+        for body in (below, elsewhere):
+            assert (await dash.post("/admin/subscribers", body)).status_code == 201
+        top = await dash.get("/admin/subscribers", params={"zone": net["zone"]})
+        assert below["username"] in top.text and elsewhere["username"] not in top.text
+        typed = await dash.get("/admin/subscribers", params={"q": below["username"][-6:]},
+                               headers={"hx-request": "true"})  # fmt: skip
+        assert typed.status_code == 200 and "<html" not in typed.text
+        assert below["username"] in typed.text and elsewhere["username"] not in typed.text
+
+
+async def test_the_list_pages_older_by_keyset(app):
+    tenant = await make_tenant()
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        for _ in range(32):
+            made = await dash.post("/admin/subscribers", _pppoe(net, password="typed-secret-1"))
+            assert made.status_code == 201
+        first = await dash.get("/admin/subscribers", params={"status": "active"})
+        older = re.search(r'href="/admin/subscribers\?([^"]+)" id="older"', first.text)
+        assert older and "status=active" in older.group(1)
+        rest = await dash.get("/admin/subscribers?" + older.group(1).replace("&amp;", "&"))
+        assert rest.text.count('class="list-group-item subscriber"') == 2
+        assert first.text.count('class="list-group-item subscriber"') == 30
+        assert 'id="older"' not in rest.text
