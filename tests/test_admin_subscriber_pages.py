@@ -367,3 +367,29 @@ async def test_the_list_pages_older_by_keyset(app):
         assert rest.text.count('class="list-group-item subscriber"') == 2
         assert first.text.count('class="list-group-item subscriber"') == 30
         assert 'id="older"' not in rest.text
+
+
+async def test_a_tech_moving_a_subscriber_between_zones_keeps_a_router_they_do_not_see(app):
+    tenant = await make_tenant()
+    router = await make_router(tenant=tenant, name="not-the-techs")
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        made = await dash.post("/admin/zones", {"name": "Estate", "parent_id": str(net["zone"])})
+        assert made.status_code == 303
+        body = _pppoe(net, router_id=str(router.id))
+        assert (await dash.post("/admin/subscribers", body)).status_code == 201
+    [estate] = await sql("SELECT id FROM zone WHERE tenant_id = :t AND name = 'Estate'",
+                         t=tenant.id)  # fmt: skip
+    [row] = await sql("SELECT id FROM subscriber WHERE tenant_id = :t", t=tenant.id)
+    tech = await make_staff(tenant=tenant, role="tech")
+    await sql("INSERT INTO staff_zone (tenant_id, staff_id, zone_id) VALUES (:t, :s, :z)",
+              t=tenant.id, s=tech.id, z=net["zone"])  # fmt: skip
+    async with _as(app, tenant, tech) as techs:
+        page = await techs.get(f"/admin/subscribers/{row['id']}")
+        chosen = re.search(r'id="move-router".*?<option value="(\d*)" selected', page.text, re.S)
+        assert chosen and chosen.group(1) == str(router.id), "the current router stays chosen"
+        where = {"router_id": chosen.group(1), "zone_id": str(estate["id"])}
+        moved = await techs.post(f"/admin/subscribers/{row['id']}/move", where)
+        assert moved.status_code == 303, moved.text[:500]
+    [after] = await sql("SELECT router_id, zone_id FROM subscriber WHERE id = :s", s=row["id"])
+    assert (after["router_id"], after["zone_id"]) == (router.id, estate["id"])

@@ -44,6 +44,15 @@ async def zone_choices(session: SessionDep, principal: Principal) -> list[tuple[
     return [(z.id, "\u00a0\u00a0" * (len(z.path) - top) + z.name) for z in found]
 
 
+def _keeping(options: list[tuple[int, str]], current: int | None) -> list[tuple[int, str]]:
+    """A list to choose from that still holds the subscriber's current choice (a tech may see
+    a subscriber through a zone without its router, or through a router without its zone):
+    leaving the list alone keeps it, nothing is cleared by accident."""
+    if current is None or any(key == current for key, _ in options):
+        return options
+    return [*options, (current, f"#{current}")]
+
+
 def _filters(request: Request) -> tuple[roster.Filters, dict[str, str], str | None]:
     """The list's query as Filters, as typed, and what to fix in it (None if fine)."""
     typed = {k: request.query_params.get(k, "").strip()[:100]
@@ -113,9 +122,13 @@ async def _form_page(
         request, "subscriber_form.html", isp, status=error.status_code if error else 200,
         me=principal, csrf=await form_token(request),
         subscriber=subscriber, form=form or subscriber_form.typed(subscriber, default_zone),
-        wrong=subscriber_form.field_of(error) if error else None, zones=choices,
+        wrong=subscriber_form.field_of(error) if error else None,
+        zones=_keeping(choices, subscriber.zone_id if subscriber else None),
         problem=error.detail if error else None,
-        router_options=[(r.id, r.name) for r in await routers.list_routers(session, principal)],
+        router_options=_keeping(
+            [(r.id, r.name) for r in await routers.list_routers(session, principal)],
+            subscriber.router_id if subscriber else None,
+        ),
         plan_options=[(p.id, f"{p.name} · KES {p.price:,}") for p in plans
                       if p.active or (subscriber and p.id == subscriber.plan_id)],
     )  # fmt: skip
@@ -203,8 +216,10 @@ async def _detail(
         request, "subscriber.html", isp, status=status, error=error, me=principal,
         csrf=await form_token(request), s=subscriber, plan=plans.get(subscriber.plan_id),
         plans=[p for p in plans.values() if p.active or p.id == subscriber.plan_id],
-        zones=zone_list, zone_names={z: n.strip() for z, n in zone_list},
-        routers=router_list, router_names={r.id: r.name for r in router_list},
+        zones=_keeping(zone_list, subscriber.zone_id),
+        zone_names={z: n.strip() for z, n in zone_list},
+        routers=_keeping([(r.id, r.name) for r in router_list], subscriber.router_id),
+        router_names={r.id: r.name for r in router_list},
         state=roster.state(subscriber, grace), can_write=can_write, new_password=password,
         added=flash == "added", **await roster.activity(session, principal, subscriber),
     )  # fmt: skip
