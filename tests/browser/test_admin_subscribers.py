@@ -166,6 +166,10 @@ async def test_a_tech_sees_only_their_zones_subscribers(
     await expect(tech_page.locator("#subscribers")).to_contain_text("in-zone-a")
     await expect(tech_page.locator("#zone-filter option")).to_have_count(2)  # every, and A
     await screenshot(tech_page, "admin-subscribers-tech-390")
+    await tech_page.click("#lang-switch")  # the tech reads Kiswahili
+    await expect(tech_page.locator("h1")).to_have_text("Wateja wa mwezi")
+    await expect(tech_page.locator("#subscribers .presence")).to_have_text("nje ya mtandao")
+    await screenshot(tech_page, "admin-subscribers-tech-sw-390")
     refused = await tech_page.goto(admin_url(tenant.slug, f"/admin/subscribers/{b['id']}"))
     assert refused is not None and refused.status == 404
     await expect(tech_page.locator("body")).not_to_contain_text("in-zone-b")
