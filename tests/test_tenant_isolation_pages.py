@@ -49,6 +49,8 @@ OWN_FORMS = {
     "/admin/messages/offers",  # B's own offer, to B's consenting customers
     "/admin/messages/offers/quiet",
     "/admin/messages/offers/opt-out",  # a phone's consent is per ISP: B's own row
+    "/admin/network/pools",  # B's own IP pool (a network, no reference)
+    "/admin/network/plans",  # B's own monthly plan
     "/admin/plans",
     "/admin/routers",
     "/admin/settings",
@@ -79,6 +81,31 @@ FORMS: dict[str, Callable[[World], dict[str, Any]]] = {
         "plan_id": a.plan.id,
         "reason": "walked",
     },
+    "/admin/outages": lambda a: {
+        "place": f"zone:{a.network['zone']['id']}",
+        "message": "Hijacked outage",
+    },
+}
+# Forms that make something of B's own naming one of A's objects in a field: a form re-shown
+# saying that reference is not B's (400) is a refusal too, as in the API's walk. Each body is
+# otherwise valid for B (B's plan, a fresh username).
+REFERENCES: dict[str, Callable[[World, dict[str, Any]], list[dict[str, Any]]]] = {
+    "/admin/zones": lambda a, _: [{"name": "hijacked", "parent_id": a.network["zone"]["id"]}],
+    "/admin/subscribers": lambda a, own: [
+        {
+            "username": "hijacker-" + secrets.token_hex(3),
+            "name": "B's",
+            "kind": "pppoe",
+            "plan_id": own["plan_id"],
+        }
+        | ref
+        for ref in (
+            {"zone_id": a.network["zone"]["id"]},
+            {"plan_id": a.network["plan"]["id"]},
+            {"router_id": a.router.id},
+            {"kind": "static", "ip_address": f"{a.network['net']}.77", "mac": "02:00:00:00:00:77"},
+        )
+    ],
 }
 # Pages that read ids from their query: asked with A's, one at a time.
 QUERIES: dict[str, Callable[[World], list[dict[str, Any]]]] = {
@@ -148,7 +175,7 @@ def uncovered(app: FastAPI, ids: dict[str, str]) -> list[str]:
         unknown = [p for p in _params(path) if p not in ids]
         if unknown:
             out.append(f"{method} {path}: unknown path parameter(s) {unknown}; teach this test")
-        elif method != "GET" and "{" not in path and path not in FORMS:
+        elif method != "GET" and "{" not in path and path not in FORMS | REFERENCES:
             out.append(f"{method} {path}: a form not covered by the tenant walk; teach it")
     return out
 
@@ -159,6 +186,7 @@ class Dashboard:
 
     def __init__(self, client: httpx.AsyncClient, host: str) -> None:
         self.client, self.host, self.csrf = client, {"host": host}, ""
+        self.own: dict[str, Any] = {}  # B's own objects, for forms that need one of them
 
     async def sign_in(self, email: str) -> None:
         page = await self.client.get("/admin/login", headers=self.host)
@@ -211,12 +239,27 @@ async def _attack(
     return None
 
 
+async def _refer(dash: Dashboard, path: str, a: World) -> list[str]:
+    """B's own form naming A's objects, one reference at a time: refused, nothing of A's shown."""
+    failures = []
+    for form in REFERENCES[path](a, dash.own):
+        response = await dash.ask("POST", path, form=form)
+        leaks = _leaks(response, a, f"{path} {form}")
+        if response.status_code not in (400, 403, 404, 422) or leaks:
+            failures.append(f"POST {path} {form}: {response.status_code}, leaks {leaks}")
+    return failures
+
+
 async def walk(app: FastAPI, dash: Dashboard, a: World) -> tuple[int, list[str]]:
     """Asks every dashboard route as B with A's ids; returns (routes walked, failures)."""
     failures = uncovered(app, ids_of(a))
     walked = 0
     for method, path in admin_routes(app):
         if _not_asked(method, path) or any(f.startswith(f"{method} {path}:") for f in failures):
+            continue
+        if method == "POST" and path in REFERENCES:
+            walked += 1
+            failures += await _refer(dash, path, a)
             continue
         queries: list[dict[str, Any] | None] = [None]
         if method == "GET" and path in QUERIES:
@@ -239,6 +282,7 @@ async def test_another_isps_owner_reaches_nothing_of_a_through_the_dashboard(app
     [owner_b] = await sql("SELECT email FROM staff_user WHERE id = :s", s=b.staff_id)
     async with _from(app) as browser:
         dash = Dashboard(browser, b.host["host"])
+        dash.own = {"plan_id": b.network["plan"]["id"]}
         await dash.sign_in(owner_b["email"])
         walked, failures = await walk(app, dash, a)
     assert walked >= 35, f"only {walked} dashboard routes walked: is the route listing broken?"
@@ -249,6 +293,9 @@ async def test_another_isps_owner_reaches_nothing_of_a_through_the_dashboard(app
     assert await count(Voucher, tenant_id=b.tenant_id, source="batch") == 3, (
         "B got vouchers from A's plan"
     )
+    for table, mine in (("subscriber", b.network["subscriber"]), ("zone", b.network["zone"])):
+        rows = await sql(f"SELECT id FROM {table} WHERE tenant_id = :t", t=b.tenant_id)  # noqa: S608
+        assert [r["id"] for r in rows] == [mine["id"]], f"B made a {table} with A's references"
     b_promos = await sql("SELECT id FROM promo_code WHERE tenant_id = :t", t=b.tenant_id)
     assert [p["id"] for p in b_promos] == [b.promo["id"]], "B made a promo for A's plan"
 
@@ -267,7 +314,9 @@ def test_the_dashboard_walk_refuses_routes_it_does_not_know():
 
     app.include_router(extra)
     ids = {"router_id": "1", "plan_id": "1", "code": "ABC123", "promo_id": "1", "rule_id": "1",
-           "staff_id": "1", "invite_id": "1", "token_id": "1", "session_key": "k"}  # fmt: skip
+           "staff_id": "1", "invite_id": "1", "token_id": "1", "session_key": "k",
+           "outage_id": "1", "zone_id": "1", "pool_id": "1", "subscriber_plan_id": "1",
+           "subscriber_id": "1"}  # fmt: skip
     assert uncovered(app, ids) == [
         "GET /admin/things/{thing_id}: unknown path parameter(s) ['thing_id']; teach this test",
         "POST /admin/things: a form not covered by the tenant walk; teach it",

@@ -27,7 +27,9 @@ from api.admin import (
     language,
     live,
     messages,
+    network,
     offers,
+    outages,
     payments,
     plans,
     promos,
@@ -36,8 +38,10 @@ from api.admin import (
     settings,
     signin,
     staff,
+    subscribers,
     tokens,
     vouchers,
+    zones,
 )
 from api.admin.guard import EnrolFirst, PageRefused, SignInFirst
 from api.admin.web import NO_STORE, NoIsp, static, templates
@@ -51,6 +55,10 @@ PAGES = (
     staff,
     tokens,
     routers,
+    outages,
+    subscribers,
+    zones,
+    network,
     vouchers,
     plans,
     promos,

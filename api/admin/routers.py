@@ -3,12 +3,14 @@ removing; a tech sees only allocated routers."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.admin.guard import require_page
+from api.admin.subscribers import zone_choices
 from api.admin.web import (
     Isp,
     form_token,
@@ -19,6 +21,7 @@ from api.db import roll_back
 from api.deps import ClientMeta, IdPath, SessionDep
 from api.errors import AppError
 from api.models import Tenant
+from api.notifications import outages
 from api.permissions import P
 from api.routers import health as router_health
 from api.routers import service as routers
@@ -38,17 +41,23 @@ RouterWriter = Annotated[Principal, Depends(require_page(P.ROUTERS_WRITE))]
 RouterManager = Annotated[Principal, Depends(require_page(P.ROUTERS_MANAGE))]
 
 
-async def _routers(
+async def routers_view(
     request: Request, isp: Tenant, principal: Principal, session: SessionDep, *,
     status: int = 200, error: str | None = None, form: dict[str, str] | None = None,
-    created: Any = None,
+    created: Any = None, outage_form: dict[str, str] | None = None,
 ) -> HTMLResponse:  # fmt: skip
-    """A tech sees only the routers allocated to them (the services' router scope)."""
+    """A tech sees only the routers allocated to them (the services' router scope), and the
+    outages of the ISP, of their routers and of their zones."""
+    listed = await router_health.list_health(session, principal)
+    zones = [(z, label.strip()) for z, label in await zone_choices(session, principal)]
+    can_write = allowed(principal, P.ROUTERS_WRITE)
     return render(
         request, "routers.html", isp, status=status, error=error, me=principal,
-        csrf=await form_token(request), routers=await router_health.list_health(session, principal),
-        can_write=allowed(principal, P.ROUTERS_WRITE),
+        csrf=await form_token(request), routers=listed, can_write=can_write,
         can_manage=allowed(principal, P.ROUTERS_MANAGE), form=form or {}, created=created,
+        outages=await outages.recent(session, principal), zones=zones,
+        names={"router": {r.id: r.name for r in listed}, "zone": dict(zones)},
+        outage_form=outage_form or {}, now_ts=time.time(),
     )  # fmt: skip
 
 
@@ -56,7 +65,7 @@ async def _routers(
 async def routers_page(
     request: Request, isp: Isp, principal: RouterReader, session: SessionDep
 ) -> Response:
-    return await _routers(request, isp, principal, session)
+    return await routers_view(request, isp, principal, session)
 
 
 @router.post("/routers")
@@ -72,10 +81,10 @@ async def add_router(
         created = await routers.create_router(session, principal, body, meta)
     except AppError as exc:
         await roll_back(session)
-        return await _routers(
+        return await routers_view(
             request, isp, principal, session, status=exc.status_code, error=exc.detail, form=form
         )
-    return await _routers(request, isp, principal, session, status=201, created=created)
+    return await routers_view(request, isp, principal, session, status=201, created=created)
 
 
 @router.post("/routers/{router_id}")
@@ -93,7 +102,7 @@ async def update_router(
         await routers.update_router(session, principal, router_id, body, meta)
     except AppError as exc:
         await roll_back(session)
-        return await _routers(
+        return await routers_view(
             request, isp, principal, session, status=exc.status_code, error=exc.detail
         )
     return RedirectResponse("/admin/routers?flash=router-saved", status_code=303)
@@ -108,7 +117,7 @@ async def remove_router(
         await routers.delete_router(session, principal, router_id, meta)
     except AppError as exc:
         await roll_back(session)
-        return await _routers(
+        return await routers_view(
             request, isp, principal, session, status=exc.status_code, error=exc.detail
         )
     return RedirectResponse("/admin/routers?flash=router-removed", status_code=303)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.admin.guard import require_page
+from api.admin.subscribers import zone_choices
 from api.admin.web import (
     Isp,
     acted,
@@ -50,6 +51,7 @@ async def _staff(
         csrf=await form_token(request), staff=await staff_service.list_staff(session, principal),
         invites=await invites.pending(session, principal) if can_write else [],
         routers=await routers.list_routers(session, principal) if can_write else [],
+        zones=await zone_choices(session, principal) if can_write else [],
         policy=await staff_service.policy(session, principal),
         can_write=can_write, can_policy=allowed(principal, P.STAFF_POLICY),
         roles=["owner", "admin", "tech", "support"], form=form or {},
@@ -141,6 +143,19 @@ async def set_routers(
 ) -> Response:  # fmt: skip
     async def save() -> None:
         await staff_service.set_routers(session, principal, staff_id, router_ids, meta)
+
+    return await _staff_action(request, isp, principal, session, save, "staff")
+
+
+@router.post("/staff/{staff_id}/zones")
+async def set_zones(
+    request: Request, isp: Isp, principal: StaffWriter, session: SessionDep, meta: ClientMeta,
+    staff_id: IdPath, zone_ids: Annotated[list[DbId], Form(max_length=1000)] = [],  # noqa: B006
+) -> Response:  # fmt: skip
+    """A tech's zones: they then see the routers and subscribers of those zones and below."""
+
+    async def save() -> None:
+        await staff_service.set_zones(session, principal, staff_id, zone_ids, meta)
 
     return await _staff_action(request, isp, principal, session, save, "staff")
 

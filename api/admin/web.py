@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,6 +40,10 @@ templates = Jinja2Templates(
     directory=ROOT / "templates", context_processors=[language.template_context]
 )
 static = StaticFiles(directory=ROOT / "static")
+# A day as people in Kenya name it (a subscriber's due date): Nairobi's calendar, not UTC's.
+templates.env.filters["nairobi_day"] = lambda when: (
+    when.astimezone(ZoneInfo("Africa/Nairobi")).strftime("%Y-%m-%d") if when else "—"
+)
 
 LOGIN_CSRF = "mnetifi_login_csrf"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -59,6 +64,17 @@ FLASHES = {
     "sms": ("success", "The SMS account is saved."),
     "branding": ("success", "The portal's look is saved: customers see it on their next page."),
     "offer-saved": ("success", "Saved."),
+    "subscriber-saved": ("success", "The subscriber is saved."),
+    "suspended": ("success", "Suspended: their next login is refused until you resume them."),
+    "resumed": ("success", "Resumed: they can log in again."),
+    "moved": ("success", "Moved: nothing else about the subscriber changed."),
+    "plan-changed": ("success", "The plan is changed; it applies from their next login."),
+    "zone-saved": ("success", "The zone is saved."),
+    "zone-removed": ("success", "The zone is removed."),
+    "network-saved": ("success", "Saved."),
+    "network-removed": ("success", "Removed."),
+    "outage-announced": ("success", "Announced: customers online there are told once."),
+    "outage-ended": ("success", "The outage is ended."),
     "offer-sent": ("success", "The offer is on its way; its progress shows below."),
     "opted-out": ("success", "That number gets no more offers."),
     "disconnecting": ("success", "Disconnect sent; the routers' answers show below."),
@@ -125,7 +141,10 @@ SECTIONS = [
     ("/admin/promos", "Promos", P.PLANS_READ),
     ("/admin/sessions", "Sessions", P.SESSIONS_READ),
     ("/admin/payments", "Payments", P.PAYMENTS_READ),
+    ("/admin/subscribers", "Subscribers", P.SUBSCRIBERS_READ),
+    ("/admin/zones", "Zones", P.NETWORK_READ),
     ("/admin/routers", "Routers", P.ROUTERS_READ),
+    ("/admin/network", "IP pools and plans", P.NETWORK_WRITE),
     ("/admin/staff", "Staff", P.STAFF_READ),
     ("/admin/messages", "Messages", P.SETTINGS_READ),
     ("/admin/settings", "Settings", P.SETTINGS_READ),

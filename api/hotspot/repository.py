@@ -95,15 +95,18 @@ async def voucher_for_holder(session: AsyncSession, tenant_id: int, code: str) -
                      AND v.warned_time_quota IS NOT DISTINCT FROM v.time_quota_seconds
                      AS time_warned,
                    -- Outages going on now: the ISP's, and those at a router the voucher is
-                   -- online at.
+                   -- online at or at its zone (or a zone above it).
                    ARRAY(SELECT o.message FROM outage o
                           WHERE o.tenant_id = v.tenant_id AND o.starts_at <= now()
                             AND (o.ends_at IS NULL OR o.ends_at > now())
-                            AND (o.router_id IS NULL OR o.router_id IN (
-                                 SELECT r.id FROM radacct a
+                            AND ((o.router_id IS NULL AND o.zone_id IS NULL) OR EXISTS (
+                                 SELECT 1 FROM radacct a
                                    JOIN router r ON r.tenant_id = a.tenant_id
                                                 AND r.ip_address = a.nasipaddress
-                                  WHERE a.voucher_id = v.id AND a.acctstoptime IS NULL))
+                                   LEFT JOIN zone z ON z.tenant_id = r.tenant_id
+                                                   AND z.id = r.zone_id
+                                  WHERE a.voucher_id = v.id AND a.acctstoptime IS NULL
+                                    AND (r.id = o.router_id OR z.path @> ARRAY[o.zone_id])))
                           ORDER BY o.id DESC LIMIT 3) AS outages
               FROM voucher v
               JOIN tenant t ON t.id = v.tenant_id

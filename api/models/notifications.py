@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Text,
@@ -93,11 +94,18 @@ class Outage(CreatedAt, Base):
         CheckConstraint("char_length(message) BETWEEN 5 AND 300", name="message"),
         CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ends"),
         Index("ix_outage_tenant_id_starts_at", "tenant_id", "starts_at"),
+        # A zone's outage (migration 0022): the routers of the zone and every zone below it.
+        CheckConstraint("router_id IS NULL OR zone_id IS NULL", name="one_place"),
+        ForeignKeyConstraint(
+            ["tenant_id", "zone_id"], ["zone.tenant_id", "zone.id"], ondelete="CASCADE"
+        ),
+        Index("ix_outage_zone_id", "zone_id", postgresql_where=text("zone_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
     router_id: Mapped[int | None] = mapped_column(ForeignKey("router.id", ondelete="CASCADE"))
+    zone_id: Mapped[int | None] = mapped_column(Integer)
     message: Mapped[str] = mapped_column(Text)
     starts_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

@@ -347,7 +347,8 @@ async def test_on_a_phone_the_menu_opens_every_section_the_role_may_see(page: Pa
     await page.goto(admin_url(tenant.slug, "/admin/account"))
     await page.locator("#menu summary").click()
     labels = await page.locator("#menu a").all_inner_texts()
-    assert labels == ["Sessions", "Routers"], labels  # a tech: no money, no staff, no settings
+    # a tech: no money, no staff, no settings; their subscribers and zones
+    assert labels == ["Sessions", "Subscribers", "Zones", "Routers"], labels
     await screenshot(page, "admin-menu-390")
     await page.locator("#menu a", has_text="Routers").click()
     await expect(page).to_have_url(re.compile(r"/admin/routers$"))
