@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from tests.factories import PASSWORD, make_router, make_staff, make_tenant
+from tests.payshop import make_shop, new_receipt, shop_tenant, stk_body
 from tests.radius.conftest import sql
 from tests.test_admin_pages import _form
 from tests.test_admin_settings_pages import Dashboard, signed_in
@@ -393,3 +394,35 @@ async def test_a_tech_moving_a_subscriber_between_zones_keeps_a_router_they_do_n
         assert moved.status_code == 303, moved.text[:500]
     [after] = await sql("SELECT router_id, zone_id FROM subscriber WHERE id = :s", s=row["id"])
     assert (after["router_id"], after["zone_id"]) == (router.id, estate["id"])
+
+
+async def test_staff_send_the_bill_by_m_pesa_and_see_the_payment_renew_them(app, client):
+    """The subscriber's page: balance and payments from billing, and "send the M-Pesa prompt"
+    (audited) whose paid callback renews the subscriber and shows on the page."""
+    shop = await make_shop()
+    tenant = await shop_tenant(shop)
+    async with signed_in(app, tenant) as dash:
+        net = await _network(dash)
+        assert (await dash.post("/admin/subscribers", _pppoe(net))).status_code == 201
+        [row] = await sql("SELECT * FROM subscriber WHERE tenant_id = :t", t=tenant.id)
+        url = f"/admin/subscribers/{row['id']}"
+        page = await dash.get(url)
+        assert 'id="balance">KES 0<' in page.text and "No payment yet" in page.text
+        bad = await dash.post(url + "/bill", {"phone": "12345"})
+        assert bad.status_code == 422 and "Kenyan mobile number" in bad.text
+        assert await sql("SELECT id FROM stk_request WHERE subscriber_id = :s", s=row["id"]) == []
+        sent = await dash.post(url + "/bill", {"phone": ""})  # the subscriber's own phone
+        assert sent.status_code == 303, sent.text[:500]
+        [push] = await sql("SELECT * FROM stk_request WHERE subscriber_id = :s", s=row["id"])
+        assert (push["amount"], push["phone"]) == (2000, "254712345678")
+        receipt = new_receipt()
+        body = stk_body(push["checkout_request_id"], amount=2000, receipt=receipt,
+                        phone="254712345678")  # fmt: skip
+        assert (await client.post(shop.hook("stk"), json=body)).status_code == 200
+        after = await dash.get(url)
+        assert receipt in after.text and "1 month(s)" in after.text
+    [renewed] = await sql("SELECT due_at FROM subscriber WHERE id = :s", s=row["id"])
+    assert renewed["due_at"] > row["due_at"]
+    audited = await sql("SELECT action FROM audit_event WHERE tenant_id = :t AND action = "
+                        "'subscriber.bill_push'", t=tenant.id)  # fmt: skip
+    assert len(audited) == 1

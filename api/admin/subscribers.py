@@ -18,11 +18,13 @@ from api.admin import subscriber_form
 from api.admin.guard import require_page
 from api.admin.subscriber_form import FormProblem
 from api.admin.web import Isp, acted, form_token, render
+from api.bills import service as bills
 from api.db import roll_back
 from api.deps import ClientMeta, IdPath, SessionDep
 from api.errors import AppError
 from api.models import Subscriber, Tenant
 from api.permissions import P
+from api.phones import phone_or_none
 from api.routers import service as routers
 from api.subscribers import catalogue, roster, service
 from api.subscribers.schemas import SubscriberCreate, SubscriberUpdate
@@ -222,6 +224,7 @@ async def _detail(
         router_names={r.id: r.name for r in router_list},
         state=roster.state(subscriber, grace), can_write=can_write, new_password=password,
         added=flash == "added", **await roster.activity(session, principal, subscriber),
+        payments=await bills.payments(session, principal, subscriber.id),
     )  # fmt: skip
 
 
@@ -246,6 +249,25 @@ async def _act(
                              error=exc.detail)  # fmt: skip
 
     return await acted(session, action, again, f"/admin/subscribers/{subscriber_id}?flash={flash}")
+
+
+@router.post("/subscribers/{subscriber_id}/bill")
+async def send_bill(
+    request: Request, isp: Isp, principal: Writer, session: SessionDep, meta: ClientMeta,
+    subscriber_id: IdPath, phone: Annotated[str, Form(max_length=20)] = "",
+) -> Response:  # fmt: skip
+    """An M-Pesa prompt for what the subscriber owes, to their phone (or the one typed);
+    audited as subscriber.bill_push. Their payment renews them (api/subscribers/billing.py)."""
+
+    async def send() -> None:
+        number = None
+        if phone.strip():
+            number = phone_or_none(phone)
+            if number is None:
+                raise FormProblem("phone", "Phone: a Kenyan mobile number such as 0712 345 678")
+        await bills.staff_push(session, principal, subscriber_id, number, None, meta)
+
+    return await _act(request, isp, principal, session, subscriber_id, send, "bill-sent")
 
 
 @router.post("/subscribers/{subscriber_id}/status")
