@@ -385,6 +385,10 @@ seed_demo() {
   # SMS through the fake Africa's Talking's demo account (also on stacks seeded before SMS).
   AT_API_KEY=demo-isp-api-key "$mn" sms account --tenant demo --username demo-isp \
     --sender-id DEMOISP >/dev/null
+  # The monthly side: zones, a plan, a pool, a PPPoE subscriber (its /account password in the
+  # secrets), a static client, a customer who asked for offers (deploy/seed_demo.py).
+  [ -s "$RUN/secrets/demo-subscriber-password" ] || (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(9))' >"$RUN/secrets/demo-subscriber-password")
+  (cd "$ROOT" && . "$RUN/env" && "$PY" -m deploy.seed_demo "$(cat "$RUN/secrets/demo-subscriber-password")")
 }
 
 print_summary() {
@@ -402,6 +406,7 @@ mnetifi is up ($PROFILE stack)
   PostgreSQL   127.0.0.1:$PG_PORT db mnetifi     Redis 127.0.0.1:$REDIS_PORT
   Mail         SMTP 127.0.0.1:$SMTP_PORT; every message kept in $RUN/mailbox/
   Admin login  tenant demo, admin@demo.mnetifi.com / $(cat "$RUN/secrets/demo-admin-password")
+  Self-care    http://demo.mnetifi.com:$API_PORT/account  PPPoE subscriber amina.otieno / $(cat "$RUN/secrets/demo-subscriber-password")
   Dashboard    http://demo.mnetifi.com:$API_PORT/admin/  (once demo.mnetifi.com resolves to 127.0.0.1: /etc/hosts)
   CLI          source $RUN/env && mnetifi --help
   Log a demo voucher in, as the demo router (127.0.0.1) would:
