@@ -13,7 +13,9 @@ import pytest
 from tests.factories import make_user_headers
 from tests.payshop import buy, fake, make_shop, money, phone, shop_tenant, wait_status
 from tests.radius.conftest import sql
+from tests.radius.test_subscribers import make_subscriber
 from tests.test_cli import MNETIFI, create_tenant, run
+from tests.test_payment_c2b import c2b_body, confirm
 
 
 @pytest.fixture(autouse=True)
@@ -113,3 +115,30 @@ async def test_cli_sets_an_account_with_secrets_from_the_environment(monkeypatch
     assert "cli-passkey" not in str(dict(row)) and row["callback_token_enc"]
     missing = run("payments", "account", "--tenant", slug + "x", "--shortcode", "174379")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
+
+
+async def test_a_subscribers_credit_is_the_grant_of_their_payment(client):
+    """A monthly subscriber's paybill payment is granted by its credit (subscriber_payment), not
+    a voucher grant: zero violations; the credit gone or of another amount is reported."""
+    shop = await make_shop()
+    sub = await make_subscriber({"tenant_id": shop.tenant_id})
+    await confirm(client, shop, c2b_body(amount=1500, ref=sub["username"]))
+    slug = (await sql("SELECT slug FROM tenant WHERE id = :t", t=shop.tenant_id))[0]["slug"]
+    assert "violations: 0" in run("payments", "check", "--tenant", slug).stdout
+    [credit] = await sql("SELECT * FROM subscriber_payment WHERE subscriber_id = :s", s=sub["id"])
+    await sql("DROP TABLE IF EXISTS broken_credit")
+    await sql("CREATE TABLE broken_credit AS SELECT * FROM subscriber_payment WHERE id = :c",
+              c=credit["id"])  # fmt: skip
+    try:
+        await sql("UPDATE subscriber_payment SET amount = amount + 1 WHERE id = :c", c=credit["id"])
+        differs = run("payments", "check", "--tenant", slug)
+        assert "subscriber credit differs from its payment: 1" in differs.stdout
+        await sql("DELETE FROM subscriber_payment WHERE id = :c", c=credit["id"])
+        gone = run("payments", "check", "--tenant", slug)
+        assert gone.returncode == 1
+        assert "granted payment without exactly one grant: 1" in gone.stdout
+    finally:  # the whole database's check (test_zero_on_the_test_data) stays at zero
+        await sql("DELETE FROM subscriber_payment WHERE id = :c", c=credit["id"])
+        await sql("INSERT INTO subscriber_payment SELECT * FROM broken_credit")
+        await sql("DROP TABLE broken_credit")
+    assert "violations: 0" in run("payments", "check", "--tenant", slug).stdout

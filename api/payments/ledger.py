@@ -1,7 +1,8 @@
-"""The money invariant: every granted payment has exactly one grant, every grant has its
-granted payment, every sold voucher has a grant, every paid purchase has its payment, and a
-grant's amount is its payment's. Each check is a query listing the rows that break it; all of
-them must come back empty. `mnetifi payments check` runs it (exit 1 on any violation)."""
+"""The money invariant: every granted payment has exactly one grant (a voucher's, or a monthly
+subscriber's credit: subscriber_payment), every grant and credit has its granted payment, every
+sold voucher has a grant, every paid purchase has its payment, and a grant's amount is its
+payment's (a credit's, its whole shillings). Each check is a query listing the rows that break
+it; all of them must come back empty. `mnetifi payments check` runs it (exit 1 on any violation)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from api.tenancy import tenant_sql
 
 CHECKS: dict[str, str] = {
     "granted payment without exactly one grant": """
-        SELECT p.id FROM payment p LEFT JOIN payment_grant g ON g.payment_id = p.id
+        SELECT p.id FROM payment p
          WHERE p.status = 'granted' AND {tenant:p}
-         GROUP BY p.id HAVING count(g.id) <> 1""",
+           AND (SELECT count(*) FROM payment_grant g WHERE g.payment_id = p.id)
+             + (SELECT count(*) FROM subscriber_payment s WHERE s.payment_id = p.id) <> 1""",
+    "subscriber credit whose payment is not granted": """
+        SELECT s.id FROM subscriber_payment s LEFT JOIN payment p ON p.id = s.payment_id
+         WHERE (p.id IS NULL OR p.status <> 'granted' OR p.tenant_id <> s.tenant_id)
+           AND {tenant:s}""",
+    "subscriber credit differs from its payment": """
+        SELECT s.id FROM subscriber_payment s JOIN payment p ON p.id = s.payment_id
+         WHERE s.amount <> floor(p.amount) AND {tenant:s}""",
     "grant whose payment is not granted": """
         SELECT g.id FROM payment_grant g LEFT JOIN payment p ON p.id = g.payment_id
          WHERE (p.id IS NULL OR p.status <> 'granted' OR p.tenant_id <> g.tenant_id)
