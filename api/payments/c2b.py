@@ -198,8 +198,12 @@ async def _pay_bill(
     if outcome.verdict == "duplicate":  # a concurrent delivery of it committed first
         return outcome
     assert outcome.payment_id is not None  # noqa: S101
-    await billing.renew(session, tenant_id, subscriber["id"], payment_id=outcome.payment_id,
-                        amount=payment.amount, receipt=payment.receipt)  # fmt: skip
+    renewed = await billing.renew(session, tenant_id, subscriber["id"],
+                                  payment_id=outcome.payment_id, amount=payment.amount,
+                                  receipt=payment.receipt)  # fmt: skip
+    if renewed is None:  # removed meanwhile: the money waits for staff
+        await repository.hold(session, tenant_id, outcome.payment_id,
+                              "the subscriber this account named was removed")  # fmt: skip
     return outcome
 
 

@@ -407,3 +407,15 @@ async def grant_resolved(session: AsyncSession, tenant_id: int, payment_id: int,
         ),
         {"id": payment_id, "note": note},
     )
+
+
+async def hold(session: AsyncSession, tenant_id: int, payment_id: int, note: str) -> None:
+    """Money that found nothing to buy after all (the subscriber whose bill it paid is gone):
+    held for staff to resolve, with why, never counted as granted."""
+    await session.execute(
+        tenant_sql(
+            tenant_id,
+            "UPDATE payment SET status = 'held', note = :note WHERE {tenant} AND id = :id",
+        ),
+        {"id": payment_id, "note": note},
+    )

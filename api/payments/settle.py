@@ -143,9 +143,14 @@ async def _grant(
 ) -> None:
     tenant_id = req["tenant_id"]
     if req["plan_id"] is None:  # a subscriber's bill: renews them, once (payment_id is unique)
+        renewed = None
         if req["subscriber_id"] is not None:
-            await billing.renew(session, tenant_id, req["subscriber_id"], payment_id=payment_id,
-                                amount=req["amount"], receipt=receipt)  # fmt: skip
+            renewed = await billing.renew(session, tenant_id, req["subscriber_id"],
+                                          payment_id=payment_id, amount=req["amount"],
+                                          receipt=receipt)  # fmt: skip
+        if renewed is None:  # removed since the prompt: the money waits for staff
+            await repository.hold(session, tenant_id, payment_id,
+                                  "the subscriber this bill was for was removed")  # fmt: skip
         return
     plan = await grants.plan_for(session, tenant_id, req["plan_id"])
     assert plan is not None  # noqa: S101 - plan_id is a RESTRICT foreign key
