@@ -286,3 +286,31 @@ async def test_the_expired_page_says_how_to_pay_and_what_https_does(client):
     swahili = await client.get("/expired?lang=sw", headers=shop.host)
     assert "Nambari ya akaunti" in swahili.text
     assert (await client.get("/expired", headers={"host": "nobody.example"})).status_code == 404
+
+
+async def test_a_bill_paid_after_the_subscriber_was_removed_is_held_for_staff(client, new_address):
+    """The prompt went out, staff removed the subscriber, then the customer paid: the money is
+    held with why (staff resolve it), not granted with nothing credited."""
+    shop, isp, sim = await isp_with_router(new_address())
+    try:
+        sub = await make_subscriber(isp)
+        await sql("UPDATE subscriber SET phone = '254712000222' WHERE id = :s", s=sub["id"])
+        from tests.factories import make_user_headers  # noqa: PLC0415
+        from tests.payshop import shop_tenant  # noqa: PLC0415
+
+        _, headers = await make_user_headers(client, tenant=await shop_tenant(shop))
+        response = await client.post(f"/api/v1/subscribers/{sub['id']}/bill", json={},
+                                     headers=headers)  # fmt: skip
+        assert response.status_code == 202, response.text
+        [push] = await sql("SELECT * FROM stk_request WHERE subscriber_id = :s", s=sub["id"])
+        removed = await client.delete(f"/api/v1/subscribers/{sub['id']}", headers=headers)
+        assert removed.status_code == 204, removed.text
+        body = stk_body(push["checkout_request_id"], amount=float(push["amount"]),
+                        receipt=new_receipt(), phone="254712000222")  # fmt: skip
+        assert (await client.post(shop.hook("stk"), json=body)).status_code == 200
+        [payment] = await sql("SELECT * FROM payment WHERE stk_request_id = :r", r=push["id"])
+        assert payment["status"] == "held" and "removed" in payment["note"]
+        held = (await money(shop.tenant_id))["payments"]
+        assert [p["status"] for p in held] == ["held"]
+    finally:
+        await sim.stop()
