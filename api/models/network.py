@@ -50,6 +50,10 @@ class Router(CreatedAt, Base):
     nas_identifier: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
     zone_id: Mapped[int | None] = mapped_column(Integer)
+    # Until when a wrong-code block may apply at this router: the latest blocked_until of its
+    # auth_failure rows, kept by a trigger (migration 0023). Logins look at auth_failure only
+    # before then, so a router nobody is guessing at costs no probe.
+    auth_blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Plan(CreatedAt, Base):

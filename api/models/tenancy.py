@@ -106,6 +106,9 @@ class Tenant(CreatedAt, Base):
     subscriber_reminder_days: Mapped[int] = mapped_column(Integer, server_default="3")
     subscriber_dunning_days: Mapped[str] = mapped_column(Text, server_default="1,3,7")
     subscriber_dunning_stk: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # How many fair-usage rules are crossed now (rows of fair_usage_state), kept by a trigger
+    # (migration 0023): FreeRADIUS looks the crossed rules up only while this is above 0.
+    fair_usage_states: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class StaffUser(CreatedAt, Base):

@@ -212,3 +212,59 @@ async def test_the_sweep_evaluates_an_isp_again_only_when_its_sessions_or_rules_
         assert await evaluated()  # the minute's pass over every ISP
     finally:
         await sim.stop()
+
+
+async def test_logins_look_up_crossed_rules_while_the_isp_has_any(client, new_address):
+    """FreeRADIUS reads fair_usage_state only while tenant.fair_usage_states says the ISP has a
+    rule crossed (migration 0023): the count follows every insert and delete, cascades too, so a
+    new login gets the throttled rate exactly while a rule is crossed and the plan's rate after."""
+    shop = await make_shop(upload_kbps=2000, download_kbps=4000)
+    other = await make_shop()
+    sim = await router_with_sim(shop, new_address())
+    try:
+        _, headers = await make_user_headers(client, tenant=await shop_tenant(shop))
+        made = await client.post("/api/v1/fair-usage", headers=headers, json={
+            "scope": "isp", "threshold": 1, "rate_limit": THROTTLED})  # fmt: skip
+        assert made.status_code == 201, made.text
+        plan = await shop_plan(shop)
+
+        async def count(shop_) -> int:
+            [row] = await sql("SELECT fair_usage_states AS n FROM tenant WHERE id = :t",
+                              t=shop_.tenant_id)  # fmt: skip
+            return row["n"]
+
+        def login(code: str):
+            return send("auth", hotspot_request(code), src=sim.address,
+                        secret=sim.secret.decode())  # fmt: skip
+
+        await _start(shop, sim, await make_voucher(plan=plan), "c1")
+        await _start(shop, sim, await make_voucher(plan=plan), "c2")
+        await _evaluate(shop)  # two online > 1: crossed
+        assert await count(shop) == 1 and await count(other) == 0
+        warm_up(sim.address, sim.secret.decode())
+        reply = login((await make_voucher(plan=plan)).code)
+        assert reply.code == "Access-Accept" and reply["Mikrotik-Rate-Limit"] == THROTTLED
+        await _evaluate(shop)  # re-evaluated (state replaced): still one
+        assert await count(shop) == 1
+
+        # The rule is retired: the next evaluation clears its state, and the count with it.
+        gone = await client.delete(f"/api/v1/fair-usage/{made.json()['id']}", headers=headers)
+        assert gone.status_code == 204
+        await _evaluate(shop)
+        assert await count(shop) == 0
+        reply = login((await make_voucher(plan=plan)).code)
+        assert reply.code == "Access-Accept" and reply["Mikrotik-Rate-Limit"] == "2M/4M"
+
+        # A rule removed from the table takes its state by cascade: counted down too.
+        [rule] = await sql(
+            "INSERT INTO fair_usage_rule (tenant_id, scope, threshold, rate_limit) "
+            "VALUES (:t, 'isp', 1, :rate) RETURNING id", t=shop.tenant_id, rate=THROTTLED,
+        )  # fmt: skip
+        await _evaluate(shop)
+        assert await count(shop) == 1
+        await sql("DELETE FROM fair_usage_rule WHERE id = :id", id=rule["id"])
+        assert await sql("SELECT 1 FROM fair_usage_state WHERE tenant_id = :t",
+                         t=shop.tenant_id) == []  # fmt: skip
+        assert await count(shop) == 0
+    finally:
+        await sim.stop()

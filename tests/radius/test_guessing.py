@@ -144,3 +144,40 @@ async def test_a_blocked_device_is_refused_from_memory_without_a_query(new_addre
     assert await failure_row(isp, guesser) is None
     # Another device on the same router is not in that memory.
     assert login(isp, code, customer).code == "Access-Accept"
+
+
+async def test_a_block_opens_its_routers_gate_whoever_writes_it(new_address):
+    """Logins look at auth_failure only while router.auth_blocked_until is ahead (migration
+    0023): the trigger moves it forward on every block, however the block was written, never
+    back; a block that ended or was lifted leaves the probe on, answering 'not blocked'."""
+    code = random_code()
+    isp = await make_isp(address=new_address(), codes=[code])
+    other = await make_isp(address=new_address(), codes=[random_code()])
+    device = random_mac()
+
+    async def gate(isp_: dict) -> bool | None:
+        [row] = await sql(
+            "SELECT auth_blocked_until > now() AS ahead FROM router WHERE id = :r",
+            r=isp_["router_id"],
+        )  # fmt: skip
+        return row["ahead"]
+
+    assert await gate(isp) is None  # nobody guessed here: no probe
+    await sql(
+        "INSERT INTO auth_failure (router_id, calling_station_id, tenant_id, blocked_until, "
+        "blocks) VALUES (:r, :k, :t, now() + interval '2 minutes', 1)",
+        r=isp["router_id"], k=device, t=isp["tenant_id"],
+    )  # fmt: skip
+    assert await gate(isp) is True and await gate(other) is None
+    reply = login(isp, code, device)
+    assert (reply.code, reply["Reply-Message"]) == (
+        "Access-Reject", "Too many wrong codes; try again in 2 minute(s)"
+    )  # fmt: skip
+    # Shortening a block never moves the gate back; the probe then finds no block.
+    await sql(
+        "UPDATE auth_failure SET blocked_until = now() - interval '1 second' "
+        "WHERE router_id = :r AND calling_station_id = :k", r=isp["router_id"], k=device,
+    )  # fmt: skip
+    assert await gate(isp) is True
+    other_device = random_mac()
+    assert login(isp, code, other_device).code == "Access-Accept"
