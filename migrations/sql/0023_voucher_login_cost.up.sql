@@ -186,3 +186,10 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+
+-- FreeRADIUS calls the subscriber half directly for PPP and DHCP requests (a statement prepared
+-- per connection for each kind), instead of through radius_authorize()'s nested set-returning
+-- call: it runs as its owner, as radius_authorize() does, and may be called by the same role,
+-- which could already reach it through radius_authorize() with the same arguments.
+ALTER FUNCTION radius_authorize_subscriber(integer, text, text, text) SECURITY DEFINER SET search_path = public, pg_temp;
+GRANT EXECUTE ON FUNCTION radius_authorize_subscriber(integer, text, text, text) TO mnetifi_radius;

@@ -62,9 +62,9 @@ async def test_it_cannot_read_tables(radius_conn, table):
         "UPDATE auth_failure SET blocked_until = NULL",
         "SELECT auth_failure_count(1, 1, 'x', 1, 60, 60)",
         "SELECT close_stale_sessions()",
-        # a subscriber's password only ever comes out of radius_authorize(), for its router
+        # a subscriber's password only ever comes out of radius_authorize() or
+        # radius_authorize_subscriber(), for its router
         "SELECT subscriber_password('\\x00')",
-        "SELECT * FROM radius_authorize_subscriber(1, '127.0.0.1', 'x', 'ppp')",
         "CREATE TABLE mine (id integer)",
     ],
 )
@@ -80,3 +80,9 @@ async def test_it_can_do_what_freeradius_needs(radius_conn):
         "SELECT * FROM radius_authorize(0, '192.0.2.1', 'NOCODE', 'AA:BB:CC:DD:EE:FF', 'hotspot')"
     )
     assert row["o_tenant_id"] is None
+    # PPP and DHCP requests call the subscriber half directly (migration 0023): the same answer.
+    for service in ("ppp", "dhcp"):
+        row = await radius_conn.fetchrow(
+            "SELECT * FROM radius_authorize_subscriber(0, '192.0.2.1', 'someone', $1)", service
+        )
+        assert row["o_tenant_id"] is None and row["o_password"] is None
