@@ -94,6 +94,15 @@ async def test_db_down_auth_fails_closed_and_500_accounting_packets_are_replayed
             assert reply.code in ("Access-Reject", None)
             assert reply.code is None or reply["Reply-Message"] == "Service temporarily unavailable"
             assert time.monotonic() - started < 4
+            # A PPPoE subscriber's login (its own statement and map) fails closed the same way.
+            ppp = send(
+                "auth",
+                {"User-Name": "someone", "User-Password": "secret", "Framed-Protocol": "PPP",
+                 "Service-Type": "Framed-User", "Message-Authenticator": "0x00"},
+                src=isp["address"], secret=isp["secret"],
+            )  # fmt: skip
+            assert ppp.code in ("Access-Reject", None)
+            assert ppp.code is None or ppp["Reply-Message"] == "Service temporarily unavailable"
 
             out = subprocess.run(  # noqa: ASYNC221 (the event loop has nothing else to do)
                 ["radclient", "-s", "-q", "-p", "20", "-r", "3", "-t", "3", "-f", path, "--",
