@@ -134,3 +134,32 @@ async def test_paying_by_stk_renews_and_a_bad_phone_is_explained(client):
     assert (await client.post(shop.hook("stk"), json=body)).status_code == 200
     after = await client.get("/account", headers=headers)
     assert 'data-state="paid"' in after.text and "KES 1500" in after.text
+
+
+async def test_a_form_posted_after_the_session_ended_gets_the_sign_in_page(client):
+    """Signed out elsewhere, or the session timed out: the subscriber's form post is answered
+    with the sign-in page saying so (401, in the page's language), not a JSON error."""
+    shop, headers = await _isp()
+    sub = await make_subscriber({"tenant_id": shop.tenant_id})
+    signed_in = _with_cookie(headers, await _sign_in(client, headers, sub["username"]))
+    token = _csrf(await client.get("/account", headers=signed_in))
+    out = await client.post("/account/logout", headers=signed_in, data={"csrf_token": token},
+                            follow_redirects=False)  # fmt: skip
+    assert out.status_code == 303
+    forms = {
+        "/account/pay": {"phone": "0712345678"},
+        "/account/password": {"current": PASSWORD, "new": "Newpass-1", "again": "Newpass-1"},
+        "/account/logout": {},
+    }
+    for path, data in forms.items():
+        ended = await client.post(path, headers=signed_in, data={"csrf_token": token, **data})
+        assert ended.status_code == 401, (path, ended.text[:200])
+        assert ended.headers["content-type"].startswith("text/html")
+        assert "Your session has ended: sign in again" in ended.text
+        assert 'name="password"' in ended.text  # the sign-in form
+    swahili = signed_in | {"cookie": signed_in["cookie"] + "; lang=sw"}
+    ended = await client.post("/account/pay", headers=swahili, data={"phone": "0712345678"})
+    assert ended.status_code == 401 and "ingia tena" in ended.text
+    # Nothing was done: no M-Pesa prompt for this subscriber's bill.
+    assert await sql("SELECT 1 FROM stk_request WHERE subscriber_id = :s",
+                     s=sub["id"]) == []  # fmt: skip

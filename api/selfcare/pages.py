@@ -67,13 +67,19 @@ async def _account(request: Request, isp: Isp) -> sessions.AccountSession | None
     return await sessions.load(request.cookies.get(sessions.COOKIE), isp.id)
 
 
-async def _signed_in(request: Request, isp: Isp) -> sessions.AccountSession:
-    """The session of a state-changing request, with its CSRF token checked (403 otherwise)."""
+async def _signed_in(request: Request, isp: Isp) -> sessions.AccountSession | None:
+    """The session of a state-changing request, with its CSRF token checked (403 otherwise);
+    None when it has ended (the form then answers with the sign-in page: _ended)."""
     account = await _account(request, isp)
-    if account is None:
-        raise service.LoginRefused("Your session has ended: sign in again")
-    await csrf.check(request, account.csrf)
+    if account is not None:
+        await csrf.check(request, account.csrf)
     return account
+
+
+async def _ended(request: Request, isp: Isp) -> HTMLResponse:
+    """A form posted after the session ended: the sign-in page, saying so (401)."""
+    ended = strings(_language(request, isp))["session_ended"]
+    return await _page(request, isp, None, 401, login_error=ended)
 
 
 @router.get("")
@@ -102,7 +108,8 @@ async def login(request: Request, isp: IspDep, meta: ClientMeta, username: Text 
 
 @router.post("/logout")
 async def logout(request: Request, isp: IspDep) -> Response:
-    await _signed_in(request, isp)
+    if await _signed_in(request, isp) is None:
+        return await _ended(request, isp)
     await sessions.end(request.cookies.get(sessions.COOKIE))
     response = RedirectResponse("/account", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/account")
@@ -113,6 +120,8 @@ async def logout(request: Request, isp: IspDep) -> Response:
 async def pay(request: Request, isp: IspDep, phone: Text = "") -> Response:
     """An M-Pesa prompt for the amount due to `phone`; the page follows it live."""
     account = await _signed_in(request, isp)
+    if account is None:
+        return await _ended(request, isp)
     try:
         number = normalize_phone(phone)
     except ValueError:
@@ -130,6 +139,8 @@ async def pay(request: Request, isp: IspDep, phone: Text = "") -> Response:
 async def change_password(request: Request, isp: IspDep, meta: ClientMeta, current: Text = "",
                           new: Text = "", again: Text = "") -> Response:  # fmt: skip
     account = await _signed_in(request, isp)
+    if account is None:
+        return await _ended(request, isp)
     t = strings(_language(request, isp))
     errors: dict[str, str] = {}
     try:

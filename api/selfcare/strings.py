@@ -36,6 +36,7 @@ EN: dict[str, str] = {
     "password_mismatch": "The two new passwords differ",
     "password_current_wrong": "Your current password is wrong",
     "bad_phone": "Enter a Kenyan mobile number, e.g. 0712345678",
+    "session_ended": "Your session has ended: sign in again",
 }
 
 SW: dict[str, str] = {
@@ -70,6 +71,7 @@ SW: dict[str, str] = {
     "password_mismatch": "Manenosiri mawili mapya hayalingani",
     "password_current_wrong": "Nenosiri lako la sasa si sahihi",
     "bad_phone": "Weka nambari ya simu ya Kenya, mfano 0712345678",
+    "session_ended": "Muda wako wa kuingia umekwisha: ingia tena",
 }
 
 LANGUAGES = {"en": EN, "sw": SW}

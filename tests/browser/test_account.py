@@ -57,3 +57,17 @@ async def test_a_subscriber_signs_in_pays_and_changes_the_password(page: Page, s
     await expect(page.locator("#login-error")).to_be_visible()  # the old one no longer works
     await sign_in(page, sub["username"], "Fresh-pass-42")
     await expect(page.locator("#due")).to_have_attribute("data-state", "paid")
+
+    # The session ends while the page is open (signed out elsewhere, or timed out): the next form
+    # sent gets the sign-in page back, saying why.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.context.clear_cookies(name="mnetifi_account")
+    await page.fill("#current", "Fresh-pass-42")
+    await page.fill("#new", "Another-pass-7")
+    await page.fill("#again", "Another-pass-7")
+    await page.click("#password-button")
+    await expect(page.locator("#login-error")).to_have_text("Your session has ended: sign in again")
+    await expect(page.locator("#username")).to_be_visible()
+    await screenshot(page, "account-session-ended-390")
+    await sign_in(page, sub["username"], "Fresh-pass-42")  # the password did not change
+    await expect(page.locator("#due")).to_have_attribute("data-state", "paid")
