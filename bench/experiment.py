@@ -196,6 +196,26 @@ def accounting(args: argparse.Namespace) -> None:
         done_with_snapshot()
 
 
+def probe(
+    target: radius_auth.Target,
+    blaster: loadgen.Blaster,
+    users: list[dataset.User],
+    secret: str,
+    sockets: int,
+) -> None:
+    """64 good logins first: a change that refuses them would otherwise make each round wait
+    out the reject delay for every request (minutes, with nothing printed)."""
+    packets = radius_auth.login_packets(random.choices(users, k=64), target.router,
+                                        secret.encode(), sockets)  # fmt: skip
+    run = blaster.run(packets)
+    refused = run.sent - run.codes.get(loadgen.ACCESS_ACCEPT, 0)
+    if refused:
+        raise SystemExit(
+            f"{target.name}: {refused} of {run.sent} good logins refused or lost; a broken "
+            "change? (its FreeRADIUS log is under .run/bench/experiment/)"
+        )
+
+
 def build_steps(
     changes: list[Path], deployed: radius_auth.Target, dsn: dict, procs: list[subprocess.Popen]
 ) -> list[tuple[radius_auth.Target, Path | None]]:
@@ -246,7 +266,13 @@ def main() -> None:
     )
     procs = [radius_auth.start_baseline(dsn, secret)]
     baseline = radius_auth.Target("baseline", radius_auth.BASELINE_PORT, BASE_ROUTER, procs[0].pid)
-    steps = build_steps(args.changes, deployed, dsn, procs)
+    try:
+        steps = build_steps(args.changes, deployed, dsn, procs)
+    except BaseException:  # a patch that does not apply: stop the servers started so far
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+        raise
     saved = asyncio.run(take_snapshot(dsn))
     blasters = {}
     results: list[radius_auth.Result] = []
@@ -255,6 +281,7 @@ def main() -> None:
             blasters[t.name] = loadgen.Blaster(
                 ("127.0.0.1", t.port), t.router, secret.encode(), args.sockets
             )
+            probe(t, blasters[t.name], users, secret, args.sockets)
             radius_auth.one_round(
                 t, blasters[t.name], users, args, secret.encode(), postmaster, False
             )
@@ -266,6 +293,7 @@ def main() -> None:
             for t, sql in steps:
                 if sql:
                     asyncio.run(apply_sql(dsn, sql.read_text()))
+                    probe(t, blasters[t.name], users, secret, args.sockets)
                     # A new index starts cold: warm it as the other steps were warmed.
                     sample = random.choices(users, k=3000)
                     blasters[t.name].run(
