@@ -73,6 +73,8 @@ DECLARE
     v_others bigint;
     v_devices bigint;
 BEGIN
+    -- FreeRADIUS calls radius_authorize_subscriber() itself now; this stays for a server still on
+    -- the older configuration while an upgrade rolls out.
     IF p_service IN ('ppp', 'dhcp') THEN
         RETURN QUERY SELECT * FROM radius_authorize_subscriber(p_router_id, p_src, p_username,
                                                                p_service);

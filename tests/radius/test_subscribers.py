@@ -306,3 +306,17 @@ async def test_the_database_holds_no_usable_password(new_address):
         k="ab" * 32, s=sub["id"],
     )  # fmt: skip
     assert wrong["plain"] is None
+
+
+async def test_radius_authorize_still_answers_for_subscribers_during_an_upgrade(new_address):
+    """FreeRADIUS now calls radius_authorize_subscriber() for PPP and DHCP (migration 0023), but a
+    server still running the older configuration after the migration calls radius_authorize()
+    with p_service 'ppp' or 'dhcp': it must get the same row."""
+    isp = await make_isp(address=new_address())
+    sub = await make_subscriber(isp, ip="10.20.3.9", mac="4C:5E:0C:AA:BB:CC", kind="static")
+    pppoe = await make_subscriber(isp)
+    for service, name in (("ppp", pppoe["username"]), ("dhcp", "4C:5E:0C:AA:BB:CC")):
+        args = {"r": isp["router_id"], "a": isp["address"], "u": name, "s": service}
+        [old] = await sql("SELECT * FROM radius_authorize(:r, :a, :u, '', :s)", **args)
+        [new] = await sql("SELECT * FROM radius_authorize_subscriber(:r, :a, :u, :s)", **args)
+        assert old == new and old["o_subscriber_id"] in (sub["id"], pppoe["id"]), service
