@@ -101,3 +101,63 @@ async def test_upgrade_downgrade_upgrade(empty_database):
 
     alembic(url, "upgrade", "head")
     assert EXPECTED_TABLES <= (await relations(dsn))[0]
+
+
+# Every combination of what voucher_state() looks at, against four usages; times relative to
+# now(), and usable_until given as an offset from it, so two runs compare equal.
+STATE_GRID = """
+SELECT row(s.state, s.reason, s.used_seconds, s.used_bytes, s.seconds_left, s.bytes_left,
+           s.usable_until - now())::text AS answer
+  FROM (VALUES ('active'), ('revoked')) st(status),
+       (VALUES (NULL::interval), (interval '-1 day')) fu(first_used),
+       (VALUES (interval '-10 days'), (interval '-1 day')) iss(issued),
+       (VALUES (interval '1 hour'), (interval '-1 hour')) ex(expires),
+       (VALUES (NULL::bigint), (3600)) tq(time_quota),
+       (VALUES (NULL::bigint), (1000000000)) dq(data_quota),
+       (VALUES (0::bigint, 0::bigint), (100, 100), (3600, 1000000000),
+               (100000000, 100000000000)) u(used_seconds, used_bytes),
+       LATERAL (SELECT jsonb_populate_record(NULL::voucher, jsonb_build_object(
+           'id', 1, 'status', st.status, 'duration_seconds', 7200,
+           'first_used_at', now() + fu.first_used, 'issued_at', now() + iss.issued,
+           'expires_at', CASE WHEN fu.first_used IS NOT NULL THEN now() + ex.expires END,
+           'time_quota_seconds', tq.time_quota, 'data_quota_bytes', dq.data_quota)) AS v) vv,
+       LATERAL voucher_state(vv.v, 3, u.used_seconds, u.used_bytes) s
+ ORDER BY 1
+"""
+
+
+async def test_voucher_state_inlined_answers_as_before(empty_database):
+    """0024 made voucher_state() an inlined SQL expression: the same answer as 0002's PL/pgSQL for
+    every combination it looks at, before and after, and back again on downgrade."""
+    url, dsn = empty_database
+
+    async def answers() -> list[str]:
+        conn = await asyncpg.connect(**dsn)
+        try:
+            return [r["answer"] for r in await conn.fetch(STATE_GRID)]
+        finally:
+            await conn.close()
+
+    async def plan() -> str:
+        conn = await asyncpg.connect(**dsn)
+        try:
+            rows = await conn.fetch(
+                "EXPLAIN (VERBOSE) SELECT (voucher_state(v, 3, 0::bigint, 0::bigint)).reason "
+                "FROM voucher v"
+            )
+            return "\n".join(r[0] for r in rows)
+        finally:
+            await conn.close()
+
+    alembic(url, "upgrade", "0023")
+    before = await answers()
+    assert "voucher_state(" in await plan()
+    assert len(before) == 2**6 * 4 and len({a.split(",")[0] for a in before}) == 5
+
+    alembic(url, "upgrade", "head")
+    assert await answers() == before
+    # Inlined: the plan holds the expressions, not a call.
+    assert "voucher_state(" not in await plan()
+
+    alembic(url, "downgrade", "0023")
+    assert await answers() == before
