@@ -22,6 +22,24 @@ async def test_pap_login_gets_plan_attributes_and_signed_accept(new_address):
     assert reply["Class"].startswith("0x")
 
 
+async def test_each_login_gets_a_class_of_its_own(new_address):
+    """radius_authorize() makes the voucher login's Class: "mn:" and 32 hex digits, never the same
+    twice, even for the same device logging in again at once (accounting keys sessions on it)."""
+    code = random_code()
+    isp = await make_isp(address=new_address(), codes=[code])
+
+    classes = [
+        send("auth", hotspot_request(code), src=isp["address"], secret=isp["secret"])["Class"]
+        for _ in range(5)
+    ]
+
+    for value in classes:
+        text = bytes.fromhex(value.removeprefix("0x")).decode()
+        assert text.startswith("mn:") and len(text) == 35, text
+        int(text[3:], 16)
+    assert len(set(classes)) == 5, classes
+
+
 async def test_chap_login_as_mikrotik_hotspot_sends_it(new_address):
     code = random_code(6)
     isp = await make_isp(address=new_address(), rate=(1000, 3000), duration=1800, codes=[code])

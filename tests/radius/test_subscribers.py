@@ -111,6 +111,7 @@ async def test_pppoe_login_with_each_method(new_address, method):
     # Capped at the paid-up time: ten days (the ISP's grace is 0 by default).
     assert 10 * 86400 - 60 < int(reply["Session-Timeout"]) <= 10 * 86400
     assert reply["Message-Authenticator"].startswith("0x")
+    assert bytes.fromhex(reply["Class"].removeprefix("0x")).startswith(b"mn:")
     if method == "mschap2":
         assert reply["MS-CHAP2-Success"].startswith("0x")  # the router checks the authenticator
 
