@@ -23,8 +23,9 @@ async def test_pap_login_gets_plan_attributes_and_signed_accept(new_address):
 
 
 async def test_each_login_gets_a_class_of_its_own(new_address):
-    """radius_authorize() makes the voucher login's Class: "mn:" and 32 hex digits, never the same
-    twice, even for the same device logging in again at once (accounting keys sessions on it)."""
+    """The login's prepared statement makes the Class (queries.conf): "mn:" and 32 hex digits,
+    never the same twice, even for the same device logging in again at once (accounting keys
+    sessions on it)."""
     code = random_code()
     isp = await make_isp(address=new_address(), codes=[code])
 
