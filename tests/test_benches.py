@@ -48,6 +48,7 @@ BENCHES = {
     ],  # fmt: skip
     "payment_latency": ["--payments", "5", "--concurrency", "2", "--warmup", "1"],
     "coa_fanout": ["--routers", "2", "--per-router", "5", "--wait", "20"],
+    "coa_sweep": [*TINY, "--rounds", "1"],
     "experiment": [*TINY, "--requests", "300", "--rounds", "1", "@noop.sql"],
     "radius_guess": ["--quick"],
     "sheet_load": ["--quick"],
@@ -60,6 +61,7 @@ BENCHES = {
 SHOWS = {
     "radius_auth": "PPPoE mix (half MS-CHAPv2 subscribers)/voucher-only",
     "radius_guess": "guessing device blocked: yes",
+    "coa_sweep": "scan now/before",
     "usage_warnings": "sessions lost: 0",
     "sheet_load": "callback p99 ratio",
     "staff_login": "TOTP p99 / password-only p99",

@@ -100,3 +100,105 @@ async def test_one_coa_sweep_at_a_time_across_workers():
     finally:
         await redis.delete("lock:sweep_coa")
         await redis.aclose()
+
+
+async def test_the_coa_sweep_finds_exactly_the_sessions_that_outlive_their_voucher():
+    """sweeps.outliving_sessions(): each way a voucher ends, and each way a live session is not
+    the sweep's business. Built and read in one transaction that is rolled back, so the stack's
+    own worker (which sweeps every 2 s) never sees these sessions and cannot take them first."""
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from api.db import get_sessionmaker  # noqa: PLC0415
+    from api.sessions import sweeps  # noqa: PLC0415
+
+    tenant = await make_tenant()
+    router = await make_router(tenant=tenant)
+    plain = await make_plan(tenant=tenant)
+    timed = await make_plan(tenant=tenant, time_quota_seconds=600)
+    metered = await make_plan(tenant=tenant, data_quota_bytes=10_000_000)
+    cases = {  # name: (plan, voucher update, session's seconds, bytes, minutes since update)
+        "active": (plain, "", 60, 0, 1),
+        "expired": (plain, "expires_at = now() - interval '1 minute'", 60, 0, 1),
+        "revoked": (plain, "status = 'revoked'", 60, 0, 1),
+        "time used up": (timed, "", 600, 0, 1),
+        "time left": (timed, "", 599, 0, 1),
+        "data used up": (metered, "", 60, 10_000_000, 1),
+        "data left": (metered, "", 60, 9_999_999, 1),
+        "expired, session stale": (plain, "expires_at = now() - interval '1 minute'", 60, 0, 30),
+        "expired, disconnect pending": (plain, "expires_at = now() - interval '1 min'", 60, 0, 1),
+    }
+    vouchers = {name: await make_voucher(plan=plan) for name, (plan, *_) in cases.items()}
+    async with get_sessionmaker()() as session:
+        for name, (_, change, secs, octets, age) in cases.items():
+            v = vouchers[name]
+            started = "first_used_at = now() - interval '20 minutes', status = 'active', "
+            started += "expires_at = now() + interval '40 minutes'"
+            for update in (started, change):
+                if update:
+                    await session.execute(
+                        text(f"UPDATE voucher SET {update} WHERE id = :v"), {"v": v.id}
+                    )
+            radacct_id = await session.scalar(
+                text("""INSERT INTO radacct (tenant_id, acctsessionid, acctuniqueid, username,
+                                             nasipaddress, acctstarttime, acctupdatetime,
+                                             acctsessiontime, acctinputoctets, acctoutputoctets,
+                                             callingstationid, voucher_id)
+                        VALUES (:t, 'x', :u, :code, :nas, now() - interval '20 minutes',
+                                now() - make_interval(mins => :age), :secs, :octets, 0,
+                                'AA:00:00:00:00:01', :v)
+                        RETURNING radacctid"""),
+                {"t": tenant.id, "u": secrets.token_hex(8), "code": v.code, "age": age,
+                 "nas": str(router.ip_address), "secs": secs, "octets": octets, "v": v.id},
+            )  # fmt: skip
+            if name.endswith("pending"):
+                await session.execute(
+                    text("""INSERT INTO coa_request (tenant_id, router_id, radacct_id, voucher_id,
+                                                     kind, reason, attributes)
+                            VALUES (:t, :r, :a, :v, 'disconnect', 'expired', '{}')"""),
+                    {"t": tenant.id, "r": router.id, "a": radacct_id, "v": v.id},
+                )
+        rows = await sweeps.outliving_sessions(session)
+        await session.rollback()
+    by_id = {v.id: name for name, v in vouchers.items()}
+    found = {
+        by_id[r["voucher_id"]]: (r["state"], r["router_id"])
+        for r in rows
+        if r["voucher_id"] in by_id
+    }
+    assert found == {
+        "expired": ("expired", router.id),
+        "revoked": ("revoked", router.id),
+        "time used up": ("exhausted", router.id),
+        "data used up": ("exhausted", router.id),
+    }
+
+
+async def test_the_outliving_scan_rests_in_proportion_to_its_cost():
+    """At most SCAN_SHARE of a core: a scan that took 1 s rests 19 s, one of 10 ms 190 ms (less
+    than the 2 s between sweeps, so small ISPs are swept every time). While it rests, sweeps
+    still queue lost requests but do not scan; once it is over, they scan again."""
+    from arq.connections import RedisSettings, create_pool  # noqa: PLC0415
+
+    from api.config import get_settings  # noqa: PLC0415
+    from api.sessions.tasks import SCAN_REST, scan_rest_ms, sweep_coa  # noqa: PLC0415
+
+    assert scan_rest_ms(1.0) == 19_000 and scan_rest_ms(0.01) == 190
+    redis = await create_pool(RedisSettings.from_dsn(get_settings().redis_url))
+    try:
+        tenant = await make_tenant()
+        router = await make_router(tenant=tenant)
+        voucher = await make_voucher(plan=await make_plan(tenant=tenant))
+        await redis.set(SCAN_REST, "1", px=60_000)  # a long scan just ended
+        await _open_session(voucher, router, updated=datetime.now(UTC), mac="AA:04")
+        await sql("UPDATE voucher SET status = 'revoked' WHERE id = :v", v=voucher.id)
+        for _ in range(3):
+            await sweep_coa({"redis": redis})
+        assert await sql("SELECT 1 FROM coa_request WHERE voucher_id = :v", v=voucher.id) == []
+        await redis.delete(SCAN_REST)
+        for _ in range(3):  # the stack's own worker may sweep it first; either way, swept once
+            await sweep_coa({"redis": redis})
+        requests = await sql("SELECT kind FROM coa_request WHERE voucher_id = :v", v=voucher.id)
+        assert [r["kind"] for r in requests] == ["disconnect"]
+    finally:
+        await redis.delete(SCAN_REST)
+        await redis.aclose()
