@@ -322,6 +322,7 @@ AUDITED = {
     ("PATCH", "/api/v1/subscribers/{subscriber_id}"): "subscriber.update",
     ("DELETE", "/api/v1/subscribers/{subscriber_id}"): "subscriber.delete",
     ("POST", "/api/v1/subscribers/{subscriber_id}/bill"): "subscriber.bill_push",
+    ("POST", "/api/v1/subscribers/{subscriber_id}/unblock"): "subscriber.unblock",
 }
 
 
@@ -636,6 +637,7 @@ async def _walk_subscribers(call: Any, ids: dict[str, Any]) -> None:
     ids["subscriber_id"] = (await call("POST", "/api/v1/subscribers", subscriber)).json()["id"]
     await call("PATCH", "/api/v1/subscribers/{subscriber_id}", {"name": "Walk Two"})
     await call("POST", "/api/v1/subscribers/{subscriber_id}/bill", {"phone": "0712345678"})
+    await call("POST", "/api/v1/subscribers/{subscriber_id}/unblock", None)
     await call("DELETE", "/api/v1/subscribers/{subscriber_id}")
     await call("DELETE", "/api/v1/subscriber-plans/{subscriber_plan_id}")
     await call("DELETE", "/api/v1/ip-pools/{pool_id}")

@@ -83,8 +83,14 @@ async def test_forms_need_the_csrf_token_and_the_cookie_is_no_staff_session(clie
 
 
 async def test_password_change_works_and_the_old_one_stops(client):
+    """...and a block for wrong PPPoE passwords (someone guessing the old one) ends with it."""
     shop, headers = await _isp()
     sub = await make_subscriber({"tenant_id": shop.tenant_id})
+    for _ in range(5):  # the ISP's default limit, counted as FreeRADIUS counts a wrong password
+        await sql("SELECT radius_password_failure(:t, :u, '02:66:00:00:00:01')",
+                  t=str(shop.tenant_id), u=sub["username"])  # fmt: skip
+    [blocked] = await sql("SELECT login_blocked_until FROM subscriber WHERE id = :s", s=sub["id"])
+    assert blocked["login_blocked_until"] is not None
     headers = _with_cookie(headers, await _sign_in(client, headers, sub["username"]))
     page = await client.get("/account", headers=headers)
     token = _csrf(page)
@@ -110,6 +116,10 @@ async def test_password_change_works_and_the_old_one_stops(client):
     assert entry["actor"].startswith("subscriber:")
     assert (await _sign_in(client, headers, sub["username"])).status_code == 401
     assert (await _sign_in(client, headers, sub["username"], "Newpass-1")).status_code == 303
+    [row] = await sql("SELECT login_blocked_until FROM subscriber WHERE id = :s", s=sub["id"])
+    assert row["login_blocked_until"] is None
+    assert await sql("SELECT 1 FROM subscriber_auth_failure WHERE subscriber_id = :s",
+                     s=sub["id"]) == []  # fmt: skip
 
 
 async def test_paying_by_stk_renews_and_a_bad_phone_is_explained(client):

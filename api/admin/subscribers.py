@@ -223,6 +223,7 @@ async def _detail(
         routers=_keeping([(r.id, r.name) for r in router_list], subscriber.router_id),
         router_names={r.id: r.name for r in router_list},
         state=roster.state(subscriber, grace), can_write=can_write, new_password=password,
+        blocked_until=roster.blocked_until(subscriber),
         added=flash == "added", **await roster.activity(session, principal, subscriber),
         payments=await bills.payments(session, principal, subscriber.id),
     )  # fmt: skip
@@ -284,6 +285,19 @@ async def suspend_or_resume(
 
     flash = "suspended" if status == "suspended" else "resumed"
     return await _act(request, isp, principal, session, subscriber_id, switch, flash)
+
+
+@router.post("/subscribers/{subscriber_id}/unblock")
+async def unblock(
+    request: Request, isp: Isp, principal: Writer, session: SessionDep, meta: ClientMeta,
+    subscriber_id: IdPath,
+) -> Response:  # fmt: skip
+    """Ends a block for too many wrong passwords; audited as subscriber.unblock."""
+
+    async def clear() -> None:
+        await service.unblock_subscriber(session, principal, subscriber_id, meta)
+
+    return await _act(request, isp, principal, session, subscriber_id, clear, "unblocked")
 
 
 @router.post("/subscribers/{subscriber_id}/move")

@@ -44,6 +44,9 @@ static = StaticFiles(directory=ROOT / "static")
 templates.env.filters["nairobi_day"] = lambda when: (
     when.astimezone(ZoneInfo("Africa/Nairobi")).strftime("%Y-%m-%d") if when else "—"
 )
+templates.env.filters["nairobi_time"] = lambda when: (
+    when.astimezone(ZoneInfo("Africa/Nairobi")).strftime("%Y-%m-%d %H:%M EAT") if when else "—"
+)
 
 LOGIN_CSRF = "mnetifi_login_csrf"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -68,6 +71,7 @@ FLASHES = {
     "suspended": ("success", "Suspended: disconnected now, and refused until you resume them."),
     "bill-sent": ("success", "The M-Pesa prompt is on its way to their phone; paying renews them."),
     "resumed": ("success", "Resumed: they can log in again."),
+    "unblocked": ("success", "Unblocked: their next login is checked as any other."),
     "moved": ("success", "Moved: nothing else about the subscriber changed."),
     "plan-changed": ("success", "The plan is changed; it applies from their next login."),
     "zone-saved": ("success", "The zone is saved."),

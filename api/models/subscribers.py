@@ -197,6 +197,29 @@ class Subscriber(CreatedAt, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+    # The latest block for wrong passwords (SubscriberAuthFailure), while it runs.
+    login_blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SubscriberAuthFailure(Base):
+    """Wrong PPPoE passwords of one account, in two buckets: its known device (the MAC of its
+    latest session) and every other device, each blocked on its own, so a guesser elsewhere
+    never locks the customer's own router out. Written by radius_password_failure(), read by
+    radius_authorize_subscriber(); cleared by a new password or by staff (migration 0025)."""
+
+    __tablename__ = "subscriber_auth_failure"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True
+    )
+    known_device: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    window_start: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    blocks: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class SubscriberPayment(Base):

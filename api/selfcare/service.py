@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import audit, limits
 from api.config import get_settings
 from api.errors import AppError, NotFound
-from api.subscribers import billing, secrets
+from api.subscribers import billing, repository, secrets
 from api.tenancy import tenant_sql
 
 PER_ACCOUNT = 5  # wrong passwords per username and address in a window
@@ -106,6 +106,7 @@ async def change_password(session: AsyncSession, tenant_id: int, subscriber_id: 
                               " WHERE {tenant} AND id = :id"),
         {"id": subscriber_id, "pw": secrets.encrypt(new)},
     )  # fmt: skip
+    await repository.clear_login_block(session, tenant_id, subscriber_id)
     await audit.changed(
         session, f"subscriber:{row['username']}", "subscriber.password", "subscriber",
         subscriber_id, {}, {}, meta, details={"by": "subscriber"}, tenant_id=tenant_id,

@@ -81,6 +81,16 @@ async def update_subscriber(
     return SubscriberOut.model_validate(updated)
 
 
+@router.post("/{subscriber_id}/unblock", response_model=SubscriberOut)
+async def unblock_subscriber(
+    subscriber_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta
+) -> SubscriberOut:
+    """Ends a block for too many wrong PPPoE passwords (login_blocked_until), on every device.
+    A new password ends it too."""
+    updated = await service.unblock_subscriber(session, principal, subscriber_id, meta)
+    return SubscriberOut.model_validate(updated)
+
+
 @router.delete("/{subscriber_id}", status_code=204)
 async def delete_subscriber(
     subscriber_id: IdPath, principal: Writer, session: SessionDep, meta: ClientMeta

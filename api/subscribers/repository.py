@@ -77,6 +77,21 @@ async def list_own(session: AsyncSession, model: type[M], tenant_id: int) -> Seq
     return (await session.scalars(scoped(model, tenant_id).order_by(model.name))).all()
 
 
+async def clear_login_block(session: AsyncSession, tenant_id: int, subscriber_id: int) -> None:
+    """Forgets the subscriber's wrong passwords and ends its block (subscriber_auth_failure and
+    subscriber.login_blocked_until, migration 0025): a new password, or staff unblocking it."""
+    await session.execute(
+        tenant_sql(tenant_id, "DELETE FROM subscriber_auth_failure"
+                              " WHERE {tenant} AND subscriber_id = :id"),
+        {"id": subscriber_id},
+    )  # fmt: skip
+    await session.execute(
+        tenant_sql(tenant_id, "UPDATE subscriber SET login_blocked_until = NULL"
+                              " WHERE {tenant} AND id = :id AND login_blocked_until IS NOT NULL"),
+        {"id": subscriber_id},
+    )  # fmt: skip
+
+
 async def add(session: AsyncSession, row: Any) -> None:
     session.add(row)
     await flush(session)

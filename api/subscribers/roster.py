@@ -58,6 +58,12 @@ def state(subscriber: Subscriber, grace_days: int, now: datetime | None = None) 
     return "due" if subscriber.due_at < now else "active"
 
 
+def blocked_until(subscriber: Subscriber, now: datetime | None = None) -> datetime | None:
+    """When the block for too many wrong PPPoE passwords ends, while one runs."""
+    until = subscriber.login_blocked_until
+    return until if until is not None and until > (now or datetime.now(UTC)) else None
+
+
 async def listing(
     session: AsyncSession, principal: Principal, wanted: Filters
 ) -> tuple[list[Row], int | None]:

@@ -167,6 +167,11 @@ class SubscriberOut(BaseModel):
     ip_address: Annotated[str | None, BeforeValidator(_text)]
     ip_pool_id: int | None
     mac: str | None
+    login_blocked_until: datetime | None = Field(
+        None,
+        description="Too many wrong PPPoE passwords: other devices than the customer's own router"
+        " (or it too, after its own) are refused until then; POST .../unblock ends it",
+    )
     created_at: datetime
 
 

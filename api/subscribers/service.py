@@ -113,6 +113,9 @@ async def update_subscriber(
         setattr(subscriber, field, value)
     subscriber.updated_at = datetime.now(UTC)
     await repository.flush(session)
+    if "encrypted_password" in values:
+        # Wrong passwords counted against the old one say nothing about the new one.
+        await repository.clear_login_block(session, principal.tenant_id, subscriber.id)
     await session.refresh(subscriber)
     action = "subscriber.update"
     if set(values) == {"status"}:
@@ -128,6 +131,20 @@ async def update_subscriber(
         details["sessions_disconnected"] = len(sent)
     await audit.changed(session, principal, action, "subscriber", subscriber.id, before,
                         audit.snapshot(subscriber), meta, details=details)  # fmt: skip
+    return subscriber
+
+
+async def unblock_subscriber(
+    session: AsyncSession, principal: Principal, subscriber_id: int, meta: audit.Meta = None
+) -> Subscriber:
+    """Ends a block for wrong passwords now, on every device (audited). Its next login is
+    checked as any other."""
+    subscriber = await get_subscriber(session, principal, subscriber_id)
+    before = audit.snapshot(subscriber)
+    await repository.clear_login_block(session, principal.tenant_id, subscriber.id)
+    await session.refresh(subscriber)
+    await audit.changed(session, principal, "subscriber.unblock", "subscriber", subscriber.id,
+                        before, audit.snapshot(subscriber), meta)  # fmt: skip
     return subscriber
 
 

@@ -175,3 +175,42 @@ async def test_a_tech_sees_only_their_zones_subscribers(
     await expect(tech_page.locator("body")).not_to_contain_text("in-zone-b")
     await other.close()
     assert not errors, errors
+
+
+async def test_an_owner_sees_a_block_for_wrong_passwords_and_lifts_it(page: Page) -> None:
+    """Five wrong PPPoE passwords from a guesser (the ISP's default limit, counted by the
+    function FreeRADIUS calls) block the account for other devices; the subscriber's page says
+    until when, in Nairobi time, and Unblock ends it after the confirmation (audited)."""
+    errors = watch_errors(page)
+    tenant = await make_tenant(name="Kayole Fibre")
+    owner = await make_staff(tenant=tenant, role="owner")
+    [plan] = await sql("INSERT INTO subscriber_plan (tenant_id, name, price, upload_kbps, "
+                       "download_kbps, rate_limit) VALUES (:t, 'Home 5M', 1500, 2000, 5000, "
+                       "'2M/5M') RETURNING id", t=tenant.id)  # fmt: skip
+    [sub] = await sql("INSERT INTO subscriber (tenant_id, username, kind, encrypted_password, "
+                      "name, plan_id, due_at) VALUES (:t, 'wanjiru.k', 'pppoe', '\\x00', "
+                      "'Wanjiru K', :p, now() + interval '20 days') RETURNING id",
+                      t=tenant.id, p=plan["id"])  # fmt: skip
+    for _ in range(5):
+        await sql("SELECT radius_password_failure(:t, 'Wanjiru.K', '02:66:00:00:00:01')",
+                  t=str(tenant.id))  # fmt: skip
+    await sign_in(page, tenant.slug, owner.email)
+
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(admin_url(tenant.slug, f"/admin/subscribers/{sub['id']}"))
+    notice = page.locator("#login-blocked")
+    await expect(notice).to_contain_text("Too many wrong passwords")
+    await expect(notice).to_contain_text("customer's own router")
+    await _wide_enough(page, 390, "blocked subscriber")
+    await screenshot(page, "admin-subscriber-blocked-390")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#unblock")
+    await expect(page.locator(".alert-success")).to_contain_text("Unblocked")
+    await expect(page.locator("#login-blocked")).to_have_count(0)
+    [row] = await sql("SELECT login_blocked_until FROM subscriber WHERE id = :s", s=sub["id"])
+    assert row["login_blocked_until"] is None
+    actions = await sql("SELECT action FROM audit_event WHERE tenant_id = :t", t=tenant.id)
+    assert "subscriber.unblock" in [a["action"] for a in actions]
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await screenshot(page, "admin-subscriber-unblocked-1280")
+    assert not errors, errors
