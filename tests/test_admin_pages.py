@@ -167,3 +167,39 @@ async def test_the_audit_page_pages_older_by_keyset(app):
         assert 'id="older"' not in rest.text
         bad = await client.get("/admin/audit?before=x", headers=host)
         assert bad.status_code == 422 and "integer" in bad.text
+
+
+def test_the_dashboard_shows_nairobi_time():
+    """The database keeps UTC; every time on the dashboard is Nairobi's (EAT, UTC+3), so 22:30
+    UTC is the next day's 01:30 there, and says so."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from api.admin.web import nairobi_time, templates  # noqa: PLC0415
+
+    late = datetime(2026, 12, 6, 22, 30, 15, tzinfo=UTC)
+    assert nairobi_time(late) == "2026-12-07 01:30 EAT"
+    assert nairobi_time(late, seconds=True) == "2026-12-07 01:30:15 EAT"
+    assert nairobi_time(None) == "—"
+    assert templates.env.filters["nairobi_day"](late) == "2026-12-07"
+    assert templates.env.filters["nairobi_clock"](late) == "01:30:15 EAT"
+
+
+async def test_the_audit_pages_days_are_nairobis(app):
+    """An event at 22:30 UTC on the 6th happened at 01:30 on the 7th in Nairobi: it is shown so,
+    found from the 7th, and not before the 7th."""
+    from tests.radius.conftest import sql  # noqa: PLC0415
+
+    tenant = await make_tenant()
+    owner = await make_staff(tenant=tenant, role="owner")
+    host = {"host": f"{tenant.slug}.mnetifi.com"}
+    await sql("INSERT INTO audit_event (tenant_id, actor, action, object_type, created_at) "
+              "VALUES (:t, 'cli', 'zone.create', 'zone', '2026-12-06 22:30:00+00')",
+              t=tenant.id)  # fmt: skip
+    async with _from(app) as client:
+        token = await _form(client, host)
+        body = {"email": owner.email, "password": PASSWORD, "csrf_token": token}
+        assert (await client.post("/admin/login", data=body, headers=host)).status_code == 303
+        found = await client.get("/admin/audit?action=zone.create&since=2026-12-07", headers=host)
+        assert found.status_code == 200 and "2026-12-07 01:30:00 EAT" in found.text
+        before = await client.get("/admin/audit?action=zone.create&until=2026-12-07", headers=host)
+        assert before.status_code == 200 and "01:30:00 EAT" not in before.text

@@ -38,11 +38,12 @@ AUDIT_FIELDS = ("actor", "action", "object_type", "since", "until")
 async def audit_page(
     request: Request, isp: Isp, principal: AuditReader, session: SessionDep
 ) -> Response:
-    """The filter is the API's (api.audit.schemas.AuditFilter); days come as dates and count
-    in UTC. Export CSV is the API's own /audit.csv with the same filter, audited there."""
+    """The filter is the API's (api.audit.schemas.AuditFilter); days come as dates and are
+    Nairobi's (EAT, as the times shown). Export CSV is the API's own /audit.csv with the same
+    filter, audited there."""
     raw = {k: v.strip() for k in AUDIT_FIELDS if (v := request.query_params.get(k, "")).strip()}
     before = request.query_params.get("before", "").strip()
-    query = {k: f"{v}T00:00:00+00:00" if k in ("since", "until") else v for k, v in raw.items()}
+    query = {k: f"{v}T00:00:00+03:00" if k in ("since", "until") else v for k, v in raw.items()}
     status, error, events, older = 200, None, [], None
     try:
         wanted = AuditFilter.model_validate(

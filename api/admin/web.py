@@ -6,6 +6,7 @@ api.admin.pages installs them."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -40,12 +41,26 @@ templates = Jinja2Templates(
     directory=ROOT / "templates", context_processors=[language.template_context]
 )
 static = StaticFiles(directory=ROOT / "static")
-# A day as people in Kenya name it (a subscriber's due date): Nairobi's calendar, not UTC's.
-templates.env.filters["nairobi_day"] = lambda when: (
-    when.astimezone(ZoneInfo("Africa/Nairobi")).strftime("%Y-%m-%d") if when else "—"
+# Times as people in Kenya read them: Nairobi's clock and calendar (EAT, UTC+3), not UTC's. The
+# database keeps UTC; only what the dashboard shows is converted.
+NAIROBI = ZoneInfo("Africa/Nairobi")
+
+
+def nairobi_time(when: datetime | None, seconds: bool = False) -> str:
+    """ "2026-12-06 23:37 EAT" (with seconds: the audit log), or "—"."""
+    if when is None:
+        return "—"
+    return when.astimezone(NAIROBI).strftime(
+        "%Y-%m-%d %H:%M:%S EAT" if seconds else "%Y-%m-%d %H:%M EAT"
+    )
+
+
+templates.env.filters["nairobi_day"] = lambda when: (  # a subscriber's due date
+    when.astimezone(NAIROBI).strftime("%Y-%m-%d") if when else "—"
 )
-templates.env.filters["nairobi_time"] = lambda when: (
-    when.astimezone(ZoneInfo("Africa/Nairobi")).strftime("%Y-%m-%d %H:%M EAT") if when else "—"
+templates.env.filters["nairobi_time"] = nairobi_time
+templates.env.filters["nairobi_clock"] = lambda when: (  # today's events: the time alone
+    when.astimezone(NAIROBI).strftime("%H:%M:%S EAT") if when else "—"
 )
 
 LOGIN_CSRF = "mnetifi_login_csrf"
