@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Integer, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -22,3 +22,16 @@ class CreatedAt:
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+
+
+class WrongGuesses:
+    """A throttle's count (auth_failure, subscriber_auth_failure): wrong guesses in the window
+    that started at window_start, the block running until blocked_until, and how many blocks
+    there were (each further one lasts twice as long)."""
+
+    failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    window_start: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    blocks: Mapped[int] = mapped_column(Integer, server_default="0")

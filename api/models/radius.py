@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String,
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.models.base import Base
+from api.models.base import Base, WrongGuesses
 
 
 def _tenant_fk() -> Mapped[int]:
@@ -216,7 +216,7 @@ class RadPostAuth(Base):
     class_: Mapped[str | None] = mapped_column("class", Text)
 
 
-class AuthFailure(Base):
+class AuthFailure(WrongGuesses, Base):
     """Wrong voucher codes per device (Calling-Station-Id) on one router; calling_station_id '*'
     is the router as a whole. Written by radius_post_auth(), read by radius_authorize()."""
 
@@ -227,9 +227,3 @@ class AuthFailure(Base):
     )
     calling_station_id: Mapped[str] = mapped_column(Text, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
-    failures: Mapped[int] = mapped_column(Integer, server_default="0")
-    window_start: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    blocks: Mapped[int] = mapped_column(Integer, server_default="0")

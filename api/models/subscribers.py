@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, CIDR, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.models.base import Base, CreatedAt
+from api.models.base import Base, CreatedAt, WrongGuesses
 
 _CENTRE = (
     "(latitude IS NULL) = (longitude IS NULL)"
@@ -201,7 +201,7 @@ class Subscriber(CreatedAt, Base):
     login_blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class SubscriberAuthFailure(Base):
+class SubscriberAuthFailure(WrongGuesses, Base):
     """Wrong PPPoE passwords of one account, in two buckets: its known device (the MAC of its
     latest session) and every other device, each blocked on its own, so a guesser elsewhere
     never locks the customer's own router out. Written by radius_password_failure(), read by
@@ -214,12 +214,6 @@ class SubscriberAuthFailure(Base):
     )
     known_device: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
-    failures: Mapped[int] = mapped_column(Integer, server_default="0")
-    window_start: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    blocks: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class SubscriberPayment(Base):
