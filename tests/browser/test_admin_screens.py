@@ -66,6 +66,12 @@ async def test_every_screen_at_390_and_1280_px(page: Page, context: BrowserConte
             await expect(page.locator("h1").first).to_be_visible()
             wider = await page.evaluate("document.documentElement.scrollWidth")
             assert wider <= width, f"{name} is {wider} px wide at {width} px"
+            # An id names one element (the layout's and the page's must not collide).
+            twice = await page.evaluate(
+                "[...document.querySelectorAll('[id]')].map(e => e.id)"
+                ".filter((id, i, all) => all.indexOf(id) !== i)"
+            )
+            assert not twice, f"{name}: ids used twice: {twice}"
             await screenshot(page, f"admin-screen-{name}-{width}")
     assert not errors, errors
 
