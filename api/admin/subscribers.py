@@ -90,6 +90,7 @@ async def _listed(
         "problem": problem,
         "q": typed,
         "states": {r.subscriber.id: roster.state(r.subscriber, grace) for r in rows},
+        "blocked": {r.subscriber.id for r in rows if roster.blocked_until(r.subscriber)},
     }
 
 

@@ -179,8 +179,9 @@ async def test_a_tech_sees_only_their_zones_subscribers(
 
 async def test_an_owner_sees_a_block_for_wrong_passwords_and_lifts_it(page: Page) -> None:
     """Five wrong PPPoE passwords from a guesser (the ISP's default limit, counted by the
-    function FreeRADIUS calls) block the account for other devices; the subscriber's page says
-    until when, in Nairobi time, and Unblock ends it after the confirmation (audited)."""
+    function FreeRADIUS calls) block the account for other devices; the list marks it, the
+    subscriber's page says until when, in Nairobi time, and Unblock ends it after the
+    confirmation (audited)."""
     errors = watch_errors(page)
     tenant = await make_tenant(name="Kayole Fibre")
     owner = await make_staff(tenant=tenant, role="owner")
@@ -197,7 +198,12 @@ async def test_an_owner_sees_a_block_for_wrong_passwords_and_lifts_it(page: Page
     await sign_in(page, tenant.slug, owner.email)
 
     await page.set_viewport_size({"width": 390, "height": 844})
-    await page.goto(admin_url(tenant.slug, f"/admin/subscribers/{sub['id']}"))
+    await page.goto(admin_url(tenant.slug, "/admin/subscribers"))
+    listed = page.locator('.subscriber[data-username="wanjiru.k"]')
+    await expect(listed.locator(".login-blocked")).to_have_text("blocked")
+    await _wide_enough(page, 390, "subscriber list")
+    await screenshot(page, "admin-subscribers-blocked-390")
+    await listed.locator(".username").click()
     notice = page.locator("#login-blocked")
     await expect(notice).to_contain_text("Too many wrong passwords")
     await expect(notice).to_contain_text("customer's own router")
@@ -207,6 +213,9 @@ async def test_an_owner_sees_a_block_for_wrong_passwords_and_lifts_it(page: Page
     await page.click("#unblock")
     await expect(page.locator(".alert-success")).to_contain_text("Unblocked")
     await expect(page.locator("#login-blocked")).to_have_count(0)
+    await page.goto(admin_url(tenant.slug, "/admin/subscribers"))
+    await expect(listed.locator(".state")).to_have_text("active")
+    await expect(listed.locator(".login-blocked")).to_have_count(0)
     [row] = await sql("SELECT login_blocked_until FROM subscriber WHERE id = :s", s=sub["id"])
     assert row["login_blocked_until"] is None
     actions = await sql("SELECT action FROM audit_event WHERE tenant_id = :t", t=tenant.id)
