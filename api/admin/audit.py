@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from api.admin.guard import require_page
 from api.admin.web import (
+    NAIROBI_OFFSET,
     Isp,
     first_problem,
     form_token,
@@ -43,7 +44,8 @@ async def audit_page(
     filter, audited there."""
     raw = {k: v.strip() for k in AUDIT_FIELDS if (v := request.query_params.get(k, "")).strip()}
     before = request.query_params.get("before", "").strip()
-    query = {k: f"{v}T00:00:00+03:00" if k in ("since", "until") else v for k, v in raw.items()}
+    query = {k: f"{v}T00:00:00{NAIROBI_OFFSET}" if k in ("since", "until") else v
+             for k, v in raw.items()}  # fmt: skip
     status, error, events, older = 200, None, [], None
     try:
         wanted = AuditFilter.model_validate(

@@ -44,24 +44,22 @@ static = StaticFiles(directory=ROOT / "static")
 # Times as people in Kenya read them: Nairobi's clock and calendar (EAT, UTC+3), not UTC's. The
 # database keeps UTC; only what the dashboard shows is converted.
 NAIROBI = ZoneInfo("Africa/Nairobi")
+# Its offset, for a day typed into a form (Kenya keeps no summer time): "+03:00".
+NAIROBI_OFFSET = datetime(2000, 1, 1, tzinfo=NAIROBI).isoformat()[-6:]
+
+
+def _in_nairobi(form: str) -> Callable[[datetime | None], str]:
+    return lambda when: when.astimezone(NAIROBI).strftime(form) if when else "—"
 
 
 def nairobi_time(when: datetime | None, seconds: bool = False) -> str:
     """ "2026-12-06 23:37 EAT" (with seconds: the audit log), or "—"."""
-    if when is None:
-        return "—"
-    return when.astimezone(NAIROBI).strftime(
-        "%Y-%m-%d %H:%M:%S EAT" if seconds else "%Y-%m-%d %H:%M EAT"
-    )
+    return _in_nairobi("%Y-%m-%d %H:%M:%S EAT" if seconds else "%Y-%m-%d %H:%M EAT")(when)
 
 
-templates.env.filters["nairobi_day"] = lambda when: (  # a subscriber's due date
-    when.astimezone(NAIROBI).strftime("%Y-%m-%d") if when else "—"
-)
+templates.env.filters["nairobi_day"] = _in_nairobi("%Y-%m-%d")  # a subscriber's due date
 templates.env.filters["nairobi_time"] = nairobi_time
-templates.env.filters["nairobi_clock"] = lambda when: (  # today's events: the time alone
-    when.astimezone(NAIROBI).strftime("%H:%M:%S EAT") if when else "—"
-)
+templates.env.filters["nairobi_clock"] = _in_nairobi("%H:%M:%S EAT")  # today's events
 
 LOGIN_CSRF = "mnetifi_login_csrf"
 NO_STORE = {"Cache-Control": "no-store"}
