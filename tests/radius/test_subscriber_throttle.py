@@ -11,7 +11,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from tests.factories import login, make_staff
-from tests.radius.conftest import make_isp, sql
+from tests.radius.conftest import make_isp, random_code, sql
 from tests.radius.radclient import send
 from tests.radius.test_subscribers import PASSWORD, make_subscriber, ppp_request
 
@@ -167,3 +167,19 @@ async def test_an_older_server_calling_without_the_mac_is_still_refused_while_bl
     [row] = await sql("SELECT o_blocked FROM radius_authorize_subscriber(:r, :a, :u, 'ppp')",
                       r=isp["router_id"], a=isp["address"], u=sub["username"])  # fmt: skip
     assert row["o_blocked"] == BLOCKED
+
+
+async def test_a_pppoe_block_is_not_remembered_for_the_hotspot(new_address):
+    """FreeRADIUS remembers a refused voucher guesser for a few seconds by router and MAC; a
+    PPPoE block must not go into that memory, or the same device's hotspot login with a good
+    voucher would be refused with the PPPoE message."""
+    code = random_code()
+    isp = await make_isp(address=new_address(), codes=[code])
+    await sql("UPDATE tenant SET guess_max_failures = :n WHERE id = :t", n=LIMIT,
+              t=isp["tenant_id"])  # fmt: skip
+    sub = await make_subscriber(isp)
+    await _blocked(isp, sub)
+    voucher = send("auth", {"User-Name": code, "User-Password": code,
+                            "Calling-Station-Id": GUESSER_MAC, "Called-Station-Id": "hotspot1"},
+                   src=isp["address"], secret=isp["secret"])  # fmt: skip
+    assert voucher.code == "Access-Accept", voucher.output
