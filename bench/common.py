@@ -4,6 +4,7 @@ per process group (FreeRADIUS, PostgreSQL) read from /proc."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,13 @@ def postmaster_pid(port: int) -> int:
 
 def ours_radius_pid() -> int:
     return int((RUN / "radius" / "radiusd.pid").read_text())
+
+
+def ours_threads() -> str:
+    """The bench stack's FreeRADIUS thread count (its rendered radiusd.conf), which every server
+    a bench starts beside it is given too: the same thread and connection pools."""
+    conf = (RUN / "raddb" / "radiusd.conf").read_text()
+    return re.search(r"^\s*max_servers\s*=\s*(\d+)", conf, re.M).group(1)
 
 
 @dataclass

@@ -42,6 +42,7 @@ from common import (
     dsn_of,
     load_env,
     ours_radius_pid,
+    ours_threads,
     postmaster_pid,
     router_secret,
 )
@@ -158,6 +159,7 @@ def start_scratch(patches: list[Path], port: int, dsn: dict, name: str) -> subpr
             "ACCT_PORT": str(port + 1),
             "STATUS_SECRET": "x",
             "RADIUS_PASSWORD_KEY": "",  # vouchers only: no subscriber password to decrypt
+            "THREADS": ours_threads(),
         }
         render(run / "raddb", values, Path(tmp) / SOURCE.name)
     proc = subprocess.Popen(

@@ -62,6 +62,7 @@ from common import (
     dsn_of,
     load_env,
     ours_radius_pid,
+    ours_threads,
     postmaster_pid,
     router_secret,
     server_cpu,
@@ -111,6 +112,7 @@ def start_baseline(dsn: dict, secret: str, port: int = BASELINE_PORT) -> subproc
         "RADIUS_PASSWORD_KEY": "",  # its queries are replaced below
         "ROUTER_IP": BASE_ROUTER,
         "ROUTER_SECRET": secret,
+        "THREADS": ours_threads(),
     }
     # Our minimal radiusd.conf and the helper modules (pap, chap, expr), nothing of our policy.
     render(raddb, values, SOURCE)
@@ -371,7 +373,10 @@ def main() -> None:
         for b in blasters.values():
             b.close()
     report(results, args)
-    print(f"\nload generator {args.generator}; {os.cpu_count()} cores shared by all processes")
+    print(
+        f"\nload generator {args.generator}; {os.cpu_count()} cores shared by all processes; "
+        f"{ours_threads()} FreeRADIUS threads and SQL connections per server"
+    )
 
 
 if __name__ == "__main__":

@@ -214,7 +214,8 @@ start_freeradius() {
     --set DB_PASSWORD="$(radius_db_password)" --set DB_NAME=mnetifi \
     --set RADIUS_PASSWORD_KEY="$(radius_password_key)" \
     --set AUTH_PORT="$auth" --set ACCT_PORT="$acct" \
-    --set STATUS_CLIENT_IP="$STATUS_CLIENT_IP" --set STATUS_SECRET="$(status_secret)"
+    --set STATUS_CLIENT_IP="$STATUS_CLIENT_IP" --set STATUS_SECRET="$(status_secret)" \
+    ${MNETIFI_RADIUS_THREADS:+--set THREADS="$MNETIFI_RADIUS_THREADS"}
   freeradius -C -d "$raddb" >/dev/null 2>&1 || { freeradius -XC -d "$raddb" | tail -20; die "$name configuration check failed"; }
   freeradius -d "$raddb"
   for _ in $(seq 50); do radius_alive "$auth" && return; sleep 0.1; done
