@@ -290,6 +290,23 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"{mix.run.per_s / voucher_only.run.per_s:.2f}x ({mix.run.per_s:.0f} vs "
             f"{voucher_only.run.per_s:.0f}; target >= 0.9x)"
         )
+    rounds = {
+        name: [r.run.per_s for r in results if r.target == name and r.mode == "saturation"]
+        for name in names
+    }
+    for a, b, label in [
+        ("mnetifi-mix", "mnetifi", "mix/voucher-only"),
+        ("mnetifi", "baseline", "vouchers/stock"),
+    ]:
+        if rounds.get(a) and rounds.get(b):
+            # The same round's two runs were minutes apart at most: a slow spell of the host
+            # moves both.
+            ratios = sorted(x / y for x, y in zip(rounds[a], rounds[b], strict=True))
+            print(
+                f"{label}, each round's two runs, lowest first: "
+                + ", ".join(f"{x:.2f}" for x in ratios)
+                + f" (median {ratios[len(ratios) // 2]:.2f}x)"
+            )
     base = best.get(("baseline", "saturation"))
     for name in names:
         ours = best.get((name, "saturation"))
