@@ -20,15 +20,18 @@ SOURCE = Path(__file__).resolve().parent.parent / "freeradius-config"
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 
 
-def default_threads() -> int:
+def default_threads(cores: int | None = None) -> int:
     """FreeRADIUS worker threads (and SQL connections, one each): two per core, at least four.
 
     A login is one round trip to PostgreSQL, so a thread waits little; more threads than that only
-    add context switches (bench/radius_auth.py on 2 cores: 4 threads gave ~20% more logins per
-    second than 8, for our server and for the stock one alike). A database on another host, with
-    a longer round trip, may want more: MNETIFI_RADIUS_THREADS (deploy/stack.sh) sets it.
+    add context switches (bench/experiment.py on 2 cores: 4 threads gave ~20% more logins per
+    second than 8, and the PPPoE mix kept up better; README, Benchmark). A database on another
+    host, with a longer round trip, may want more: MNETIFI_RADIUS_THREADS (deploy/stack.sh).
     """
-    return max(4, 2 * (os.cpu_count() or 2))
+    if cores is None:
+        # The CPUs this process may run on (a container's cpuset), not every CPU of the host.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(4, 2 * (cores or 2))
 
 
 DEFAULTS = {

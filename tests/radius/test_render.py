@@ -12,10 +12,14 @@ import pytest
 from radius import render
 
 
-@pytest.mark.parametrize(("cores", "threads"), [(1, 4), (2, 4), (3, 6), (8, 16), (None, 4)])
-def test_two_threads_per_core_and_at_least_four(monkeypatch, cores, threads):
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    assert render.default_threads() == threads
+@pytest.mark.parametrize(("cores", "threads"), [(1, 4), (2, 4), (3, 6), (8, 16)])
+def test_two_threads_per_core_and_at_least_four(cores, threads):
+    assert render.default_threads(cores) == threads
+
+
+def test_the_cores_are_those_this_process_may_run_on():
+    """A container limited to some CPUs (its cpuset) gets threads for those, not for the host's."""
+    assert render.default_threads() == max(4, 2 * len(os.sched_getaffinity(0)))
 
 
 def _pools(raddb: Path) -> dict[str, str]:
