@@ -152,7 +152,7 @@ async def load(dsn: dict, args: argparse.Namespace) -> int:
             print(f"  loaded in {time.perf_counter() - began:.0f} s", flush=True)
         tenant = await conn.fetchval("SELECT id FROM tenant WHERE slug = 'bench'")
         # The data set's live sessions again (the worker closes them as stale between runs).
-        await conn.execute(dataset.FRESHEN_SQL)
+        await dataset.freshen(conn)
         await conn.execute(
             "UPDATE tenant SET require_second_factor = false, active = true WHERE id = $1", tenant
         )

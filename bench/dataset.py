@@ -125,6 +125,15 @@ UPDATE radacct
 """
 
 
+async def freshen(conn: asyncpg.Connection) -> None:
+    """FRESHEN_SQL, with radacct held first: the stack's worker closes stale sessions
+    (close_stale_sessions()) every few seconds, row by row in its own order, and the two
+    deadlocked on a bench run right after the stack came up. The worker waits, then carries on."""
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE radacct IN SHARE ROW EXCLUSIVE MODE")
+        await conn.execute(FRESHEN_SQL)
+
+
 def with_dependents(*names: str) -> list[Table]:
     """These tables and every table whose foreign keys reach them, dependents first, read from
     the models (the schema, as tests/test_models_schema.py holds them to): a new table that
@@ -190,7 +199,7 @@ async def _reuse_ours(conn: asyncpg.Connection, tenant: int, label: str) -> list
         " WHERE v.tenant_id = $1 GROUP BY v.code, p.name ORDER BY v.code",
         tenant,
     )
-    await conn.execute(FRESHEN_SQL)
+    await freshen(conn)
     await conn.execute("TRUNCATE radpostauth")
     # Earlier runs (the accounting benchmark's sessions) leave dead rows: start from a vacuumed
     # table each time, as autovacuum keeps a live one.
