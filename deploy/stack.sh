@@ -16,6 +16,8 @@
 # MNETIFI_AT_PORT (the fake Africa's Talking), MNETIFI_META_PORT (the fake Meta WhatsApp Cloud API),
 # MNETIFI_ATWA_PORT (the fake Africa's Talking WhatsApp) and MNETIFI_RUN_DIR;
 # the second FreeRADIUS's with MNETIFI_AUTH2_PORT and MNETIFI_ACCT2_PORT (default: the first's + 2).
+# MNETIFI_RADIUS_THREADS sets FreeRADIUS's worker threads and SQL connections (default: two per
+# core, at least 4; radius/render.py).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,6 +30,9 @@ case "$PROFILE" in
   test) d_pg=55433 d_redis=56380 d_auth=21812 d_acct=21813 d_api=18000 d_daraja=18201 d_smtp=18401 d_at=18301 d_meta=18501 d_atwa=18601 ;;
   bench) d_pg=55434 d_redis=56381 d_auth=31812 d_acct=31813 d_api=18100 d_daraja=18202 d_smtp=18402 d_at=18302 d_meta=18502 d_atwa=18602 ;;
   *) echo "unknown stack '$PROFILE' (dev, test or bench)" >&2; exit 2 ;;
+esac
+case "${MNETIFI_RADIUS_THREADS:-4}" in
+  0|*[!0-9]*) echo "MNETIFI_RADIUS_THREADS must be a number of threads, not '$MNETIFI_RADIUS_THREADS'" >&2; exit 2 ;;
 esac
 PG_PORT=${MNETIFI_PG_PORT:-$d_pg}
 REDIS_PORT=${MNETIFI_REDIS_PORT:-$d_redis}

@@ -148,3 +148,14 @@ def test_a_server_left_by_a_deleted_run_directory_is_stopped_and_a_strangers_is_
         assert stranger.poll() is None
     finally:
         stranger.kill()
+
+
+def test_a_thread_count_that_is_not_a_number_stops_the_script_before_anything_starts():
+    """MNETIFI_RADIUS_THREADS goes into FreeRADIUS's configuration: only a positive whole number."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MNETIFI_")}
+    for bad in ("0", "four", "4; reboot", "4\n$INCLUDE /etc/shadow"):
+        done = _stack("status", env | {"MNETIFI_RADIUS_THREADS": bad})
+        assert done.returncode == 2, bad
+        assert "MNETIFI_RADIUS_THREADS must be a number of threads" in done.stderr
+    for good in ("", "6"):
+        assert _stack("status", env | {"MNETIFI_RADIUS_THREADS": good}).returncode == 0, good
