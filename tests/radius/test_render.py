@@ -17,9 +17,11 @@ def test_two_threads_per_core_and_at_least_four(cores, threads):
     assert render.default_threads(cores) == threads
 
 
-def test_the_cores_are_those_this_process_may_run_on():
+def test_the_cores_are_those_this_process_may_run_on(monkeypatch):
     """A container limited to some CPUs (its cpuset) gets threads for those, not for the host's."""
-    assert render.default_threads() == max(4, 2 * len(os.sched_getaffinity(0)))
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert render.default_threads() == 6
 
 
 def _pools(raddb: Path) -> dict[str, str]:
