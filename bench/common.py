@@ -85,6 +85,9 @@ class Cpu:
     def __sub__(self, other: Cpu) -> Cpu:
         return Cpu(self.radius_s - other.radius_s, self.postgres_s - other.postgres_s)
 
+    def __add__(self, other: Cpu) -> Cpu:
+        return Cpu(self.radius_s + other.radius_s, self.postgres_s + other.postgres_s)
+
     @property
     def total_s(self) -> float:
         return self.radius_s + self.postgres_s

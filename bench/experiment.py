@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+import auth_report
 import dataset
 import loadgen
 import radius_auth
@@ -277,7 +278,7 @@ def main() -> None:
         raise
     saved = asyncio.run(take_snapshot(dsn))
     blasters = {}
-    results: list[radius_auth.Result] = []
+    results: list[auth_report.Result] = []
     try:
         for t in [baseline] + [t for t, _ in steps]:
             blasters[t.name] = loadgen.Blaster(
@@ -313,7 +314,7 @@ def main() -> None:
             proc.wait()
         for b in blasters.values():
             b.close()
-    radius_auth.report(results, args)
+    auth_report.report(results, args)
     print(f"\nload generator loadgen; {os.cpu_count()} cores shared by all processes")
 
 

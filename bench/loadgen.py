@@ -127,6 +127,20 @@ class Run:
     def generator_us(self) -> float:
         return self.generator_cpu_s / max(self.sent, 1) * 1e6
 
+    @classmethod
+    def joined(cls, runs: list[Run]) -> Run:
+        """Runs made one after another, as one run: their requests, time and answers added."""
+        return cls(
+            sum(r.sent for r in runs),
+            sum(r.elapsed_s for r in runs),
+            [ms for r in runs for ms in r.latencies_ms],
+            sum((r.codes for r in runs), Counter()),
+            sum(r.lost for r in runs),
+            sum(r.retransmits for r in runs),
+            sum(r.bad_replies for r in runs),
+            sum(r.generator_cpu_s for r in runs),
+        )
+
 
 class Blaster:
     """Sends pre-built packets to one server from `sockets` UDP sockets bound to `source`."""

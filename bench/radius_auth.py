@@ -28,7 +28,9 @@ The load comes from bench/loadgen.py (pre-built packets, a few UDP sockets), in 
 --generator radclient drives the saturation runs with radclient instead, to cross-check
 (it costs ~300 us of CPU per request here, against loadgen's ~20).
 
-After a warm-up, --rounds rounds alternate between the servers; the median round is shown.
+After a warm-up, each of --rounds rounds runs every server at saturation, the servers taking
+turns every --requests/--slices logins (a slow spell of the host falls on all of them alike),
+then each at the fixed rate; the median round is shown, and each round's own ratios.
 CPU per auth is read from /proc: FreeRADIUS, the PostgreSQL cluster, this generator, and what
 other processes on the machine used meanwhile (a noisy neighbour shows up there).
 
@@ -53,6 +55,7 @@ from pathlib import Path
 
 import dataset
 import loadgen
+from auth_report import Result, report
 from common import (
     BASE_ROUTER,
     OURS_ROUTER,
@@ -81,18 +84,6 @@ class Target:
     radius_pid: int
     # PPPoE subscribers (username, password) whose MS-CHAPv2 logins make every other request
     subscribers: list[tuple[str, str]] | None = None
-
-
-@dataclass
-class Result:
-    target: str
-    mode: str  # "saturation" or "fixed"
-    run: loadgen.Run
-    cpu: Cpu  # servers' CPU during the run
-    other_cpu_s: float  # everything else on the machine during the run
-
-    def us(self, seconds: float) -> float:
-        return seconds / self.run.sent * 1e6
 
 
 def start_baseline(dsn: dict, secret: str, port: int = BASELINE_PORT) -> subprocess.Popen:
@@ -215,6 +206,21 @@ def measure(
     return run, cpu, max(other, 0.0)
 
 
+def saturation_go(
+    target: Target,
+    blaster: loadgen.Blaster,
+    sample: list[dataset.User],
+    args: argparse.Namespace,
+    secret: bytes,
+) -> Callable[[], loadgen.Run]:
+    """A closed-loop run of these logins against the target, with the chosen generator."""
+    if args.generator == "radclient":
+        parallel = args.sockets * args.window
+        return partial(radclient_run, target, sample, secret.decode(), parallel)
+    packets = login_packets(sample, target.router, secret, args.sockets, target.subscribers)
+    return partial(blaster.run, packets, window=args.window)
+
+
 def one_round(
     target: Target,
     blaster: loadgen.Blaster,
@@ -225,105 +231,59 @@ def one_round(
     fixed: bool = True,
 ) -> list[Result]:
     """A saturation run and (if fixed) a fixed-rate run, each of fresh random logins."""
-    sample = random.choices(users, k=args.requests)
-    if args.generator == "radclient":
-        parallel = args.sockets * args.window
-        go = partial(radclient_run, target, sample, secret.decode(), parallel)
-    else:
-        packets = login_packets(sample, target.router, secret, args.sockets, target.subscribers)
-        go = partial(blaster.run, packets, window=args.window)
+    go = saturation_go(target, blaster, random.choices(users, k=args.requests), args, secret)
     results = [Result(target.name, "saturation", *measure(target, postmaster, go))]
     if fixed:
-        sample = random.choices(users, k=int(args.rate * args.seconds))
-        packets = login_packets(sample, target.router, secret, args.sockets, target.subscribers)
-        go = partial(blaster.run, packets, window=256, rate=args.rate)
-        results.append(Result(target.name, "fixed", *measure(target, postmaster, go)))
+        results.append(fixed_rate(target, blaster, users, args, secret, postmaster))
     return results
 
 
-def median_by_rate(results: list[Result]) -> Result:
-    return sorted(results, key=lambda r: r.run.per_s)[len(results) // 2]
+def fixed_rate(
+    target: Target,
+    blaster: loadgen.Blaster,
+    users: list[dataset.User],
+    args: argparse.Namespace,
+    secret: bytes,
+    postmaster: int,
+) -> Result:
+    """--rate logins a second for --seconds, open loop, whatever the server answers."""
+    sample = random.choices(users, k=int(args.rate * args.seconds))
+    packets = login_packets(sample, target.router, secret, args.sockets, target.subscribers)
+    go = partial(blaster.run, packets, window=256, rate=args.rate)
+    return Result(target.name, "fixed", *measure(target, postmaster, go))
 
 
-def report(results: list[Result], args: argparse.Namespace) -> None:
-    """Every round, then the median round per server and mode, then the ratios."""
-    names = list(dict.fromkeys(r.target for r in results))
-    width = max(9, *(len(n) for n in names))
-    cores = os.cpu_count()
-    print(f"\nper round (accepted/sent; other processes' CPU in % of {cores} cores)")
-    for r in results:
-        accepted = r.run.codes.get(loadgen.ACCESS_ACCEPT, 0)
-        other = r.other_cpu_s / r.run.elapsed_s / cores * 100
-        print(
-            f"  {r.target:<{width}} {r.mode:<10} {r.run.per_s:>7.0f}/s  "
-            f"p50 {r.run.percentile(0.5):6.2f}  p99 {r.run.percentile(0.99):7.2f} ms  "
-            f"{accepted}/{r.run.sent}  lost {r.run.lost}  retx {r.run.retransmits}  "
-            f"other {other:3.0f}%"
+def saturation_round(
+    targets: list[Target],
+    blasters: dict[str, loadgen.Blaster],
+    users: list[dataset.User],
+    args: argparse.Namespace,
+    secret: bytes,
+    postmaster: int,
+) -> list[Result]:
+    """Every target's saturation run of --requests fresh logins, cut into --slices slices that
+    take turns (A B C, C B A, A B C, ...); each target's slices add up to its run.
+
+    The host's speed drifts over seconds (the VM's neighbours, the stack's own worker and
+    autovacuum). Whole runs one after another give a slow spell to whichever target ran then:
+    a round's ratios spread 0.71-1.13 that way. Turns of a fraction of a second share it out."""
+    per_slice = max(1, args.requests // args.slices)
+    parts: dict[str, list[tuple[loadgen.Run, Cpu, float]]] = {t.name: [] for t in targets}
+    for i in range(args.slices):
+        for t in targets if i % 2 == 0 else targets[::-1]:
+            sample = random.choices(users, k=per_slice)
+            go = saturation_go(t, blasters[t.name], sample, args, secret)
+            parts[t.name].append(measure(t, postmaster, go))
+    return [
+        Result(
+            t.name,
+            "saturation",
+            loadgen.Run.joined([run for run, _, _ in parts[t.name]]),
+            sum((cpu for _, cpu, _ in parts[t.name]), Cpu(0, 0)),
+            sum(other for _, _, other in parts[t.name]),
         )
-    print(
-        f"\nsaturation: {args.requests:,} logins, {args.sockets * args.window} outstanding "
-        f"({args.generator}); fixed: {args.rate:,.0f}/s offered by loadgen, open loop, for "
-        f"{args.seconds:g} s. Median round of {args.rounds}; CPU in us per auth.\n\n"
-        f"{'server':<{width}} {'mode':<10} {'auth/s':>7} {'p50 ms':>7} {'p99 ms':>8} "
-        f"{'accepted':>13} {'radiusd':>8} {'postgres':>8} {'server':>7} {'generator':>9}"
-    )
-    best = {}
-    for mode in ("saturation", "fixed"):
-        for name in names:
-            rs = [r for r in results if r.target == name and r.mode == mode]
-            if not rs:
-                continue
-            m = best[name, mode] = median_by_rate(rs)
-            accepted = f"{m.run.codes.get(loadgen.ACCESS_ACCEPT, 0)}/{m.run.sent}"
-            overloaded = mode == "fixed" and m.run.per_s < 0.97 * args.rate
-            print(
-                f"{name:<{width}} {mode:<10} {m.run.per_s:>7.0f} {m.run.percentile(0.5):>7.2f} "
-                f"{m.run.percentile(0.99):>8.2f} {accepted:>13} {m.us(m.cpu.radius_s):>8.0f} "
-                f"{m.us(m.cpu.postgres_s):>8.0f} {m.us(m.cpu.total_s):>7.0f} "
-                f"{m.run.generator_us:>9.0f}"
-                + ("  OVERLOADED: cannot sustain it" if overloaded else "")
-            )
-    voucher_only, mix = best.get(("mnetifi", "saturation")), best.get(("mnetifi-mix", "saturation"))
-    if voucher_only and mix:
-        print(
-            f"\nPPPoE mix (half MS-CHAPv2 subscribers)/voucher-only at saturation: auth/s "
-            f"{mix.run.per_s / voucher_only.run.per_s:.2f}x ({mix.run.per_s:.0f} vs "
-            f"{voucher_only.run.per_s:.0f}; target >= 0.9x)"
-        )
-    rounds = {
-        name: [r.run.per_s for r in results if r.target == name and r.mode == "saturation"]
-        for name in names
-    }
-    for a, b, label in [
-        ("mnetifi-mix", "mnetifi", "mix/voucher-only"),
-        ("mnetifi", "baseline", "vouchers/stock"),
-    ]:
-        if rounds.get(a) and rounds.get(b):
-            # The same round's two runs were minutes apart at most: a slow spell of the host
-            # moves both.
-            ratios = sorted(x / y for x, y in zip(rounds[a], rounds[b], strict=True))
-            print(
-                f"{label}, each round's two runs, lowest first: "
-                + ", ".join(f"{x:.2f}" for x in ratios)
-                + f" (median {ratios[len(ratios) // 2]:.2f}x)"
-            )
-    base = best.get(("baseline", "saturation"))
-    for name in names:
-        ours = best.get((name, "saturation"))
-        if name in ("baseline", "mnetifi-mix") or not (ours and base):
-            continue
-        print(
-            f"\n{name}/baseline at saturation: auth/s {ours.run.per_s / base.run.per_s:.2f}x, "
-            f"server CPU per auth {ours.us(ours.cpu.total_s) / base.us(base.cpu.total_s):.2f}x "
-            "the baseline's"
-        )
-    ours = [r for r in results if r.target != "baseline"]
-    rejected = sum(r.run.codes.get(loadgen.ACCESS_REJECT, 0) for r in ours)
-    if rejected:
-        print(f"WARNING: {rejected} mnetifi logins were rejected; the figures are not valid")
-    lost = sum(r.run.lost for r in results)
-    if lost:
-        print(f"{lost} requests got no answer after {loadgen.Blaster.retries} retries (overload)")
+        for t in targets
+    ]
 
 
 def main() -> None:
@@ -334,6 +294,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="fixed-rate load, auth/s")
     parser.add_argument("--seconds", type=float, default=5, help="fixed-rate round length")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slices", type=int, default=10,
+                        help="turns the servers take within a round's saturation runs")  # fmt: skip
     parser.add_argument("--sockets", type=int, default=4)
     parser.add_argument("--window", type=int, default=8, help="outstanding per socket")
     parser.add_argument("--generator", choices=["loadgen", "radclient"], default="loadgen")
@@ -381,9 +343,13 @@ def main() -> None:
         for t in targets:  # warm-up: caches, connections, plans
             one_round(t, blasters[t.name], users, args, secret.encode(), postmaster, False)
         for i in range(args.rounds):
-            for t in targets if i % 2 == 0 else targets[::-1]:
-                print(f"  round {i + 1}: {t.name}", flush=True)
-                results += one_round(t, blasters[t.name], users, args, secret.encode(), postmaster)
+            print(f"  round {i + 1}", flush=True)
+            order = targets if i % 2 == 0 else targets[::-1]
+            results += saturation_round(order, blasters, users, args, secret.encode(), postmaster)
+            for t in order:
+                results.append(
+                    fixed_rate(t, blasters[t.name], users, args, secret.encode(), postmaster)
+                )
     finally:
         baseline.terminate()
         baseline.wait()
