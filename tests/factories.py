@@ -297,3 +297,18 @@ async def make_sale(*, plan: Plan, phone: str, receipt: str, extends: str | None
             phone=phone,
         )  # fmt: skip
         return done.code
+
+
+def padding_fails(blob: bytes, key: bytes) -> bool:
+    """Whether `blob` decrypted under `key` fails its padding, as it does for 255 wrong keys in
+    256: then pgcrypto says "Decryption failed", not (by chance) "invalid byte sequence"
+    or some garbage text. Tests of a wrong key pick one for which it does."""
+    from api.subscribers import secrets as passwords
+
+    try:
+        passwords.decrypt(blob, with_key=key)
+    except UnicodeDecodeError:
+        return False
+    except ValueError:
+        return True
+    return False

@@ -12,6 +12,9 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from api.subscribers import secrets as passwords
+from tests.factories import padding_fails
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_TABLES = {
     "tenant",
@@ -161,3 +164,49 @@ async def test_voucher_state_inlined_answers_as_before(empty_database):
 
     alembic(url, "downgrade", "0023")
     assert await answers() == before
+
+
+async def test_subscriber_password_inlined_and_a_wrong_key_is_an_error(empty_database):
+    """0026 made subscriber_password() an inlined SQL expression: the same password with the key
+    and NULL without one, before, after and after a downgrade; a wrong key is an error after it
+    (it was NULL, taken for a wrong password)."""
+    url, dsn = empty_database
+    key = secrets.token_bytes(32)
+    blob = passwords.encrypt("Kitengela-2024 ñ", with_key=key)
+    other = secrets.token_bytes(32)
+    while not padding_fails(blob, other):
+        other = secrets.token_bytes(32)
+
+    async def decrypt(with_key: bytes | None, once_set: bool = False) -> tuple[str | None, str]:
+        conn = await asyncpg.connect(**dsn)
+        try:
+            if once_set:  # set for a transaction once: the connection sees '' afterwards
+                async with conn.transaction():
+                    await conn.execute("SELECT set_config('mnetifi.password_key', 'ab', true)")
+            if with_key:
+                await conn.execute(
+                    "SELECT set_config('mnetifi.password_key', $1, false)", with_key.hex()
+                )
+            query = "SELECT subscriber_password($1)"
+            plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN VERBOSE " + query, blob))
+            return await conn.fetchval(query, blob), plan
+        finally:
+            await conn.close()
+
+    alembic(url, "upgrade", "0025")
+    assert (await decrypt(key))[0] == "Kitengela-2024 ñ"
+    assert (await decrypt(None))[0] is None and (await decrypt(other))[0] is None
+    assert "subscriber_password(" in (await decrypt(key))[1]
+
+    alembic(url, "upgrade", "0026")
+    plain, plan = await decrypt(key)
+    assert plain == "Kitengela-2024 ñ"
+    # Inlined: the plan holds the decryption, not a call.
+    assert "subscriber_password(" not in plan and "decrypt_iv(" in plan
+    assert (await decrypt(None))[0] is None and (await decrypt(None, once_set=True))[0] is None
+    with pytest.raises(asyncpg.ExternalRoutineInvocationError, match="Decryption failed"):
+        await decrypt(other)
+
+    alembic(url, "downgrade", "0025")
+    assert (await decrypt(key))[0] == "Kitengela-2024 ñ" and (await decrypt(other))[0] is None
+    assert "subscriber_password(" in (await decrypt(key))[1]

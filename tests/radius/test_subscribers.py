@@ -8,10 +8,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from api.subscribers import secrets as passwords
 from radius.mschap import mschap1, mschap2
-from tests.factories import accounting
+from tests.factories import accounting, padding_fails
 from tests.radius.conftest import make_isp, random_mac, sql
 from tests.radius.radclient import chap_attrs, send
 
@@ -301,12 +302,49 @@ async def test_the_database_holds_no_usable_password(new_address):
         k=passwords.key().hex(), s=sub["id"],
     )  # fmt: skip
     assert keyed["plain"] == PASSWORD
-    [wrong] = await sql(
-        "SELECT set_config('mnetifi.password_key', :k, true), "
-        "subscriber_password(encrypted_password) AS plain FROM subscriber WHERE id = :s",
-        k="ab" * 32, s=sub["id"],
-    )  # fmt: skip
-    assert wrong["plain"] is None
+    # A wrong key is an error (migration 0026), not a wrong password: see below.
+    wrong = secrets.token_bytes(32)
+    while not padding_fails(stored, wrong):
+        wrong = secrets.token_bytes(32)
+    with pytest.raises(DBAPIError, match="Decryption failed"):
+        await sql(
+            "SELECT set_config('mnetifi.password_key', :k, true), "
+            "subscriber_password(encrypted_password) AS plain FROM subscriber WHERE id = :s",
+            k=wrong.hex(), s=sub["id"],
+        )  # fmt: skip
+
+
+async def test_a_password_the_key_cannot_decrypt_is_unavailable_not_wrong(new_address):
+    """A password stored under another key (a server redeployed with a new key, a restored
+    backup): the login is refused as "Service temporarily unavailable", whatever the router sent,
+    and nothing is counted against the account. When it was taken for a wrong password, every
+    subscriber's next logins blocked their own accounts (0025's throttle)."""
+    isp = await make_isp(address=new_address())
+    await sql("UPDATE tenant SET guess_max_failures = 2 WHERE id = :t", t=isp["tenant_id"])
+    sub = await make_subscriber(isp)
+    # Encrypted under another key: ours is a wrong key for it.
+    blob = passwords.encrypt(PASSWORD, with_key=secrets.token_bytes(32))
+    while not padding_fails(blob, passwords.key()):
+        blob = passwords.encrypt(PASSWORD, with_key=secrets.token_bytes(32))
+    await sql("UPDATE subscriber SET encrypted_password = :pw WHERE id = :s", pw=blob,
+              s=sub["id"])  # fmt: skip
+
+    for method in ("pap", "mschap2", "pap", "chap"):
+        reply = send("auth", ppp_request(sub["username"], method), src=isp["address"],
+                     secret=isp["secret"])  # fmt: skip
+        assert reply.code == "Access-Reject", reply.output
+        assert reply["Reply-Message"] == "Service temporarily unavailable"
+
+    [row] = await sql("SELECT login_blocked_until FROM subscriber WHERE id = :s", s=sub["id"])
+    assert row["login_blocked_until"] is None
+    assert not await sql("SELECT 1 FROM subscriber_auth_failure WHERE subscriber_id = :s",
+                         s=sub["id"])  # fmt: skip
+    # Put right, the account logs in at once.
+    await sql("UPDATE subscriber SET encrypted_password = :pw WHERE id = :s",
+              pw=passwords.encrypt(PASSWORD), s=sub["id"])  # fmt: skip
+    reply = send("auth", ppp_request(sub["username"], "mschap2"), src=isp["address"],
+                 secret=isp["secret"])  # fmt: skip
+    assert reply.code == "Access-Accept", reply.output
 
 
 async def test_radius_authorize_still_answers_for_subscribers_during_an_upgrade(new_address):

@@ -1,0 +1,1 @@
+DROP FUNCTION subscriber_password(bytea);
