@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import loadgen
 from common import Cpu
@@ -18,6 +18,7 @@ class Result:
     run: loadgen.Run
     cpu: Cpu  # servers' CPU during the run
     other_cpu_s: float  # everything else on the machine during the run
+    turns: list[float] = field(default_factory=list)  # auth/s of each turn (saturation_round)
 
     def us(self, seconds: float) -> float:
         return seconds / self.run.sent * 1e6
@@ -74,22 +75,32 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"{mix.run.per_s / voucher_only.run.per_s:.2f}x ({mix.run.per_s:.0f} vs "
             f"{voucher_only.run.per_s:.0f}; target >= 0.9x)"
         )
-    rounds = {
-        name: [r.run.per_s for r in results if r.target == name and r.mode == "saturation"]
-        for name in names
-    }
+    sat = {n: [r for r in results if r.target == n and r.mode == "saturation"] for n in names}
     for a, b, label in [
         ("mnetifi-mix", "mnetifi", "mix/voucher-only"),
         ("mnetifi", "baseline", "vouchers/stock"),
     ]:
-        if rounds.get(a) and rounds.get(b):
-            # The same round's two runs were minutes apart at most: a slow spell of the host
-            # moves both.
-            ratios = sorted(x / y for x, y in zip(rounds[a], rounds[b], strict=True))
+        if not (sat.get(a) and sat.get(b)):
+            continue
+        # A round's two runs were a minute apart at most: a slow spell of the host moves both.
+        ratios = sorted(x.run.per_s / y.run.per_s for x, y in zip(sat[a], sat[b], strict=True))
+        print(
+            f"{label}, each round's two runs, lowest first: "
+            + ", ".join(f"{x:.2f}" for x in ratios)
+            + f" (median {ratios[len(ratios) // 2]:.2f}x)"
+        )
+        # Turn by turn: the two servers' turns of a round were a fraction of a second apart.
+        turns = sorted(
+            p / q
+            for x, y in zip(sat[a], sat[b], strict=True)
+            for p, q in zip(x.turns, y.turns, strict=True)
+        )
+        if len(turns) > len(ratios):
+            n = len(turns)
             print(
-                f"{label}, each round's two runs, lowest first: "
-                + ", ".join(f"{x:.2f}" for x in ratios)
-                + f" (median {ratios[len(ratios) // 2]:.2f}x)"
+                f"{label}, turn by turn ({n} pairs): median {turns[n // 2]:.2f}x, "
+                f"middle half {turns[n // 4]:.2f}-{turns[(3 * n) // 4]:.2f}, "
+                f"lowest {turns[0]:.2f}"
             )
     base = best.get(("baseline", "saturation"))
     for name in names:

@@ -281,6 +281,7 @@ def saturation_round(
             loadgen.Run.joined([run for run, _, _ in parts[t.name]]),
             sum((cpu for _, cpu, _ in parts[t.name]), Cpu(0, 0)),
             sum(other for _, _, other in parts[t.name]),
+            [run.per_s for run, _, _ in parts[t.name]],
         )
         for t in targets
     ]
@@ -321,9 +322,9 @@ def main() -> None:
     print(f"  ready in {time.perf_counter() - started:.0f} s ({label})", flush=True)
     baseline = start_baseline(dsn, secret, args.baseline_port)
     postmaster = postmaster_pid(dsn["port"])
+    # In this order the mix's turns come right after or right before voucher-only's.
     targets = [
         Target("mnetifi", int(env["MNETIFI_RADIUS_AUTH_PORT"]), OURS_ROUTER, ours_radius_pid()),
-        Target("baseline", args.baseline_port, BASE_ROUTER, baseline.pid),
         Target(
             "mnetifi-mix",
             int(env["MNETIFI_RADIUS_AUTH_PORT"]),
@@ -331,6 +332,7 @@ def main() -> None:
             ours_radius_pid(),
             subscribers,
         ),  # fmt: skip
+        Target("baseline", args.baseline_port, BASE_ROUTER, baseline.pid),
     ]
     if args.only:
         targets = [t for t in targets if t.name == args.only]
