@@ -75,11 +75,12 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     ]:
         if not (sat.get(a) and sat.get(b)):
             continue
-        # A round's two runs were a minute apart at most: a slow spell of the host moves both.
+        # A round's two runs took turns (radius_auth.saturation_round): a slow spell of the host
+        # falls on both. experiment.py's whole runs were a minute apart at most.
         ratios = sorted(x.run.per_s / y.run.per_s for x, y in zip(sat[a], sat[b], strict=True))
         if a == "mnetifi-mix":
-            # The figure: each round's two runs, taken in turns, paired. The medians of the
-            # runs (in brackets) may come from different rounds, minutes apart.
+            # The figure: the median of these. The median runs (in brackets) may come from
+            # different rounds, minutes apart.
             x, y = best[a, "saturation"].run.per_s, best[b, "saturation"].run.per_s
             print(
                 f"\nPPPoE mix (half MS-CHAPv2 subscribers)/voucher-only at saturation: auth/s "
