@@ -376,10 +376,12 @@ seed_demo() {
     log "seeding the demo ISP"
     [ -s "$RUN/secrets/demo-admin-password" ] || (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(12))' >"$RUN/secrets/demo-admin-password")
     [ -s "$RUN/secrets/demo-router-secret" ] || (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(18))' >"$RUN/secrets/demo-router-secret")
+    # --option=value: a generated secret starts with "-" one time in 64, and as a separate word
+    # argparse would take it for an option.
     "$mn" tenant create --slug demo --name "Demo ISP" --admin-email admin@demo.mnetifi.com \
-      --admin-password "$(cat "$RUN/secrets/demo-admin-password")" >/dev/null
+      --admin-password="$(cat "$RUN/secrets/demo-admin-password")" >/dev/null
     "$mn" router add --tenant demo --name "demo-router" --ip 127.0.0.1 \
-      --secret "$(cat "$RUN/secrets/demo-router-secret")" >/dev/null
+      --secret="$(cat "$RUN/secrets/demo-router-secret")" >/dev/null
     "$mn" plan add --tenant demo --name "1 Hour" --price 10 --duration 1h --up 2M --down 4M --devices 1 >/dev/null
     "$mn" plan add --tenant demo --name "1 Day" --price 50 --duration 1d --up 5M --down 10M --devices 2 --data 5GB >/dev/null
     "$mn" vouchers generate --tenant demo --plan "1 Hour" --count 10 >/dev/null

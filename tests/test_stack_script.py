@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -159,3 +160,13 @@ def test_a_thread_count_that_is_not_a_number_stops_the_script_before_anything_st
         assert "MNETIFI_RADIUS_THREADS must be a number of threads" in done.stderr
     for good in ("", "6"):
         assert _stack("status", env | {"MNETIFI_RADIUS_THREADS": good}).returncode == 0, good
+
+
+def test_generated_secrets_are_given_to_options_as_one_word():
+    """A generated secret (token_urlsafe) starts with "-" one time in 64; given as a word of its
+    own after --secret, argparse takes it for an option and the demo seeding stops `up` (it did,
+    once, in a fresh clone). Every secret read from the run's secrets goes in as --option=value."""
+    script = STACK.read_text()
+    separate = re.findall(r'--[a-z-]+ "\$\(cat "\$RUN/secrets/[^"]+"\)"', script)
+    assert separate == []
+    assert '--secret="$(cat "$RUN/secrets/demo-router-secret")"' in script
