@@ -33,7 +33,6 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     names = list(dict.fromkeys(r.target for r in results))
     width = max(9, *(len(n) for n in names))
     cores = os.cpu_count()
-    slices = getattr(args, "slices", 1)  # experiment.py runs whole rounds
     print(f"\nper round (accepted/sent; other processes' CPU in % of {cores} cores)")
     for r in results:
         accepted = r.run.codes.get(loadgen.ACCESS_ACCEPT, 0)
@@ -45,7 +44,7 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
             f"other {other:3.0f}%"
         )
     print(
-        f"\nsaturation: {args.requests:,} logins per server a round, in {slices} turns, "
+        f"\nsaturation: {args.requests:,} logins per server a round, in {args.slices} turns, "
         f"{args.sockets * args.window} outstanding ({args.generator}); fixed: "
         f"{args.rate:,.0f}/s offered by loadgen, open loop, for "
         f"{args.seconds:g} s. Median round of {args.rounds}; CPU in us per auth.\n\n"

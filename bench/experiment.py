@@ -251,7 +251,7 @@ def main() -> None:
         "--acct", action="store_true", help="run radius_acct.py per step instead (.sql only)"
     )
     args = parser.parse_args()
-    args.sockets, args.window, args.generator = 4, 8, "loadgen"
+    args.sockets, args.window, args.generator, args.slices = 4, 8, "loadgen", 1
     if args.acct:
         accounting(args)
         return

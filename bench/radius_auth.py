@@ -48,6 +48,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -189,7 +190,7 @@ def radclient_run(
     after = os.times()
     accepted = int(re.search(r"Accepted\s*:\s*(\d+)", out).group(1))
     rejected = int(re.search(r"Rejected\s*:\s*(\d+)", out).group(1))
-    run = loadgen.Run(len(users), elapsed, [], {2: accepted, 3: rejected})
+    run = loadgen.Run(len(users), elapsed, [], Counter({2: accepted, 3: rejected}))
     run.lost = len(users) - accepted - rejected
     run.generator_cpu_s = after.children_user + after.children_system
     run.generator_cpu_s -= cpu.children_user + cpu.children_system
@@ -206,21 +207,6 @@ def measure(
     return run, cpu, max(other, 0.0)
 
 
-def saturation_go(
-    target: Target,
-    blaster: loadgen.Blaster,
-    sample: list[dataset.User],
-    args: argparse.Namespace,
-    secret: bytes,
-) -> Callable[[], loadgen.Run]:
-    """A closed-loop run of these logins against the target, with the chosen generator."""
-    if args.generator == "radclient":
-        parallel = args.sockets * args.window
-        return partial(radclient_run, target, sample, secret.decode(), parallel)
-    packets = login_packets(sample, target.router, secret, args.sockets, target.subscribers)
-    return partial(blaster.run, packets, window=args.window)
-
-
 def one_round(
     target: Target,
     blaster: loadgen.Blaster,
@@ -230,9 +216,9 @@ def one_round(
     postmaster: int,
     fixed: bool = True,
 ) -> list[Result]:
-    """A saturation run and (if fixed) a fixed-rate run, each of fresh random logins."""
-    go = saturation_go(target, blaster, random.choices(users, k=args.requests), args, secret)
-    results = [Result(target.name, "saturation", *measure(target, postmaster, go))]
+    """One target's saturation run and (if fixed) its fixed-rate run, of fresh random logins."""
+    blasters = {target.name: blaster}
+    results = saturation_round([target], blasters, users, args, secret, postmaster)
     if fixed:
         results.append(fixed_rate(target, blaster, users, args, secret, postmaster))
     return results
@@ -272,7 +258,12 @@ def saturation_round(
     for i in range(args.slices):
         for t in targets if i % 2 == 0 else targets[::-1]:
             sample = random.choices(users, k=per_slice)
-            go = saturation_go(t, blasters[t.name], sample, args, secret)
+            if args.generator == "radclient":
+                parallel = args.sockets * args.window
+                go = partial(radclient_run, t, sample, secret.decode(), parallel)
+            else:
+                packets = login_packets(sample, t.router, secret, args.sockets, t.subscribers)
+                go = partial(blasters[t.name].run, packets, window=args.window)
             parts[t.name].append(measure(t, postmaster, go))
     return [
         Result(
@@ -336,6 +327,8 @@ def main() -> None:
     ]
     if args.only:
         targets = [t for t in targets if t.name == args.only]
+    if args.generator == "radclient":  # it sends voucher logins only (radclient_run())
+        targets = [t for t in targets if not t.subscribers]
     blasters = {
         t.name: loadgen.Blaster(("127.0.0.1", t.port), t.router, secret.encode(), args.sockets)
         for t in targets

@@ -32,6 +32,7 @@ from api.platform import service as platform_service
 from api.routers import service as routers_service
 from api.routers.schemas import RouterCreate
 from api.staff import service as staff_service
+from api.subscribers import secrets as passwords
 from api.tenancy import Principal
 from api.tenants import repository as tenants_repository
 from api.vouchers import service as vouchers_service
@@ -303,8 +304,6 @@ def padding_fails(blob: bytes, key: bytes) -> bool:
     """Whether `blob` decrypted under `key` fails its padding, as it does for 255 wrong keys in
     256: then pgcrypto says "Decryption failed", not (by chance) "invalid byte sequence"
     or some garbage text. Tests of a wrong key pick one for which it does."""
-    from api.subscribers import secrets as passwords
-
     try:
         passwords.decrypt(blob, with_key=key)
     except UnicodeDecodeError:
